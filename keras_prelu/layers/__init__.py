@@ -1,0 +1,4 @@
+from keras_prelu.layers.prelu import PReLU
+from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
+
+__all__ = ["PReLU", "SpatialPyramidPooling"]

@@ -1,0 +1,5 @@
+import os
+
+# Tests run on the TensorFlow backend unless the caller chose another one.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
