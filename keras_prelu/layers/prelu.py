@@ -1,0 +1,200 @@
+import keras
+import ml_dtypes
+from keras import ops
+
+# The paper's initial slope: "we use a_i = 0.25 as the initialization" (Sec. 2.1).
+INITIAL_SLOPE = 0.25
+
+CHANNEL_WISE = "channel_wise"
+CHANNEL_SHARED = "channel_shared"
+MODES = (CHANNEL_WISE, CHANNEL_SHARED)
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def standardize_data_format(data_format):
+    """Returns `data_format`, or Keras' image data format when it is `None`."""
+    if data_format is None:
+        return keras.config.image_data_format()
+    if data_format not in DATA_FORMATS:
+        raise ValueError(
+            f"`data_format` must be one of {DATA_FORMATS} or None, "
+            f"got data_format={data_format!r}."
+        )
+    return data_format
+
+
+def _sum_to_shape(values, shape):
+    """Sums `values` over the axes along which `shape` was broadcast."""
+    lead = len(values.shape) - len(shape)
+    axes = tuple(range(lead))
+    axes += tuple(lead + i for i, size in enumerate(shape) if size == 1)
+    return ops.reshape(ops.sum(values, axis=axes), shape)
+
+
+@ops.custom_gradient
+def prelu(inputs, alpha):
+    """PReLU of `inputs` with slopes `alpha` (broadcast against `inputs`).
+
+    `f(y) = y` for `y > 0`, `a * y` for `y <= 0` (Eqn. 1), with the gradients
+    of Eqn. 2-3 written out rather than derived by autodiff: `df/dy = 1` for
+    `y > 0` and `a` otherwise; `dE/da = sum(dE/df * min(y, 0))` over every
+    position that shares the slope. Only `inputs` is kept for the backward
+    pass, and no branch of a `where` is differentiated.
+    """
+    # Where the slope is 0, -inf is first raised to the lowest finite value so
+    # that the branch gives 0 (the ReLU limit) rather than 0 * -inf = NaN; the
+    # floor has the slopes' shape, so this costs one elementwise maximum.
+    dtype = keras.backend.standardize_dtype(inputs.dtype)
+    lowest = float(ml_dtypes.finfo(dtype).min)
+    floor = ops.where(alpha == 0, lowest, float("-inf"))
+    negative = alpha * ops.maximum(inputs, ops.cast(floor, inputs.dtype))
+    outputs = ops.where(inputs > 0, inputs, negative)
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        grad_inputs = ops.where(inputs > 0, upstream, alpha * upstream)
+        grad_alpha = _sum_to_shape(
+            upstream * ops.minimum(inputs, 0), ops.shape(alpha)
+        )
+        return grad_inputs, grad_alpha
+
+    return outputs, grad
+
+
+@keras.saving.register_keras_serializable(package="keras_prelu")
+class PReLU(keras.layers.Layer):
+    """Parametric Rectified Linear Unit of He et al. (2015).
+
+    Formula (Eqn. 1):
+
+    ```
+    f(y_i) = y_i          if y_i > 0
+    f(y_i) = a_i * y_i    if y_i <= 0
+    ```
+
+    The slope `a_i` is learned, one per channel (`mode="channel_wise"`) or one
+    for the whole layer (`mode="channel_shared"`). After a `Dense` layer the
+    units are the channels. The gradients are those of Eqn. 2-3, including at
+    `y = 0`, where `df/dy = a` and `df/da = y`, as in the paper, Caffe and
+    PyTorch. `a = 0` is ReLU and a small fixed `a` is Leaky ReLU.
+
+    The slopes are initialized to 0.25 and carry no regularizer: weight decay
+    would push them towards 0, i.e. towards ReLU (Sec. 2.1). They stay a
+    float32 variable under mixed precision; the activation itself runs in the
+    layer's compute dtype. Unlike `keras.layers.PReLU`, the layer accepts any
+    height and width, and `y = -inf` with `a = 0` gives 0, not NaN.
+
+    Args:
+        mode: `"channel_wise"` (one slope per channel, default) or
+            `"channel_shared"` (one slope per layer).
+        alpha_initializer: initializer of the slopes. Defaults to 0.25.
+        alpha_regularizer: optional regularizer of the slopes.
+        alpha_constraint: optional constraint on the slopes.
+        data_format: `"channels_last"` or `"channels_first"`: where the
+            channel axis is for inputs of rank 3 and more. Defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: base layer keyword arguments, such as `name` and `dtype`.
+
+    Example:
+
+    >>> layer = PReLU()
+    >>> layer(np.array([[-2.0, 0.0, 3.0]])).numpy()
+    array([[-0.5,  0. ,  3. ]], dtype=float32)
+
+    Reference:
+        K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers:
+        Surpassing Human-Level Performance on ImageNet Classification",
+        ICCV 2015, arXiv:1502.01852.
+    """
+
+    def __init__(
+        self,
+        mode=CHANNEL_WISE,
+        alpha_initializer=None,
+        alpha_regularizer=None,
+        alpha_constraint=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(
+                f"`mode` must be one of {MODES}, got mode={mode!r}."
+            )
+        self.mode = mode
+        if alpha_initializer is None:
+            alpha_initializer = keras.initializers.Constant(INITIAL_SLOPE)
+        self.alpha_initializer = keras.initializers.get(alpha_initializer)
+        self.alpha_regularizer = keras.regularizers.get(alpha_regularizer)
+        self.alpha_constraint = keras.constraints.get(alpha_constraint)
+        self.data_format = standardize_data_format(data_format)
+        self.supports_masking = True
+
+    def _channel_axis(self, rank):
+        if self.data_format == "channels_first" and rank > 2:
+            return 1
+        return -1
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(
+                "PReLU expects inputs of rank >= 2 (batch, ..., channels), "
+                f"got input_shape={input_shape}."
+            )
+        channel_axis = self._channel_axis(rank)
+        channels = input_shape[channel_axis]
+        if self.mode == CHANNEL_WISE:
+            if channels is None:
+                raise ValueError(
+                    "A channel-wise PReLU needs a known channel dimension "
+                    f"(axis {channel_axis} for data_format="
+                    f"{self.data_format!r}), got input_shape={input_shape}. "
+                    "Use mode='channel_shared' or give the channel dimension."
+                )
+            alpha_shape = (channels,)
+            self.input_spec = keras.layers.InputSpec(
+                min_ndim=2, axes={channel_axis: channels}
+            )
+        else:
+            alpha_shape = (1,)
+        self.alpha = self.add_weight(
+            shape=alpha_shape,
+            name="alpha",
+            initializer=self.alpha_initializer,
+            regularizer=self.alpha_regularizer,
+            constraint=self.alpha_constraint,
+            dtype=self.variable_dtype,
+        )
+        # For channels_first inputs the slopes broadcast over the axes that
+        # follow the channel axis.
+        self._alpha_broadcast_shape = alpha_shape
+        if channel_axis == 1 and self.mode == CHANNEL_WISE:
+            self._alpha_broadcast_shape = alpha_shape + (1,) * (rank - 2)
+
+    def call(self, inputs):
+        alpha = ops.cast(self.alpha, inputs.dtype)
+        return prelu(inputs, ops.reshape(alpha, self._alpha_broadcast_shape))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "mode": self.mode,
+                "alpha_initializer": keras.initializers.serialize(
+                    self.alpha_initializer
+                ),
+                "alpha_regularizer": keras.regularizers.serialize(
+                    self.alpha_regularizer
+                ),
+                "alpha_constraint": keras.constraints.serialize(
+                    self.alpha_constraint
+                ),
+                "data_format": self.data_format,
+            }
+        )
+        return config

@@ -1,0 +1,188 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_prelu import PReLU
+from keras_prelu.layers.prelu import prelu
+from tests.gradients import gradients
+from tests.gradients import layer_gradients
+
+
+def reference_prelu(y, a):
+    """Eqn. 1 and the gradients of Eqn. 2-3 in NumPy, for upstream g = 1."""
+    f = np.where(y > 0, y, a * y)
+    df_dy = np.where(y > 0, 1.0, a)
+    df_da = np.where(y > 0, 0.0, y)
+    return f, df_dy, df_da
+
+
+def random_input(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=shape).astype("float32")
+    y.flat[:: 7] = 0.0  # exact zeros take the y <= 0 branch
+    return y
+
+
+@pytest.mark.parametrize(
+    "shape, data_format, channel_axis",
+    [
+        ((4, 6), "channels_last", -1),  # after a Dense layer: units
+        ((2, 5, 3), "channels_last", -1),
+        ((2, 7, 5, 3), "channels_last", -1),
+        ((2, 3, 7, 5), "channels_first", 1),
+        ((2, 3, 4, 2, 5), "channels_first", 1),
+        ((2, 4, 2, 5, 3), "channels_last", -1),
+    ],
+)
+def test_channel_wise_matches_reference(shape, data_format, channel_axis):
+    y = random_input(shape)
+    channels = shape[channel_axis]
+    slopes = np.linspace(-0.5, 1.5, channels).astype("float32")
+    layer = PReLU(data_format=data_format)
+    layer.build(shape)
+    layer.alpha.assign(slopes)
+    a = slopes.reshape([-1 if i == channel_axis % len(shape) else 1
+                        for i in range(len(shape))])
+    upstream = np.random.default_rng(1).normal(size=shape).astype("float32")
+
+    f, df_dy, df_da = reference_prelu(y, a)
+    grad_y, (grad_a,) = layer_gradients(layer, y, upstream)
+    reduce_axes = tuple(i for i in range(len(shape)) if i != channel_axis % len(shape))
+
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(y)), f, rtol=1e-6)
+    np.testing.assert_allclose(grad_y, upstream * df_dy, rtol=1e-6)
+    np.testing.assert_allclose(
+        grad_a, (upstream * df_da).sum(axis=reduce_axes), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_channel_shared_matches_reference():
+    shape = (3, 6, 5, 4)
+    y = random_input(shape)
+    upstream = np.random.default_rng(2).normal(size=shape).astype("float32")
+    layer = PReLU(mode="channel_shared")
+    layer.build(shape)
+    layer.alpha.assign([0.3])
+
+    f, df_dy, df_da = reference_prelu(y, 0.3)
+    grad_y, (grad_a,) = layer_gradients(layer, y, upstream)
+
+    assert layer.alpha.shape == (1,)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(y)), f, rtol=1e-6)
+    np.testing.assert_allclose(grad_y, upstream * df_dy, rtol=1e-6)
+    np.testing.assert_allclose(grad_a, [(upstream * df_da).sum()], rtol=1e-5)
+
+
+def test_gradient_at_zero_takes_the_non_positive_branch():
+    # Eqn. 1 puts y = 0 in the a * y branch: df/dy = a, df/da = y (Caffe,
+    # PyTorch); Keras' relu(x) - a * relu(-x) gives df/dy = 0 there.
+    def total(y, a):
+        return ops.sum(prelu(y, a))
+
+    grad_y, grad_a = gradients(total, np.zeros(3), np.full(3, 0.25))
+    np.testing.assert_array_equal(grad_y, [0.25, 0.25, 0.25])
+    np.testing.assert_array_equal(grad_a, [0.0, 0.0, 0.0])
+    # Just below zero the slope gradient is y itself.
+    _, grad_a = gradients(total, np.full(3, -1e-3), np.full(3, 0.25))
+    np.testing.assert_allclose(grad_a, [-1e-3] * 3)
+
+
+def test_infinite_inputs():
+    y = np.array([[-np.inf, np.inf, -1.0, np.nan]], dtype="float32")
+    zero_slope = PReLU(alpha_initializer="zeros")
+    out = ops.convert_to_numpy(zero_slope(y))
+    np.testing.assert_array_equal(out[0, :3], [0.0, np.inf, 0.0])
+    assert np.isnan(out[0, 3])  # NaN stays NaN
+    out = ops.convert_to_numpy(PReLU(mode="channel_shared")(y))
+    np.testing.assert_array_equal(out[0, :3], [-np.inf, np.inf, -0.25])
+
+
+def test_defaults_follow_the_paper():
+    layer = PReLU()
+    layer.build((None, 8, 8, 16))
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer.alpha), [0.25] * 16)
+    assert layer.alpha.shape == (16,)
+    assert layer.alpha_regularizer is None
+    assert layer.losses == []
+
+
+def test_parameter_counts():
+    inputs = keras.Input((None, None, 24))
+    wise = PReLU(name="wise")(inputs)
+    model = keras.Model(inputs, PReLU(mode="channel_shared", name="shared")(wise))
+    assert model.get_layer("wise").count_params() == 24
+    assert model.get_layer("shared").count_params() == 1
+
+
+def test_any_initializer_and_regularizer():
+    layer = PReLU(alpha_initializer=keras.initializers.Constant(0.1),
+                  alpha_regularizer=keras.regularizers.L2(0.5))
+    layer(np.ones((1, 3), "float32"))
+    np.testing.assert_allclose(ops.convert_to_numpy(layer.alpha), [0.1] * 3)
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(ops.sum(layer.losses))), 0.5 * 3 * 0.01, rtol=1e-5
+    )
+
+
+def test_one_instance_accepts_several_image_sizes():
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, PReLU()(inputs))
+    for height, width in ((32, 32), (57, 43)):
+        y = random_input((2, height, width, 3))
+        out = model.predict(y, verbose=0)
+        np.testing.assert_allclose(out, reference_prelu(y, 0.25)[0], rtol=1e-6)
+
+
+def test_slope_is_learned():
+    # Fit the slope to data made by a PReLU of slope 0.6 (no other weights).
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(512, 4)).astype("float32")
+    target = np.where(y > 0, y, 0.6 * y)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, PReLU(mode="channel_shared")(inputs))
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    model.fit(y, target, batch_size=64, epochs=20, verbose=0)
+    slope = float(ops.convert_to_numpy(model.layers[1].alpha)[0])
+    assert abs(slope - 0.6) < 1e-3
+
+
+@pytest.mark.parametrize("policy, compute", [("mixed_float16", "float16"),
+                                             ("mixed_bfloat16", "bfloat16")])
+def test_mixed_precision_keeps_float32_slopes(policy, compute):
+    layer = PReLU(dtype=policy)
+    out = layer(np.array([[-2.0, 3.0]], "float32"))
+    assert keras.backend.standardize_dtype(layer.alpha.dtype) == "float32"
+    assert keras.backend.standardize_dtype(out.dtype) == compute
+    np.testing.assert_allclose(ops.convert_to_numpy(out).astype("float32"), [[-0.5, 3.0]])
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match="mode"):
+        PReLU(mode="channelwise")
+    with pytest.raises(ValueError, match="data_format"):
+        PReLU(data_format="NHWC")
+    with pytest.raises(ValueError, match="channel dimension"):
+        PReLU().build((None, 8, 8, None))
+    with pytest.raises(ValueError, match="channel dimension"):
+        PReLU(data_format="channels_first").build((None, None, 8, 8))
+    with pytest.raises(ValueError, match="rank >= 2"):
+        PReLU().build((5,))
+    # channel-shared needs no channel dimension
+    PReLU(mode="channel_shared").build((None, 8, 8, None))
+
+
+def test_config_and_saved_model_round_trip(tmp_path):
+    layer = PReLU(mode="channel_shared", data_format="channels_first", name="p")
+    clone = PReLU.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+    inputs = keras.Input((3, None, None))
+    model = keras.Model(inputs, PReLU(data_format="channels_first")(inputs))
+    model.layers[1].alpha.assign([0.1, -0.2, 0.7])
+    path = tmp_path / "prelu.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    y = random_input((2, 3, 5, 9))
+    assert isinstance(loaded.layers[1], PReLU)
+    np.testing.assert_array_equal(loaded.predict(y, verbose=0), model.predict(y, verbose=0))
