@@ -1,0 +1,69 @@
+import math
+
+import keras
+
+from keras_prelu.layers.prelu import INITIAL_SLOPE
+
+FAN_MODES = ("fan_in", "fan_out")
+
+
+@keras.saving.register_keras_serializable(package="keras_prelu")
+class PReLUHeNormal(keras.initializers.VarianceScaling):
+    """He et al.'s rectifier-aware initialization, with the PReLU slope term.
+
+    Draws from a zero-mean Gaussian (plain, not truncated) with
+
+    ```
+    std = sqrt(2 / ((1 + a^2) * n))
+    ```
+
+    where `a` is the initial slope of the rectifier that follows the layer and
+    `n` is the fan-in `k * k * c` (Eqn. 12, the forward case) or the fan-out
+    `k * k * d` (Eqn. 16, the backward case, which the paper trains with). This
+    keeps `1/2 * (1 + a^2) * n * Var[w] = 1`, so the variance of the responses
+    (forward) or of the gradients (backward) stays constant with depth.
+    `slope=0` is the ReLU case (`torch.nn.init.kaiming_normal_`, Caffe's
+    `MSRAFiller`) and `slope=1` the linear case of Glorot and Bengio.
+
+    Unlike `keras.initializers.HeNormal`, the Gaussian is not truncated, as
+    in the paper.
+
+    Args:
+        slope: the rectifier's negative slope `a` at initialization. Defaults
+            to 0.25, the paper's initial PReLU slope; use 0 for ReLU.
+        mode: `"fan_out"` (Eqn. 16, default) or `"fan_in"` (Eqn. 12).
+        seed: a Python int or a `keras.random.SeedGenerator`, as for Keras'
+            own initializers.
+
+    Example:
+
+    >>> init = PReLUHeNormal(slope=0.25, mode="fan_in", seed=1)
+    >>> kernel = init((3, 3, 64, 128))
+
+    Reference:
+        K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers", ICCV
+        2015, Sec. 2.2, arXiv:1502.01852.
+    """
+
+    def __init__(self, slope=INITIAL_SLOPE, mode="fan_out", seed=None):
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ValueError(
+                f"`slope` must be a real number, got slope={slope!r}."
+            )
+        if not math.isfinite(slope):
+            raise ValueError(f"`slope` must be finite, got slope={slope!r}.")
+        if mode not in FAN_MODES:
+            raise ValueError(
+                f"`mode` must be one of {FAN_MODES}, got mode={mode!r}."
+            )
+        self.slope = float(slope)
+        super().__init__(
+            scale=2.0 / (1.0 + self.slope**2),
+            mode=mode,
+            distribution="untruncated_normal",
+            seed=seed,
+        )
+
+    def get_config(self):
+        seed = super().get_config()["seed"]
+        return {"slope": self.slope, "mode": self.mode, "seed": seed}
