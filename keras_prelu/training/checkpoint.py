@@ -1,0 +1,188 @@
+"""Per-epoch checkpoints that survive being killed, and resuming from them."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+STATE_FILENAME = "checkpoint.json"
+_WEIGHTS_PATTERN = "epoch-*.weights.h5"
+_TEMPORARY_PREFIX = ".tmp-"
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Checkpoints a run at each epoch end and resumes it at `fit()` start.
+
+    At the end of every epoch it writes, in `directory`:
+
+    - `epoch-NNNN.weights.h5`: the model's and the optimizer's variables
+      (momentum, iteration count, the current learning rate);
+    - `checkpoint.json`: the number of epochs completed, whether training
+      was stopped (e.g. by `SwitchLROnPlateau` at its floor), the state of
+      the `stateful_callbacks`, and the model variables that `save_weights`
+      leaves out (the random-seed states of dropout layers).
+
+    Each file is written under a temporary name, flushed to disk and renamed
+    (`os.replace`, atomic on POSIX); `checkpoint.json` is renamed last and
+    names its weights file, so a process killed at any moment leaves the
+    previous complete checkpoint in force. Older weights files are deleted
+    after the new state is in place.
+
+    When `fit()` starts and `directory` holds a checkpoint, the model,
+    optimizer, seed states and callback states are restored and training
+    continues at the next epoch (`fit()` reports epochs from there); a run
+    that had already stopped early runs no more epochs. The same command
+    therefore finishes an interrupted run with the weights an uninterrupted
+    one would reach, provided the data order of each epoch does not depend on
+    how many epochs the process has already run (e.g. `shuffle=False`, or a
+    dataset reshuffled from a seed and the epoch number).
+
+    Unlike `keras.callbacks.BackupAndRestore`, which writes weights and epoch
+    number non-atomically as two files and deletes them at the end, this keeps
+    the last checkpoint as the run's record and carries callback state.
+
+    Place it after the callbacks that may stop training (so their decision is
+    recorded) and create the model and optimizer identically on each start.
+
+    Args:
+        directory: path of a directory used only by this checkpoint.
+        stateful_callbacks: callbacks whose `get_state()`/`set_state()` are
+            saved and restored with the checkpoint, e.g. a
+            `SwitchLROnPlateau`; one of each class at most.
+
+    Example:
+
+    >>> switch = SwitchLROnPlateau(monitor="val_loss")
+    >>> checkpoint = ResumableCheckpoint("run/checkpoint",
+    ...                                  stateful_callbacks=[switch])
+    >>> model.fit(x, y, validation_data=val, epochs=80,
+    ...           callbacks=[switch, checkpoint])
+    """
+
+    def __init__(self, directory, stateful_callbacks=()):
+        super().__init__()
+        if not directory:
+            raise ValueError(
+                "Argument `directory` must be a non-empty path. "
+                f"Received: directory={directory!r}"
+            )
+        self.directory = Path(directory)
+        self.stateful_callbacks = {}
+        for callback in stateful_callbacks:
+            name = type(callback).__name__
+            if not (
+                hasattr(callback, "get_state")
+                and hasattr(callback, "set_state")
+            ):
+                raise ValueError(
+                    "Argument `stateful_callbacks` takes callbacks with "
+                    f"`get_state()` and `set_state()`. Received: {name}"
+                )
+            if name in self.stateful_callbacks:
+                raise ValueError(
+                    "Argument `stateful_callbacks` takes one callback of each "
+                    f"class. Received two of class {name}"
+                )
+            self.stateful_callbacks[name] = callback
+
+    @property
+    def state_path(self):
+        return self.directory / STATE_FILENAME
+
+    def read_state(self):
+        """The last checkpoint's state dict, or `None` when there is none."""
+        if not self.state_path.exists():
+            return None
+        return json.loads(self.state_path.read_text())
+
+    def on_train_begin(self, logs=None):
+        state = self.read_state()
+        if state is None:
+            return
+        if not self.model.built:
+            raise ValueError(
+                "ResumableCheckpoint restores weights into the model, which "
+                "must be built before `fit()`: call it on a batch or create "
+                "it with an `Input`."
+            )
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.directory / state["weights"])
+        unsaved = self._variables_left_out_by_save_weights()
+        if len(unsaved) != len(state["unsaved_variables"]):
+            raise ValueError(
+                f"The checkpoint in {self.directory} holds "
+                f"{len(state['unsaved_variables'])} seed-state variables; "
+                f"this model has {len(unsaved)}. Was it created differently?"
+            )
+        for variable, value in zip(unsaved, state["unsaved_variables"]):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        for name, callback in self.stateful_callbacks.items():
+            callback.set_state(state["callbacks"][name])
+        epochs_completed = state["epochs_completed"]
+        if state["stopped"]:
+            logger.info(
+                "Run in %s stopped after epoch %d; nothing left to train.",
+                self.directory,
+                epochs_completed,
+            )
+            self.model._initial_epoch = max(
+                epochs_completed, self.params["epochs"]
+            )
+        else:
+            logger.info(
+                "Resuming run in %s after epoch %d.",
+                self.directory,
+                epochs_completed,
+            )
+            self.model._initial_epoch = epochs_completed
+
+    def on_epoch_end(self, epoch, logs=None):
+        epochs_completed = epoch + 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        weights_name = f"epoch-{epochs_completed:04d}.weights.h5"
+        temporary = self.directory / f"{_TEMPORARY_PREFIX}{weights_name}"
+        self.model.save_weights(temporary)
+        _durable_replace(temporary, self.directory / weights_name)
+        state = {
+            "epochs_completed": epochs_completed,
+            "stopped": bool(self.model.stop_training),
+            "weights": weights_name,
+            "callbacks": {
+                name: callback.get_state()
+                for name, callback in self.stateful_callbacks.items()
+            },
+            "unsaved_variables": [
+                keras.ops.convert_to_numpy(variable).tolist()
+                for variable in self._variables_left_out_by_save_weights()
+            ],
+        }
+        temporary = self.directory / f"{_TEMPORARY_PREFIX}{STATE_FILENAME}"
+        temporary.write_text(json.dumps(state, indent=1))
+        _durable_replace(temporary, self.state_path)
+        for stale in self.directory.glob(_WEIGHTS_PATTERN):
+            if stale.name != weights_name:
+                stale.unlink()
+
+    def _variables_left_out_by_save_weights(self):
+        saved = {id(weight) for weight in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in saved]
+
+
+def _durable_replace(source, destination):
+    """Renames `source` to `destination` after flushing it, then the rename."""
+    with open(source, "rb") as file:
+        os.fsync(file.fileno())
+    os.replace(source, destination)
+    directory = os.open(
+        os.path.dirname(os.path.abspath(destination)), os.O_RDONLY
+    )
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

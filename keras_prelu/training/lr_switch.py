@@ -1,0 +1,208 @@
+"""The paper's learning-rate switch: divide by 10 when the error plateaus."""
+
+import logging
+import math
+
+import keras
+
+logger = logging.getLogger(__name__)
+
+MODES = ("min", "max")
+MIN_DELTA_MODES = ("absolute", "relative")
+
+# The learning rate lives in a float32 variable: 1e-2 * 0.1 * 0.1 reads back a
+# few float32 ulps away from 1e-4, which must count as the floor.
+_FLOOR_TOLERANCE = 1e-6
+
+
+class SwitchLROnPlateau(keras.callbacks.Callback):
+    """Switches the learning rate down when a monitored value plateaus.
+
+    At the end of each epoch, `monitor` has improved when (mode `"min"`)
+
+    ```python
+    current < best - min_delta                 # min_delta_mode="absolute"
+    current < best - min_delta * abs(best)     # min_delta_mode="relative"
+    ```
+
+    (`>` and `+` for mode `"max"`). After `patience` epochs without
+    improvement the learning rate is multiplied by `factor`, but not below
+    `min_learning_rate`; once it is at that floor, the next plateau stops
+    training (`model.stop_training = True`). With the defaults this is the
+    paper's schedule: 1e-2, 1e-3, 1e-4, "switched when the error plateaus"
+    (He et al., 2015, Sec. 3; their Fig. 4 switches at epochs 20 and 65).
+
+    Unlike `keras.callbacks.ReduceLROnPlateau`, it stops at the floor, takes a
+    relative `min_delta`, and its state (`best`, `wait`, `switch_epochs`) is
+    kept across `fit()` calls and exposed by `get_state()`/`set_state()` so a
+    checkpointed run resumes exactly (see `ResumableCheckpoint`). Each epoch it
+    writes the learning rate used in that epoch to `logs["learning_rate"]`:
+    place it before `CSVLogger`/`TensorBoard` in the callback list.
+
+    Args:
+        monitor: name of the value in the epoch logs, e.g. `"val_loss"`.
+        mode: `"min"` (an error, a loss) or `"max"` (an accuracy).
+        factor: float in (0, 1), the learning rate multiplier. Defaults to
+            `0.1`.
+        patience: int >= 1, epochs without improvement before a switch.
+        min_delta: float >= 0, the smallest change that counts as an
+            improvement.
+        min_delta_mode: `"absolute"` or `"relative"` (a fraction of `best`).
+        min_learning_rate: float > 0, the floor. Defaults to `1e-4`.
+
+    Example:
+
+    >>> switch = SwitchLROnPlateau(monitor="val_loss", patience=5)
+    >>> model.fit(x, y, validation_data=(x_val, y_val), epochs=80,
+    ...           callbacks=[switch, keras.callbacks.CSVLogger("log.csv")])
+    >>> switch.switch_epochs  # epochs after which the rate went down
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        mode="min",
+        factor=0.1,
+        patience=5,
+        min_delta=0.0,
+        min_delta_mode="absolute",
+        min_learning_rate=1e-4,
+    ):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(
+                f"Argument `mode` must be one of {MODES}. "
+                f"Received: mode={mode!r}"
+            )
+        if min_delta_mode not in MIN_DELTA_MODES:
+            raise ValueError(
+                f"Argument `min_delta_mode` must be one of {MIN_DELTA_MODES}. "
+                f"Received: min_delta_mode={min_delta_mode!r}"
+            )
+        if not 0 < factor < 1:
+            raise ValueError(
+                "Argument `factor` must be in (0, 1). "
+                f"Received: factor={factor!r}"
+            )
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(
+                "Argument `patience` must be an int >= 1. "
+                f"Received: patience={patience!r}"
+            )
+        if min_delta < 0:
+            raise ValueError(
+                "Argument `min_delta` must be >= 0. "
+                f"Received: min_delta={min_delta!r}"
+            )
+        if min_learning_rate <= 0:
+            raise ValueError(
+                "Argument `min_learning_rate` must be > 0. "
+                f"Received: min_learning_rate={min_learning_rate!r}"
+            )
+        self.monitor = monitor
+        self.mode = mode
+        self.factor = factor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.min_delta_mode = min_delta_mode
+        self.min_learning_rate = min_learning_rate
+        self.best = None
+        self.wait = 0
+        self.switch_epochs = []
+
+    def get_state(self):
+        """The state a resumed run needs, as a JSON-serializable dict."""
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "switch_epochs": list(self.switch_epochs),
+        }
+
+    def set_state(self, state):
+        """Restores a state returned by `get_state()`."""
+        self.best = state["best"]
+        self.wait = state["wait"]
+        self.switch_epochs = list(state["switch_epochs"])
+
+    def on_train_begin(self, logs=None):
+        # Raises for schedules here, not after the first plateau.
+        self._optimizer_with_learning_rate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self._optimizer_with_learning_rate()
+        learning_rate = float(optimizer.learning_rate.numpy())
+        logs["learning_rate"] = learning_rate
+        if self.monitor not in logs:
+            raise ValueError(
+                f"SwitchLROnPlateau monitors `{self.monitor}`, which is not in "
+                f"the epoch logs. Available: {sorted(logs)}. Pass "
+                "validation data or choose `monitor` among these."
+            )
+        current = float(logs[self.monitor])
+        if self._is_improvement(current):
+            self.best = current
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        self.wait = 0
+        if self._at_floor(learning_rate):
+            logger.info(
+                "Epoch %d: %s has not improved on %.6g for %d epochs at the "
+                "minimum learning rate %.3g; stopping.",
+                epoch + 1,
+                self.monitor,
+                self.best,
+                self.patience,
+                learning_rate,
+            )
+            self.model.stop_training = True
+            return
+        new_learning_rate = max(
+            learning_rate * self.factor, self.min_learning_rate
+        )
+        if self._at_floor(new_learning_rate):
+            new_learning_rate = self.min_learning_rate
+        optimizer.learning_rate = new_learning_rate
+        self.switch_epochs.append(epoch + 1)
+        logger.info(
+            "Epoch %d: %s has not improved on %.6g for %d epochs; learning "
+            "rate %.3g -> %.3g.",
+            epoch + 1,
+            self.monitor,
+            self.best,
+            self.patience,
+            learning_rate,
+            new_learning_rate,
+        )
+
+    def _optimizer_with_learning_rate(self):
+        optimizer = self.model.optimizer
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = optimizer.inner_optimizer
+        # A float learning rate is stored as a variable; a schedule or a
+        # callable is kept as such and cannot be switched.
+        if not isinstance(optimizer._learning_rate, keras.Variable):
+            raise TypeError(
+                "SwitchLROnPlateau sets the optimizer's learning rate, so the "
+                "optimizer must be created with a float `learning_rate`. "
+                f"Received: learning_rate={optimizer._learning_rate!r}"
+            )
+        return optimizer
+
+    def _is_improvement(self, current):
+        if self.best is None:
+            return True
+        margin = self.min_delta
+        if self.min_delta_mode == "relative":
+            margin *= abs(self.best)
+        if self.mode == "min":
+            return current < self.best - margin
+        return current > self.best + margin
+
+    def _at_floor(self, learning_rate):
+        return learning_rate < self.min_learning_rate or math.isclose(
+            learning_rate, self.min_learning_rate, rel_tol=_FLOOR_TOLERANCE
+        )

@@ -1,0 +1,39 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.training.subprocesses import python_env
+
+# The tests of the backend-independent pieces, in a JAX-backend process:
+# they use keras.ops only and must behave the same there.
+BACKEND_INDEPENDENT_TESTS = [
+    "tests/training/test_caffe_sgd.py",
+    "tests/training/test_lr_switch.py",
+    "tests/training/test_checkpoint.py",
+    "tests/layers/test_dropout.py",
+]
+
+
+@pytest.mark.slow
+def test_backend_independent_tests_pass_on_jax():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            *BACKEND_INDEPENDENT_TESTS,
+        ],
+        env=python_env("jax"),
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
