@@ -1,0 +1,48 @@
+"""Data for the PReLU networks: sources and the paper's transforms as `tf.data` pipelines.
+
+```python
+from keras_prelu import data
+
+source = data.get_source(data.DEFAULT_SOURCE)          # or "imagenet2012", a folder
+train = data.training_dataset(source, batch_size=128, seed=0)
+val = data.evaluation_dataset(source, batch_size=128, views="ten")
+```
+"""
+
+from keras_prelu.data.augmentation import IMAGENET_PCA_EIGENVALUES
+from keras_prelu.data.augmentation import IMAGENET_PCA_EIGENVECTORS
+from keras_prelu.data.augmentation import IMAGENET_RGB_MEAN
+from keras_prelu.data.augmentation import Augmentation
+from keras_prelu.data.digits import DigitsSource
+from keras_prelu.data.image_folder import ImageFolderSource
+from keras_prelu.data.mean import MEAN_FILENAME
+from keras_prelu.data.mean import compute_mean
+from keras_prelu.data.mean import load_mean
+from keras_prelu.data.mean import save_mean
+from keras_prelu.data.pipeline import DEFAULT_SHUFFLE_BUFFER
+from keras_prelu.data.pipeline import evaluation_dataset
+from keras_prelu.data.pipeline import training_dataset
+from keras_prelu.data.source import Source
+from keras_prelu.data.sources import DEFAULT_SOURCE
+from keras_prelu.data.sources import get_source
+from keras_prelu.data.tfds_source import TFDSSource
+
+__all__ = [
+    "DEFAULT_SHUFFLE_BUFFER",
+    "DEFAULT_SOURCE",
+    "IMAGENET_PCA_EIGENVALUES",
+    "IMAGENET_PCA_EIGENVECTORS",
+    "IMAGENET_RGB_MEAN",
+    "MEAN_FILENAME",
+    "Augmentation",
+    "DigitsSource",
+    "ImageFolderSource",
+    "Source",
+    "TFDSSource",
+    "compute_mean",
+    "evaluation_dataset",
+    "get_source",
+    "load_mean",
+    "save_mean",
+    "training_dataset",
+]

@@ -1,0 +1,132 @@
+"""The paper's training augmentation, as data (SPEC.md section 5)."""
+
+import dataclasses
+
+import numpy as np
+
+# He et al. 2015, Sec. 3 (SPEC.md section 5): the shorter side s is drawn uniformly
+# from [256, 512] and a 224x224 crop is taken; alpha_i ~ N(0, 0.1) for colour altering.
+PAPER_SCALE_RANGE = (256, 512)
+PAPER_CROP_SIZE = 224
+PAPER_PCA_STD = 0.1
+
+# Per-channel RGB mean of ImageNet 2012 training pixels in [0, 255] (VGG, TF-slim).
+IMAGENET_RGB_MEAN = (123.68, 116.78, 103.94)
+
+# AlexNet's PCA of ImageNet RGB pixels in [0, 1], as published with fb.resnet.torch:
+# eigenvalues lambda_i and eigenvectors p_i (the columns of the matrix below).
+IMAGENET_PCA_EIGENVALUES = (0.2175, 0.0188, 0.0045)
+IMAGENET_PCA_EIGENVECTORS = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Augmentation:
+    """The training augmentation of He et al. 2015, Sec. 3 (SPEC.md section 5).
+
+    For every image, in this order:
+
+    1. resize so that the shorter side is `s`, `s ~ U[scale_range]`;
+    2. take a random `crop_size` x `crop_size` crop (its location drawn per image);
+    3. flip it horizontally with probability 0.5 (if `flip`);
+    4. add AlexNet's PCA colour noise to every pixel:
+       `sum_i alpha_i * lambda_i * p_i`, `alpha_i ~ N(0, pca_std)`, with the
+       eigenvalues `lambda_i` (for pixels in [0, 1], so scaled by 255 here) and
+       eigenvectors `p_i` of the RGB covariance (if `pca_std > 0`);
+    5. subtract `mean`: per channel, shape `(3,)`, or per pixel,
+       shape `(crop_size, crop_size, 3)`, in [0, 255] units.
+
+    Steps 1-2 are computed as one crop of the original image, of side
+    `crop_size * shorter_side / s`, resized to `crop_size`: the same pixels as
+    resizing the whole image first, without resizing pixels that are thrown away,
+    and with the crop fused into JPEG decoding.
+
+    Args:
+        scale_range: `(min, max)` of the shorter side `s`, in pixels.
+        crop_size: side of the square training crop, at most `min(scale_range)`.
+        flip: whether to flip half of the images horizontally.
+        pca_std: standard deviation of `alpha_i`; 0 disables colour altering.
+        mean: the mean subtracted last (see `keras_prelu.data.compute_mean`).
+        pca_eigenvalues: `lambda_i`, for RGB pixels in [0, 1].
+        pca_eigenvectors: 3x3 matrix whose columns are `p_i`.
+
+    Reference:
+        K. He et al., "Delving Deep into Rectifiers", ICCV 2015, Sec. 3;
+        A. Krizhevsky et al., "ImageNet Classification with Deep CNNs", 2012, Sec. 4.1.
+    """
+
+    scale_range: tuple = PAPER_SCALE_RANGE
+    crop_size: int = PAPER_CROP_SIZE
+    flip: bool = True
+    pca_std: float = PAPER_PCA_STD
+    mean: tuple = IMAGENET_RGB_MEAN
+    pca_eigenvalues: tuple = IMAGENET_PCA_EIGENVALUES
+    pca_eigenvectors: tuple = IMAGENET_PCA_EIGENVECTORS
+
+    def __post_init__(self):
+        scale_range = tuple(self.scale_range)
+        if (
+            len(scale_range) != 2
+            or not all(_is_positive_int(s) for s in scale_range)
+            or scale_range[0] > scale_range[1]
+        ):
+            raise ValueError(
+                "`scale_range` must be two positive integers (min, max) with "
+                f"min <= max. Received: scale_range={self.scale_range}"
+            )
+        if not _is_positive_int(self.crop_size) or self.crop_size > scale_range[0]:
+            raise ValueError(
+                "`crop_size` must be a positive integer no larger than the "
+                f"smallest scale {scale_range[0]}. Received: crop_size={self.crop_size}"
+            )
+        if not isinstance(self.flip, bool):
+            raise ValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
+        if not self.pca_std >= 0:
+            raise ValueError(
+                f"`pca_std` must be a number >= 0. Received: pca_std={self.pca_std}"
+            )
+        object.__setattr__(self, "scale_range", scale_range)
+        object.__setattr__(self, "mean", check_mean(self.mean, self.crop_size))
+        object.__setattr__(
+            self, "pca_eigenvalues", _as_constant(self.pca_eigenvalues, (3,), "pca_eigenvalues")
+        )
+        object.__setattr__(
+            self,
+            "pca_eigenvectors",
+            _as_constant(self.pca_eigenvectors, (3, 3), "pca_eigenvectors"),
+        )
+
+    @property
+    def per_pixel_mean(self):
+        """Whether `mean` is a per-pixel mean image rather than a per-channel mean."""
+        return self.mean.ndim == 3
+
+
+def check_mean(mean, crop_size):
+    """Returns `mean` as a read-only float32 array of shape (3,) or (crop, crop, 3)."""
+    mean = np.array(mean, dtype=np.float32)
+    if mean.shape not in ((3,), (crop_size, crop_size, 3)):
+        raise ValueError(
+            "`mean` must be a per-channel RGB mean of shape (3,) or a per-pixel mean "
+            f"of shape ({crop_size}, {crop_size}, 3) matching the crop. "
+            f"Received: mean of shape {mean.shape}"
+        )
+    mean.flags.writeable = False
+    return mean
+
+
+def _as_constant(value, shape, name):
+    array = np.array(value, dtype=np.float32)
+    if array.shape != shape:
+        raise ValueError(
+            f"`{name}` must have shape {shape}. Received: {name} of shape {array.shape}"
+        )
+    array.flags.writeable = False
+    return array
+
+
+def _is_positive_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0

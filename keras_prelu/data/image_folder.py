@@ -1,0 +1,136 @@
+"""A folder of images with one subfolder per class."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_prelu.data.source import ListedSource
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+# Names accepted for the split subfolders of a folder that is already split.
+SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val")}
+DEFAULT_VALIDATION_FRACTION = 0.1
+# The per-class split of an unsplit folder is the same on every machine and every run.
+_SPLIT_SEED = 0
+
+
+class ImageFolderSource(ListedSource):
+    """Images in `root/<class>/...`, or in `root/train/<class>/...` and `root/val/<class>/...`.
+
+    Class ids follow the sorted class folder names, as in
+    `tfds.folder_dataset.ImageFolder`: ImageNet's synset folders (`n01440764`, ...)
+    get the ids of tfds' `imagenet2012`. JPEG and PNG files (any case of
+    `.jpg`, `.jpeg`, `.png`, also in nested folders) are read; grayscale, RGBA and
+    CMYK images come out as RGB. Files that cannot be decoded (corrupt, truncated,
+    not an image) are skipped by the pipelines of `keras_prelu.data`; each is logged
+    once with its path and listed in `undecodable_files`.
+
+    Args:
+        root: the folder.
+        validation_fraction: for a folder without `train`/`val` (or `validation`)
+            subfolders, the fraction of each class held out for "validation"
+            (a fixed choice); defaults to 0.1. Not accepted for a split folder.
+    """
+
+    def __init__(self, root, *, validation_fraction=None):
+        split_roots = _split_folders(root)
+        if split_roots and validation_fraction is not None:
+            raise ValueError(
+                "`validation_fraction` applies to a folder of class folders only; "
+                f"{root} is already split into {sorted(split_roots.values())}. "
+                f"Received: validation_fraction={validation_fraction}"
+            )
+        if split_roots:
+            class_names = _class_folders(split_roots["train"])
+            files = {split: _list_images(folder, class_names) for split, folder in split_roots.items()}
+        else:
+            if validation_fraction is None:
+                validation_fraction = DEFAULT_VALIDATION_FRACTION
+            if not 0 <= validation_fraction < 1:
+                raise ValueError(
+                    "`validation_fraction` must be in [0, 1). "
+                    f"Received: validation_fraction={validation_fraction}"
+                )
+            class_names = _class_folders(root)
+            files = _split_by_fraction(_list_images(root, class_names), validation_fraction)
+        if not files["train"][0]:
+            raise ValueError(
+                f"`root` has no {'/'.join(IMAGE_EXTENSIONS)} images in class folders. "
+                f"Received: root={root!r}"
+            )
+        listed = {split: (np.array(paths, dtype=str), labels) for split, (paths, labels) in files.items()}
+        super().__init__(os.fspath(root), class_names, listed)
+
+    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
+        # File names are small: all of them are shuffled before anything is read.
+        files = self.listed_examples(
+            split, shuffle=shuffle, seed=seed, num_shards=num_shards, shard_index=shard_index
+        )
+        return files.map(
+            lambda path, label: {"image": tf.io.read_file(path), "label": label, "path": path},
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+
+
+def _split_folders(root):
+    if not os.path.isdir(root):
+        raise ValueError(f"`root` must be a folder. Received: root={root!r}")
+    found = {}
+    for split, names in SPLIT_FOLDERS.items():
+        folders = [os.path.join(root, name) for name in names]
+        found.update({split: folder for folder in folders if os.path.isdir(folder)})
+    if found and set(found) != set(SPLIT_FOLDERS):
+        raise ValueError(
+            f"`root` must have both a train and a validation folder {SPLIT_FOLDERS}, or "
+            f"neither (class folders only). Received: root={root!r} with {sorted(found)}"
+        )
+    return found
+
+
+def _class_folders(folder):
+    names = sorted(
+        entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if not names:
+        raise ValueError(f"`root` must hold one folder per class. Found none in {folder!r}")
+    return names
+
+
+def _list_images(folder, class_names):
+    """(paths, labels) of the images under `folder/<class name>` for every class."""
+    present = set(_class_folders(folder))
+    unknown = present - set(class_names)
+    if unknown:
+        raise ValueError(
+            f"`root` has class folders in {folder!r} that the train folder lacks: {sorted(unknown)}"
+        )
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        class_paths = sorted(_walk_images(os.path.join(folder, name))) if name in present else []
+        paths += class_paths
+        labels += [label] * len(class_paths)
+    return paths, labels
+
+
+def _walk_images(folder):
+    for directory, _, files in os.walk(folder):
+        for file in files:
+            if file.lower().endswith(IMAGE_EXTENSIONS) and not file.startswith("."):
+                yield os.path.join(directory, file)
+
+
+def _split_by_fraction(files, validation_fraction):
+    """Holds out `validation_fraction` of every class, chosen at random with a fixed seed."""
+    paths, labels = np.array(files[0], dtype=object), np.array(files[1])
+    rng = np.random.default_rng(_SPLIT_SEED)
+    is_validation = np.zeros(len(paths), dtype=bool)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        held_out = round(validation_fraction * len(members))
+        is_validation[rng.permutation(members)[:held_out]] = True
+    return {
+        "train": (list(paths[~is_validation]), list(labels[~is_validation])),
+        "validation": (list(paths[is_validation]), list(labels[is_validation])),
+    }

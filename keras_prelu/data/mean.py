@@ -1,0 +1,61 @@
+"""The mean image of a training split, computed in one streaming pass, kept beside a run."""
+
+import json
+import os
+
+import numpy as np
+
+from keras_prelu.data.pipeline import evaluation_dataset
+
+MEAN_FILENAME = "mean.json"
+
+
+def compute_mean(source, *, split="train", per_pixel=False, scale=None, crop_size=None, batch_size=64):
+    """The mean of the centre crops of `split`, per channel or per pixel.
+
+    `mean = (1 / N) * sum_n x_n` over the N images `x_n` resized to shorter side
+    `scale` and centre-cropped to `crop_size` (the evaluation "center" view), summed
+    batch by batch in float64: memory does not grow with N. The paper subtracts the
+    per-pixel mean (He et al. 2015, Sec. 3; SPEC.md section 5).
+
+    Args:
+        source: a `Source`.
+        split: the split to average.
+        per_pixel: whether to return the mean image, `(crop_size, crop_size, 3)`,
+            rather than the per-channel RGB mean, `(3,)`.
+        scale, crop_size: the view averaged; default to the source's augmentation.
+        batch_size: images decoded per step.
+
+    Returns:
+        A float32 array in [0, 255] units, to pass as `Augmentation(mean=...)`.
+    """
+    images = evaluation_dataset(
+        source, batch_size, split=split, views="center", scale=scale, crop_size=crop_size, mean=(0.0, 0.0, 0.0)
+    )
+    total, count = 0.0, 0
+    for batch, _ in images.as_numpy_iterator():
+        total = total + batch.sum(axis=0, dtype=np.float64)
+        count += len(batch)
+    if not count:
+        raise ValueError(f"`split` has no images to average. Received: split={split!r}")
+    mean = total / count
+    return (mean if per_pixel else mean.mean(axis=(0, 1))).astype(np.float32)
+
+
+def save_mean(mean, run_dir):
+    """Writes `mean` to `run_dir/mean.json` and returns that path."""
+    mean = np.asarray(mean, dtype=np.float32)
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, MEAN_FILENAME)
+    with open(path, "w") as file:
+        json.dump({"shape": list(mean.shape), "mean": mean.ravel().tolist()}, file)
+    return path
+
+
+def load_mean(path):
+    """Reads a mean written by `save_mean`, from its file or from the run folder."""
+    if os.path.isdir(path):
+        path = os.path.join(path, MEAN_FILENAME)
+    with open(path) as file:
+        saved = json.load(file)
+    return np.array(saved["mean"], dtype=np.float32).reshape(saved["shape"])

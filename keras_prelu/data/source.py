@@ -1,0 +1,108 @@
+"""The interface every data source implements."""
+
+import abc
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from keras_prelu.data.augmentation import Augmentation
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation")
+
+
+class Source(abc.ABC):
+    """A labelled image dataset split into "train" and "validation".
+
+    `dataset(split)` gives the raw examples as a `tf.data.Dataset` of dicts with
+    `"image"` (encoded bytes, or decoded `uint8` pixels), `"label"` (an integer class
+    id, the index of its name in `class_names`) and, for sources that read files,
+    `"path"`. The transforms of `keras_prelu.data` accept both kinds of image.
+
+    Attributes:
+        name: the name given to `keras_prelu.data.get_source`.
+        class_names: the class names, in class-id order.
+        undecodable_files: the paths of the files skipped because they could not
+            be decoded, so far.
+    """
+
+    def __init__(self, name, class_names):
+        self.name = name
+        self.class_names = tuple(class_names)
+        self.undecodable_files = set()
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @abc.abstractmethod
+    def num_examples(self, split):
+        """The number of examples in `split`."""
+
+    @abc.abstractmethod
+    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
+        """The raw examples of `split`, shard `shard_index` of `num_shards`.
+
+        Sharding comes first, before anything is read or decoded. With `shuffle`,
+        the order is reshuffled on every iteration (deterministically if `seed`).
+        """
+
+    def default_augmentation(self):
+        """The training augmentation fitted to this source: the paper's by default."""
+        return Augmentation()
+
+    def report_undecodable(self, path):
+        """Records and logs (once per file) that the file `path` could not be decoded."""
+        if path not in self.undecodable_files:
+            self.undecodable_files.add(path)
+            logger.warning(
+                "Skipped an image that cannot be decoded (%d such files so far in %s): %s",
+                len(self.undecodable_files),
+                self.name,
+                path,
+            )
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, num_classes={self.num_classes})"
+
+
+class ListedSource(Source):
+    """A source whose examples are listed in memory, as `{split: (items, labels)}`."""
+
+    def __init__(self, name, class_names, splits):
+        super().__init__(name, class_names)
+        self._splits = splits
+
+    def num_examples(self, split):
+        return len(self._splits[check_split(split)][1])
+
+    def listed_examples(self, split, *, shuffle, seed, num_shards, shard_index):
+        """`(item, int32 label)` pairs of a shard; the listing is shuffled in full."""
+        check_shard(num_shards, shard_index)
+        items, labels = self._splits[check_split(split)]
+        examples = tf.data.Dataset.from_tensor_slices(
+            (items, np.asarray(labels, dtype=np.int32))
+        ).shard(num_shards, shard_index)
+        if shuffle:
+            examples = examples.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        return examples
+
+
+def check_split(split, accepted=SPLITS):
+    if split not in accepted:
+        raise ValueError(f"`split` must be one of {accepted}. Received: split={split!r}")
+    return split
+
+
+def check_shard(num_shards, shard_index):
+    if not isinstance(num_shards, int) or num_shards < 1:
+        raise ValueError(
+            f"`num_shards` must be a positive integer. Received: num_shards={num_shards!r}"
+        )
+    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"`shard_index` must be an integer in [0, {num_shards}). "
+            f"Received: shard_index={shard_index!r}"
+        )

@@ -1,0 +1,119 @@
+import collections
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_prelu import data
+from tests.data.image_files import write_image
+
+NO_MEAN = (0.0, 0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.get_source(data.DEFAULT_SOURCE)
+
+
+@pytest.fixture
+def numbered_folder(tmp_path):
+    """13 constant PNGs whose grey level (10 * index) identifies them, in 3 classes."""
+    for index in range(13):
+        folder = tmp_path / f"class{index % 3}"
+        folder.mkdir(exist_ok=True)
+        write_image(folder / f"{index:02d}.png", np.full((12, 16, 3), 10 * index, np.uint8), "RGB", "PNG")
+    return data.get_source(str(tmp_path), validation_fraction=0.0)
+
+
+def test_training_batches_have_the_crop_shape_and_drop_the_remainder(digits):
+    batches = list(data.training_dataset(digits, 100, seed=0))
+    crop = digits.default_augmentation().crop_size
+    assert len(batches) == digits.num_examples("train") // 100
+    for images, labels in batches:
+        assert images.shape == (100, crop, crop, 3) and images.dtype == tf.float32
+        assert labels.shape == (100,) and labels.dtype == tf.int32
+
+
+def test_training_is_reproducible_with_a_seed_and_new_every_epoch(digits):
+    first, again = (data.training_dataset(digits, 32, seed=3) for _ in range(2))
+    first_epoch = [images.numpy() for images, _ in first.take(2)]
+    np.testing.assert_array_equal(first_epoch, [images.numpy() for images, _ in again.take(2)])
+    second_epoch = [images.numpy() for images, _ in first.take(2)]
+    assert np.abs(np.subtract(first_epoch, second_epoch)).max() > 1
+
+
+def test_training_shards_split_the_global_batch(digits):
+    shards = [data.training_dataset(digits, 64, seed=0, num_shards=2, shard_index=i) for i in range(2)]
+    batch_counts = [sum(1 for _ in shard) for shard in shards]
+    assert batch_counts == [digits.num_examples("train") // 2 // 32] * 2
+    assert all(images.shape[0] == 32 for shard in shards for images, _ in shard.take(1))
+
+
+def test_training_visits_each_image_once_an_epoch(numbered_folder):
+    augmentation = data.Augmentation(scale_range=(12, 12), crop_size=12, flip=False, pca_std=0.0, mean=NO_MEAN)
+    images = data.training_dataset(numbered_folder, 13, augmentation=augmentation, seed=0)
+    (batch, _), = list(images)
+    assert sorted(np.round(batch.numpy().mean(axis=(1, 2, 3)) / 10)) == list(range(13))
+
+
+@pytest.mark.parametrize("views, batch_size, view_shape", [("center", 4, (8, 8, 3)), ("ten", 4, (10, 8, 8, 3)), ("full", 1, (12, 16, 3))])
+def test_evaluation_sees_every_image_exactly_once(numbered_folder, views, batch_size, view_shape):
+    batches = list(data.evaluation_dataset(
+            numbered_folder, batch_size, split="train", views=views, scale=12, crop_size=8, mean=NO_MEAN
+        ))
+    assert [len(labels) for _, labels in batches] == [batch_size] * (13 // batch_size) + ([13 % batch_size] if 13 % batch_size else [])
+    images = np.concatenate([images.numpy() for images, _ in batches])
+    labels = np.concatenate([labels.numpy() for _, labels in batches])
+    assert images.shape[1:] == view_shape
+    identities = np.round(images.reshape(len(images), -1).mean(axis=1) / 10).astype(int)
+    assert sorted(identities) == list(range(13))
+    np.testing.assert_array_equal(labels, identities % 3)
+
+
+def test_evaluation_on_the_bundled_default_counts_each_class(digits):
+    labels = np.concatenate([labels.numpy() for _, labels in data.evaluation_dataset(digits, 64, views="ten")])
+    truth = [example["label"] for example in digits.dataset("validation").as_numpy_iterator()]
+    assert collections.Counter(labels) == collections.Counter(truth)
+
+
+def test_evaluation_subtracts_the_mean(numbered_folder):
+    mean = np.array([1.0, 2.0, 3.0], np.float32)
+    views = [
+        next(iter(data.evaluation_dataset(numbered_folder, 13, split="train", scale=12, crop_size=8, mean=m)))[0]
+        for m in (mean, NO_MEAN)
+    ]
+    np.testing.assert_allclose(views[0], views[1] - mean, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"views": "five"}, "`views`"),
+        ({"views": "full", "batch_size": 2}, "`batch_size`"),
+        ({"batch_size": 0}, "`batch_size`"),
+        ({"scale": 8, "crop_size": 16}, "`crop_size`"),
+        ({"mean": np.zeros((5, 5, 3))}, "`mean`"),
+        ({"split": "test"}, "`split`"),
+    ],
+)
+def test_evaluation_rejects_bad_arguments(digits, kwargs, message):
+    kwargs = {"batch_size": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        data.evaluation_dataset(digits, kwargs.pop("batch_size"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "`batch_size`"),
+        ({"batch_size": 63, "num_shards": 2}, "`batch_size`"),
+        ({"num_shards": 0}, "`num_shards`"),
+        ({"num_shards": 2, "shard_index": 2}, "`shard_index`"),
+        ({"shuffle_buffer": -1}, "`shuffle_buffer`"),
+    ],
+)
+def test_training_rejects_bad_arguments(digits, kwargs, message):
+    kwargs = {"batch_size": 64, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        data.training_dataset(digits, kwargs.pop("batch_size"), **kwargs)

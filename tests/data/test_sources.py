@@ -1,0 +1,184 @@
+import io
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from keras_prelu import data
+from keras_prelu.data import transforms
+from tests.data.image_files import FOLDER_IMAGE_KINDS
+from tests.data.image_files import write_class_folders
+
+IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
+
+
+def test_bundled_default_is_scikit_learn_digits_split_four_to_one():
+    source = data.get_source(data.DEFAULT_SOURCE)
+    digits = load_digits()
+    assert source.name == data.DEFAULT_SOURCE
+    assert source.num_classes == 10 and source.class_names == tuple("0123456789")
+    assert source.num_examples("train") + source.num_examples("validation") == len(digits.target)
+
+    validation = list(source.dataset("validation").as_numpy_iterator())
+    assert len(validation) == source.num_examples("validation") == len(digits.target) // 5
+    expected = np.round(digits.images[4::5] * 255 / 16)
+    np.testing.assert_array_equal([example["image"][..., 0] for example in validation], expected)
+    np.testing.assert_array_equal([example["label"] for example in validation], digits.target[4::5])
+
+
+def test_bundled_default_augmentation_fits_its_small_images():
+    augmentation = data.get_source(data.DEFAULT_SOURCE).default_augmentation()
+    assert augmentation.crop_size <= 64 and augmentation.scale_range[1] <= 64
+    assert 0 < augmentation.mean[0] < 255
+
+
+def test_image_folder_classes_follow_sorted_folder_names(tmp_path, rng):
+    # Synset-like names whose creation order differs from their sorted order.
+    write_class_folders(tmp_path, ["n02", "n10", "n01"], rng)
+    source = data.get_source(str(tmp_path), validation_fraction=0.0)
+    assert source.class_names == ("n01", "n02", "n10")
+    examples = list(source.dataset("train").as_numpy_iterator())
+    assert len(examples) == 3 * len(FOLDER_IMAGE_KINDS) == source.num_examples("train")
+    for example in examples:
+        class_folder = os.path.basename(os.path.dirname(example["path"].decode()))
+        assert source.class_names[example["label"]] == class_folder
+
+
+def test_image_folder_decodes_every_kind_to_pil_rgb(tmp_path, rng):
+    paths = write_class_folders(tmp_path, ["only"], rng)
+    for path in paths:
+        with open(path, "rb") as file:
+            decoded = transforms.decode(tf.constant(file.read())).numpy().astype(np.float32)
+        reference = np.asarray(Image.open(path).convert("RGB"), np.float32)
+        assert decoded.shape == reference.shape, path
+        # CMYK conversions differ slightly between libjpeg and PIL.
+        assert np.abs(decoded - reference).mean() < 2, path
+
+
+def test_image_folder_with_split_folders(tmp_path, rng):
+    write_class_folders(tmp_path / "train", ["a", "b"], rng)
+    write_class_folders(tmp_path / "val", ["b"], rng)
+    source = data.get_source(str(tmp_path))
+    assert source.num_examples("train") == 2 * len(FOLDER_IMAGE_KINDS)
+    assert source.num_examples("validation") == len(FOLDER_IMAGE_KINDS)
+    labels = [example["label"] for example in source.dataset("validation").as_numpy_iterator()]
+    assert set(labels) == {1}
+
+
+def test_image_folder_split_fraction_is_per_class_disjoint_and_fixed(tmp_path, rng):
+    write_class_folders(tmp_path, ["a", "b"], rng)
+    splits = [
+        {split: set(data.ImageFolderSource(str(tmp_path), validation_fraction=0.4).dataset(split).map(lambda e: e["path"]).as_numpy_iterator()) for split in ("train", "validation")}
+        for _ in range(2)
+    ]
+    assert splits[0] == splits[1]
+    assert not splits[0]["train"] & splits[0]["validation"]
+    assert len(splits[0]["validation"]) == 2 * round(0.4 * len(FOLDER_IMAGE_KINDS))
+
+
+def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
+    paths = write_class_folders(tmp_path, ["a", "b"], rng)
+    with open(paths[0], "rb") as file:
+        jpeg = file.read()
+    broken = {"truncated.jpg": jpeg[: len(jpeg) // 2], "text.png": b"not an image"}
+    for name, contents in broken.items():
+        (tmp_path / "b" / name).write_bytes(contents)
+    source = data.get_source(str(tmp_path), validation_fraction=0.0)
+    augmentation = data.Augmentation(scale_range=(16, 20), crop_size=16)
+
+    with caplog.at_level(logging.WARNING, logger="keras_prelu.data"):
+        for _ in range(2):  # two epochs
+            images = data.training_dataset(source, 1, augmentation=augmentation, seed=0)
+            assert sum(1 for _ in images) == len(paths)
+    broken_paths = {str(tmp_path / "b" / name) for name in broken}
+    assert source.undecodable_files == broken_paths
+    reports = [record.getMessage() for record in caplog.records if "cannot be decoded" in record.getMessage()]
+    assert len(reports) == len(broken_paths)
+    assert {report.rsplit(": ", 1)[1] for report in reports} == broken_paths
+
+
+def test_sharding_splits_a_source_into_disjoint_covering_parts(tmp_path, rng):
+    write_class_folders(tmp_path, ["a", "b"], rng)
+    sources = [data.get_source(data.DEFAULT_SOURCE), data.get_source(str(tmp_path), validation_fraction=0.0)]
+    for source in sources:
+        key = "path" if source.name != data.DEFAULT_SOURCE else "image"
+        whole = [np.asarray(e[key]).tobytes() for e in source.dataset("train").as_numpy_iterator()]
+        shards = [
+            [np.asarray(e[key]).tobytes() for e in source.dataset("train", num_shards=3, shard_index=index).as_numpy_iterator()]
+            for index in range(3)
+        ]
+        assert sorted(sum(shards, [])) == sorted(whole)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("no_such_dataset", {}, "`name`"),
+        ("/no/such/folder", {}, "`name`"),
+        (3, {}, "`name`"),
+        (data.DEFAULT_SOURCE, {"download": True}, "download"),
+        (data.DEFAULT_SOURCE, {"validation_fraction": 0.2}, "validation_fraction"),
+    ],
+)
+def test_get_source_rejects_bad_arguments(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.get_source(name, **kwargs)
+
+
+def test_image_folder_rejects_bad_arguments(tmp_path, rng):
+    write_class_folders(tmp_path / "train", ["a"], rng)
+    with pytest.raises(ValueError, match="train and a validation folder"):
+        data.get_source(str(tmp_path))
+    write_class_folders(tmp_path / "validation", ["a"], rng)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        data.get_source(str(tmp_path), validation_fraction=0.1)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        data.get_source(str(tmp_path / "train"), validation_fraction=1.0)
+    with pytest.raises(ValueError, match="`split`"):
+        data.get_source(str(tmp_path)).dataset("test")
+    with pytest.raises(ValueError, match="`shard_index`"):
+        data.get_source(str(tmp_path)).dataset("train", num_shards=2, shard_index=2)
+    (tmp_path / "empty" / "class").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no .* images"):
+        data.get_source(str(tmp_path / "empty"))
+
+
+def test_tfds_source_runs_the_tfds_code_path_offline(tmp_path):
+    with tfds.testing.mock_data(num_examples=6):
+        source = data.get_source("mnist", data_dir=str(tmp_path), download=True)
+        assert source.num_classes == 10
+        assert source.num_examples("validation") == 6  # mnist's "test" split
+        example = next(iter(source.dataset("train")))
+        assert example["image"].dtype == tf.string  # encoded, for fused decoding
+        augmentation = data.Augmentation(scale_range=(28, 32), crop_size=24, mean=(33.0, 33.0, 33.0))
+        images, labels = next(iter(data.training_dataset(source, 4, augmentation=augmentation, seed=0)))
+    assert images.shape == (4, 24, 24, 3) and labels.dtype == tf.int32
+
+
+def test_imagenet2012_runs_offline_with_its_manual_files_in_place(tmp_path):
+    manual_dir = tmp_path / "manual"
+    manual_dir.mkdir()
+    for name in IMAGENET_MANUAL_FILES:
+        (manual_dir / name).touch()
+    with tfds.testing.mock_data(num_examples=5):
+        source = data.get_source(
+            "imagenet2012", data_dir=str(tmp_path), download=True, manual_dir=str(manual_dir)
+        )
+        assert source.num_classes == 1000
+        assert source.class_names[:2] == ("n01440764", "n01443537")
+        views = data.evaluation_dataset(source, 2, views="ten", scale=16, crop_size=8)
+        shapes = [images.shape for images, _ in views]
+    assert shapes == [(2, 10, 8, 8, 3), (2, 10, 8, 8, 3), (1, 10, 8, 8, 3)]
+
+
+def test_imagenet2012_without_its_files_says_which_files_go_where(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        data.get_source("imagenet2012", data_dir=str(tmp_path), download=True)
+    message = str(error.value)
+    assert all(name in message for name in IMAGENET_MANUAL_FILES)
+    assert os.path.join(str(tmp_path), "downloads", "manual") in message
