@@ -145,7 +145,12 @@ def main():
     logger.info(
         "Training transform from %d %dx%d JPEG files, pinned to %d core(s), TensorFlow %s, "
         "best of %d rounds of %d images:",
-        args.files, *IMAGE_SIZE, len(cores), tf.__version__, args.rounds, num_batches * args.batch_size,
+        args.files,
+        *IMAGE_SIZE,
+        len(cores),
+        tf.__version__,
+        args.rounds,
+        num_batches * args.batch_size,
     )
     for name, rate in per_core.items():
         logger.info("  %-17s %7.1f images/s per core (%d core(s))", name, rate, cores_used[name])

@@ -85,9 +85,7 @@ class Augmentation:
         if not isinstance(self.flip, bool):
             raise ValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
         if not self.pca_std >= 0:
-            raise ValueError(
-                f"`pca_std` must be a number >= 0. Received: pca_std={self.pca_std}"
-            )
+            raise ValueError(f"`pca_std` must be a number >= 0. Received: pca_std={self.pca_std}")
         object.__setattr__(self, "scale_range", scale_range)
         object.__setattr__(self, "mean", check_mean(self.mean, self.crop_size))
         object.__setattr__(

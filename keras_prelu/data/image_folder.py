@@ -43,7 +43,9 @@ class ImageFolderSource(ListedSource):
             )
         if split_roots:
             class_names = _class_folders(split_roots["train"])
-            files = {split: _list_images(folder, class_names) for split, folder in split_roots.items()}
+            files = {
+                split: _list_images(folder, class_names) for split, folder in split_roots.items()
+            }
         else:
             if validation_fraction is None:
                 validation_fraction = DEFAULT_VALIDATION_FRACTION
@@ -59,7 +61,9 @@ class ImageFolderSource(ListedSource):
                 f"`root` has no {'/'.join(IMAGE_EXTENSIONS)} images in class folders. "
                 f"Received: root={root!r}"
             )
-        listed = {split: (np.array(paths, dtype=str), labels) for split, (paths, labels) in files.items()}
+        listed = {
+            split: (np.array(paths, dtype=str), labels) for split, (paths, labels) in files.items()
+        }
         super().__init__(os.fspath(root), class_names, listed)
 
     def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
@@ -91,7 +95,9 @@ def _split_folders(root):
 
 def _class_folders(folder):
     names = sorted(
-        entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith(".")
+        entry.name
+        for entry in os.scandir(folder)
+        if entry.is_dir() and not entry.name.startswith(".")
     )
     if not names:
         raise ValueError(f"`root` must hold one folder per class. Found none in {folder!r}")

@@ -10,7 +10,9 @@ from keras_prelu.data.pipeline import evaluation_dataset
 MEAN_FILENAME = "mean.json"
 
 
-def compute_mean(source, *, split="train", per_pixel=False, scale=None, crop_size=None, batch_size=64):
+def compute_mean(
+    source, *, split="train", per_pixel=False, scale=None, crop_size=None, batch_size=64
+):
     """The mean of the centre crops of `split`, per channel or per pixel.
 
     `mean = (1 / N) * sum_n x_n` over the N images `x_n` resized to shorter side
@@ -30,7 +32,13 @@ def compute_mean(source, *, split="train", per_pixel=False, scale=None, crop_siz
         A float32 array in [0, 255] units, to pass as `Augmentation(mean=...)`.
     """
     images = evaluation_dataset(
-        source, batch_size, split=split, views="center", scale=scale, crop_size=crop_size, mean=(0.0, 0.0, 0.0)
+        source,
+        batch_size,
+        split=split,
+        views="center",
+        scale=scale,
+        crop_size=crop_size,
+        mean=(0.0, 0.0, 0.0),
     )
     total, count = 0.0, 0
     for batch, _ in images.as_numpy_iterator():

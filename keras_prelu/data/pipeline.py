@@ -58,7 +58,11 @@ def training_dataset(
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     # One random number per example: the seed of its augmentation, new every epoch,
     # and other in every shard.
-    shard_seed = None if seed is None else int(np.random.SeedSequence([seed, shard_index]).generate_state(1)[0])
+    shard_seed = (
+        None
+        if seed is None
+        else int(np.random.SeedSequence([seed, shard_index]).generate_state(1)[0])
+    )
     seeds = tf.data.Dataset.random(seed=shard_seed, rerandomize_each_iteration=True)
     examples = tf.data.Dataset.zip(examples, seeds).map(
         lambda example, example_seed: dict(example, seed=tf.stack([example_seed, 0]))

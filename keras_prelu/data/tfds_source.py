@@ -31,7 +31,9 @@ class TFDSSource(Source):
             `download_and_prepare` (its `manual_dir` is set from `manual_dir`).
     """
 
-    def __init__(self, name, *, data_dir=None, download=False, manual_dir=None, download_config=None):
+    def __init__(
+        self, name, *, data_dir=None, download=False, manual_dir=None, download_config=None
+    ):
         try:
             self._builder = tfds.builder(name, data_dir=data_dir)
         except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
@@ -54,11 +56,15 @@ class TFDSSource(Source):
 
     def _prepare(self, download, manual_dir, download_config):
         name = self._builder.name
-        manual_dir = manual_dir or download_config.manual_dir or os.path.join(
-            self._builder.data_dir_root, "downloads", "manual"
+        manual_dir = (
+            manual_dir
+            or download_config.manual_dir
+            or os.path.join(self._builder.data_dir_root, "downloads", "manual")
         )
         missing = [
-            file for file in MANUAL_FILES.get(name, ()) if not os.path.isfile(os.path.join(manual_dir, file))
+            file
+            for file in MANUAL_FILES.get(name, ())
+            if not os.path.isfile(os.path.join(manual_dir, file))
         ]
         if missing:
             raise FileNotFoundError(
@@ -77,8 +83,10 @@ class TFDSSource(Source):
     def _tfds_split(self, split):
         known = set(self._builder.info.splits) | {"train", "validation"}
         split = check_split(split, accepted=tuple(sorted(known)))
-        if split == "validation" and "test" in self._builder.info.splits and (
-            "validation" not in self._builder.info.splits
+        if (
+            split == "validation"
+            and "test" in self._builder.info.splits
+            and ("validation" not in self._builder.info.splits)
         ):
             return "test"
         return split
@@ -89,7 +97,9 @@ class TFDSSource(Source):
             return self._builder.info.splits[split].num_examples
         # Splits without recorded sizes (mocked datasets) are counted once.
         if split not in self._num_examples:
-            self._num_examples[split] = int(self.dataset(split).reduce(0, lambda count, _: count + 1))
+            self._num_examples[split] = int(
+                self.dataset(split).reduce(0, lambda count, _: count + 1)
+            )
         return self._num_examples[split]
 
     def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):

@@ -31,9 +31,7 @@ def decode_window(image, window_fn):
     def decode_jpeg_window():
         shape = tf.image.extract_jpeg_shape(image)
         window = tf.stack(window_fn(shape[0], shape[1]))
-        return tf.io.decode_and_crop_jpeg(
-            image, window, channels=3, dct_method=_JPEG_DCT_METHOD
-        )
+        return tf.io.decode_and_crop_jpeg(image, window, channels=3, dct_method=_JPEG_DCT_METHOD)
 
     def decode_other_window():
         decoded = tf.io.decode_image(image, channels=3, expand_animations=False)

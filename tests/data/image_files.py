@@ -21,7 +21,9 @@ def smooth_pixels(rng, size, channels):
     rows, cols = np.meshgrid(np.linspace(0, 1, size[0]), np.linspace(0, 1, size[1]), indexing="ij")
     slopes = rng.uniform(-100, 100, (2, channels))
     pixels = 128 + rows[..., None] * slopes[0] + cols[..., None] * slopes[1]
-    return np.squeeze(pixels, axis=-1).astype(np.uint8) if channels == 1 else pixels.astype(np.uint8)
+    return (
+        np.squeeze(pixels, axis=-1).astype(np.uint8) if channels == 1 else pixels.astype(np.uint8)
+    )
 
 
 def encode(pixels, mode, image_format):

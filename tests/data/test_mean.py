@@ -30,4 +30,6 @@ def test_mean_round_trips_beside_a_run_and_feeds_augmentation(folder, tmp_path):
     assert path == str(tmp_path / "run" / data.MEAN_FILENAME)
     for location in (path, tmp_path / "run"):
         np.testing.assert_array_equal(data.load_mean(location), mean)
-    assert data.Augmentation(scale_range=(10, 12), crop_size=8, mean=data.load_mean(path)).per_pixel_mean
+    assert data.Augmentation(
+        scale_range=(10, 12), crop_size=8, mean=data.load_mean(path)
+    ).per_pixel_mean

@@ -1,5 +1,4 @@
 import collections
-import os
 
 import numpy as np
 import pytest
@@ -22,7 +21,9 @@ def numbered_folder(tmp_path):
     for index in range(13):
         folder = tmp_path / f"class{index % 3}"
         folder.mkdir(exist_ok=True)
-        write_image(folder / f"{index:02d}.png", np.full((12, 16, 3), 10 * index, np.uint8), "RGB", "PNG")
+        write_image(
+            folder / f"{index:02d}.png", np.full((12, 16, 3), 10 * index, np.uint8), "RGB", "PNG"
+        )
     return data.get_source(str(tmp_path), validation_fraction=0.0)
 
 
@@ -44,25 +45,42 @@ def test_training_is_reproducible_with_a_seed_and_new_every_epoch(digits):
 
 
 def test_training_shards_split_the_global_batch(digits):
-    shards = [data.training_dataset(digits, 64, seed=0, num_shards=2, shard_index=i) for i in range(2)]
+    shards = [
+        data.training_dataset(digits, 64, seed=0, num_shards=2, shard_index=i) for i in range(2)
+    ]
     batch_counts = [sum(1 for _ in shard) for shard in shards]
     assert batch_counts == [digits.num_examples("train") // 2 // 32] * 2
     assert all(images.shape[0] == 32 for shard in shards for images, _ in shard.take(1))
 
 
 def test_training_visits_each_image_once_an_epoch(numbered_folder):
-    augmentation = data.Augmentation(scale_range=(12, 12), crop_size=12, flip=False, pca_std=0.0, mean=NO_MEAN)
+    augmentation = data.Augmentation(
+        scale_range=(12, 12), crop_size=12, flip=False, pca_std=0.0, mean=NO_MEAN
+    )
     images = data.training_dataset(numbered_folder, 13, augmentation=augmentation, seed=0)
-    (batch, _), = list(images)
+    ((batch, _),) = list(images)
     assert sorted(np.round(batch.numpy().mean(axis=(1, 2, 3)) / 10)) == list(range(13))
 
 
-@pytest.mark.parametrize("views, batch_size, view_shape", [("center", 4, (8, 8, 3)), ("ten", 4, (10, 8, 8, 3)), ("full", 1, (12, 16, 3))])
+@pytest.mark.parametrize(
+    "views, batch_size, view_shape",
+    [("center", 4, (8, 8, 3)), ("ten", 4, (10, 8, 8, 3)), ("full", 1, (12, 16, 3))],
+)
 def test_evaluation_sees_every_image_exactly_once(numbered_folder, views, batch_size, view_shape):
-    batches = list(data.evaluation_dataset(
-            numbered_folder, batch_size, split="train", views=views, scale=12, crop_size=8, mean=NO_MEAN
-        ))
-    assert [len(labels) for _, labels in batches] == [batch_size] * (13 // batch_size) + ([13 % batch_size] if 13 % batch_size else [])
+    batches = list(
+        data.evaluation_dataset(
+            numbered_folder,
+            batch_size,
+            split="train",
+            views=views,
+            scale=12,
+            crop_size=8,
+            mean=NO_MEAN,
+        )
+    )
+    assert [len(labels) for _, labels in batches] == [batch_size] * (13 // batch_size) + (
+        [13 % batch_size] if 13 % batch_size else []
+    )
     images = np.concatenate([images.numpy() for images, _ in batches])
     labels = np.concatenate([labels.numpy() for _, labels in batches])
     assert images.shape[1:] == view_shape
@@ -72,7 +90,9 @@ def test_evaluation_sees_every_image_exactly_once(numbered_folder, views, batch_
 
 
 def test_evaluation_on_the_bundled_default_counts_each_class(digits):
-    labels = np.concatenate([labels.numpy() for _, labels in data.evaluation_dataset(digits, 64, views="ten")])
+    labels = np.concatenate(
+        [labels.numpy() for _, labels in data.evaluation_dataset(digits, 64, views="ten")]
+    )
     truth = [example["label"] for example in digits.dataset("validation").as_numpy_iterator()]
     assert collections.Counter(labels) == collections.Counter(truth)
 
@@ -80,7 +100,13 @@ def test_evaluation_on_the_bundled_default_counts_each_class(digits):
 def test_evaluation_subtracts_the_mean(numbered_folder):
     mean = np.array([1.0, 2.0, 3.0], np.float32)
     views = [
-        next(iter(data.evaluation_dataset(numbered_folder, 13, split="train", scale=12, crop_size=8, mean=m)))[0]
+        next(
+            iter(
+                data.evaluation_dataset(
+                    numbered_folder, 13, split="train", scale=12, crop_size=8, mean=m
+                )
+            )
+        )[0]
         for m in (mean, NO_MEAN)
     ]
     np.testing.assert_allclose(views[0], views[1] - mean, atol=1e-4)

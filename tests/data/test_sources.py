@@ -1,4 +1,3 @@
-import io
 import logging
 import os
 
@@ -73,7 +72,15 @@ def test_image_folder_with_split_folders(tmp_path, rng):
 def test_image_folder_split_fraction_is_per_class_disjoint_and_fixed(tmp_path, rng):
     write_class_folders(tmp_path, ["a", "b"], rng)
     splits = [
-        {split: set(data.ImageFolderSource(str(tmp_path), validation_fraction=0.4).dataset(split).map(lambda e: e["path"]).as_numpy_iterator()) for split in ("train", "validation")}
+        {
+            split: set(
+                data.ImageFolderSource(str(tmp_path), validation_fraction=0.4)
+                .dataset(split)
+                .map(lambda e: e["path"])
+                .as_numpy_iterator()
+            )
+            for split in ("train", "validation")
+        }
         for _ in range(2)
     ]
     assert splits[0] == splits[1]
@@ -97,19 +104,31 @@ def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
             assert sum(1 for _ in images) == len(paths)
     broken_paths = {str(tmp_path / "b" / name) for name in broken}
     assert source.undecodable_files == broken_paths
-    reports = [record.getMessage() for record in caplog.records if "cannot be decoded" in record.getMessage()]
+    reports = [
+        record.getMessage()
+        for record in caplog.records
+        if "cannot be decoded" in record.getMessage()
+    ]
     assert len(reports) == len(broken_paths)
     assert {report.rsplit(": ", 1)[1] for report in reports} == broken_paths
 
 
 def test_sharding_splits_a_source_into_disjoint_covering_parts(tmp_path, rng):
     write_class_folders(tmp_path, ["a", "b"], rng)
-    sources = [data.get_source(data.DEFAULT_SOURCE), data.get_source(str(tmp_path), validation_fraction=0.0)]
+    sources = [
+        data.get_source(data.DEFAULT_SOURCE),
+        data.get_source(str(tmp_path), validation_fraction=0.0),
+    ]
     for source in sources:
         key = "path" if source.name != data.DEFAULT_SOURCE else "image"
         whole = [np.asarray(e[key]).tobytes() for e in source.dataset("train").as_numpy_iterator()]
         shards = [
-            [np.asarray(e[key]).tobytes() for e in source.dataset("train", num_shards=3, shard_index=index).as_numpy_iterator()]
+            [
+                np.asarray(e[key]).tobytes()
+                for e in source.dataset(
+                    "train", num_shards=3, shard_index=index
+                ).as_numpy_iterator()
+            ]
             for index in range(3)
         ]
         assert sorted(sum(shards, [])) == sorted(whole)
@@ -155,8 +174,12 @@ def test_tfds_source_runs_the_tfds_code_path_offline(tmp_path):
         assert source.num_examples("validation") == 6  # mnist's "test" split
         example = next(iter(source.dataset("train")))
         assert example["image"].dtype == tf.string  # encoded, for fused decoding
-        augmentation = data.Augmentation(scale_range=(28, 32), crop_size=24, mean=(33.0, 33.0, 33.0))
-        images, labels = next(iter(data.training_dataset(source, 4, augmentation=augmentation, seed=0)))
+        augmentation = data.Augmentation(
+            scale_range=(28, 32), crop_size=24, mean=(33.0, 33.0, 33.0)
+        )
+        images, labels = next(
+            iter(data.training_dataset(source, 4, augmentation=augmentation, seed=0))
+        )
     assert images.shape == (4, 24, 24, 3) and labels.dtype == tf.int32
 
 

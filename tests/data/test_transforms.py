@@ -68,7 +68,9 @@ def test_pca_colour_noise_has_the_paper_distribution():
     crops = augment_many(np.zeros((8, 8, 3), np.uint8), augmentation, 2000)
 
     offsets = crops[:, 0, 0]
-    np.testing.assert_allclose(crops, np.broadcast_to(offsets[:, None, None], crops.shape), atol=1e-4)
+    np.testing.assert_allclose(
+        crops, np.broadcast_to(offsets[:, None, None], crops.shape), atol=1e-4
+    )
     alphas = np.linalg.solve(eigenvectors, offsets.T).T / eigenvalues
     np.testing.assert_allclose(alphas.std(axis=0), 0.1, atol=0.01)
     np.testing.assert_allclose(alphas.mean(axis=0), 0.0, atol=0.01)
@@ -85,8 +87,14 @@ def test_mean_is_subtracted(rng, per_pixel):
 
 def test_same_seed_same_augmentation_other_seed_other():
     augmentation = Augmentation(scale_range=(16, 48), crop_size=16)
-    seeds = [tf.constant([7, 0], tf.int64), tf.constant([7, 0], tf.int64), tf.constant([8, 0], tf.int64)]
-    first, again, other = (transforms.augment(tf.constant(RAMP), seed, augmentation) for seed in seeds)
+    seeds = [
+        tf.constant([7, 0], tf.int64),
+        tf.constant([7, 0], tf.int64),
+        tf.constant([8, 0], tf.int64),
+    ]
+    first, again, other = (
+        transforms.augment(tf.constant(RAMP), seed, augmentation) for seed in seeds
+    )
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - other).max() > 1
 
@@ -96,7 +104,13 @@ def test_ten_views_are_the_corner_and_centre_crops_and_their_flips(rng):
     mean = np.array([10.0, 20.0, 30.0], np.float32)
     views = transforms.ten_views(tf.constant(image), 20, 12, mean).numpy()  # scale 20: no resize
     pixels = image.astype(np.float32) - mean
-    expected = [pixels[:12, :12], pixels[:12, 18:], pixels[8:, :12], pixels[8:, 18:], pixels[4:16, 9:21]]
+    expected = [
+        pixels[:12, :12],
+        pixels[:12, 18:],
+        pixels[8:, :12],
+        pixels[8:, 18:],
+        pixels[4:16, 9:21],
+    ]
     expected += [crop[:, ::-1] for crop in expected]
     np.testing.assert_array_equal(views, np.stack(expected))
 
@@ -121,7 +135,9 @@ def test_full_view_keeps_the_aspect_ratio(rng):
     assert view.shape == (20, 30, 3)
 
 
-@pytest.mark.parametrize("mode, image_format", [("RGB", "JPEG"), ("L", "JPEG"), ("RGBA", "PNG"), ("L", "PNG")])
+@pytest.mark.parametrize(
+    "mode, image_format", [("RGB", "JPEG"), ("L", "JPEG"), ("RGBA", "PNG"), ("L", "PNG")]
+)
 def test_decode_window_matches_pil(rng, mode, image_format):
     pixels = smooth_pixels(rng, (40, 56), len(mode))
     contents = encode(pixels, mode, image_format)
