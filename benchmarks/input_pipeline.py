@@ -106,6 +106,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cores", type=int, default=1, help="CPU cores to pin to")
     args = parser.parse_args()
+    if args.files < args.batch_size:
+        parser.error("--files must be at least --batch-size (training drops the remainder)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
