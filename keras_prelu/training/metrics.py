@@ -1,0 +1,47 @@
+"""Top-k error, the paper's measure (He et al., 2015, Tables 2-7)."""
+
+import keras
+
+
+def sparse_top_k_error(y_true, y_pred, k=1):
+    """`1 - top-k accuracy` per example: 1 where the label is not in the top k."""
+    accuracy = keras.metrics.sparse_top_k_categorical_accuracy(
+        y_true, y_pred, k=k
+    )
+    return 1.0 - accuracy
+
+
+@keras.saving.register_keras_serializable(package="keras_prelu")
+class SparseTopKError(keras.metrics.MeanMetricWrapper):
+    """The fraction of examples whose integer label is not among the top `k`.
+
+    `1 - keras.metrics.SparseTopKCategoricalAccuracy(k)`: the top-1 and top-5
+    error that the paper reports. Named `top{k}_error` by default, so that
+    the logs of `fit()` read `top1_error`, `val_top1_error`, ...
+
+    Args:
+        k: int >= 1, the number of top predictions that may hold the label.
+        name: the metric's name; defaults to `f"top{k}_error"`.
+        dtype: the metric's dtype.
+
+    Example:
+
+    >>> model.compile(optimizer, loss="sparse_categorical_crossentropy",
+    ...               metrics=[SparseTopKError(1), SparseTopKError(5)])
+    """
+
+    def __init__(self, k=1, name=None, dtype=None):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"Argument `k` must be an int >= 1. Received: k={k!r}")
+        super().__init__(
+            fn=sparse_top_k_error,
+            name=name or f"top{k}_error",
+            dtype=dtype,
+            k=k,
+        )
+        self.k = k
+        # Lower is better (read by callbacks that infer a mode).
+        self._direction = "down"
+
+    def get_config(self):
+        return {"k": self.k, "name": self.name, "dtype": self.dtype}

@@ -1,0 +1,580 @@
+"""`fit`: one call that trains a zoo model with the paper's recipe, resumably."""
+
+import csv
+import dataclasses
+import importlib.util
+import json
+import logging
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_prelu import data as data_lib
+from keras_prelu.training.checkpoint import ResumableCheckpoint
+from keras_prelu.training.metrics import SparseTopKError
+from keras_prelu.training.recipe import Recipe
+from keras_prelu.training.strategy import get_strategy
+from keras_prelu.zoo import get_model
+from keras_prelu.zoo import list_models
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "model_14"
+DEFAULT_RUNS_DIR = "runs"
+
+RECIPE_FILENAME = "recipe.json"
+RUN_FILENAME = "run.json"
+LOG_FILENAME = "log.csv"
+EVALUATION_FILENAME = "evaluation.json"
+MODEL_FILENAME = "model.keras"
+CHECKPOINT_DIRNAME = "checkpoint"
+TENSORBOARD_DIRNAME = "tensorboard"
+
+# The main job (`keras-prelu train` without arguments, or `fit()`): the
+# 14-layer model on the bundled digits, a few minutes on a 2-core CPU. Only
+# the length of the run is fitted to it: 12 epochs of mini-batches of 32
+# (45 steps an epoch on its 1438 training images), and a plateau of 2 epochs
+# switches the rate, so that a short run can switch. The rest is the paper's
+# (learning rate 1e-2 -> 1e-3 -> 1e-4, momentum 0.9, Caffe decay 0.0005,
+# dropout 0.5).
+BUNDLED_RECIPE = Recipe(epochs=12, patience=2, batch_size=32, seed=0)
+# fc1 and fc2 of 128 units instead of 4096 for 10 classes of 8x8 digits:
+# 3.4M parameters instead of 56M, checkpoints of tens of MB. The input size
+# comes from the source's crop (32x32 for the digits).
+BUNDLED_MODEL_KWARGS = {"fc_units": (128, 128), "fc_initializer": "he_fan_in"}
+
+# Recipe fields that may change when a run is resumed: its length and how it
+# is executed, not what it computes.
+RESUMABLE_CHANGES = ("epochs", "strategy", "jit_compile")
+
+_MEAN_CHOICES = (None, "compute")
+
+
+def default_recipe(data=data_lib.DEFAULT_SOURCE):
+    """The recipe `fit` uses when none is given.
+
+    `BUNDLED_RECIPE` for the bundled default source (a run of minutes), the
+    paper's `Recipe()` for every other source.
+    """
+    return BUNDLED_RECIPE if data == data_lib.DEFAULT_SOURCE else Recipe()
+
+
+def default_model_kwargs(data=data_lib.DEFAULT_SOURCE):
+    """The model keyword arguments `fit` starts from (before `model_kwargs`)."""
+    if data == data_lib.DEFAULT_SOURCE:
+        return dict(BUNDLED_MODEL_KWARGS)
+    return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """What `fit` returns.
+
+    Attributes:
+        model: the trained model.
+        history: the epoch logs of the whole run, resumed parts included, as
+            `{name: [value per epoch]}` (`loss`, `top1_error`, `top5_error`,
+            `val_...`, `learning_rate`), read back from `log.csv`.
+        evaluation: the final validation loss, `top1_error` and `top5_error`
+            (centre crop).
+        epochs_completed: epochs trained in the whole run.
+        switch_epochs: the epochs after which the learning rate was switched.
+        recipe: the recipe used, with its seed filled in.
+        num_classes: the number of classes (chance top-1 error is
+            `1 - 1 / num_classes`).
+        run_dir: the run's folder.
+        paths: where each output is: `recipe`, `run`, `mean`, `log`,
+            `tensorboard`, `checkpoint`, `evaluation`, `model`.
+    """
+
+    model: keras.Model
+    history: dict
+    evaluation: dict
+    epochs_completed: int
+    switch_epochs: tuple
+    recipe: Recipe
+    num_classes: int
+    run_dir: Path
+    paths: dict
+
+    def summary(self):
+        """A few lines: the epochs, the switches, the errors and the paths."""
+        switches = ", ".join(map(str, self.switch_epochs)) or "none"
+        lines = [
+            f"Trained {self.epochs_completed} epochs (learning rate switched "
+            f"after epochs: {switches}).",
+            "Validation, centre crop: top-1 error "
+            f"{self.evaluation['top1_error']:.4f}, top-5 error "
+            f"{self.evaluation['top5_error']:.4f} (chance top-1 error: "
+            f"{1 - 1 / self.num_classes:.4f}).",
+        ]
+        lines += [f"  {name:<11} {path}" for name, path in self.paths.items()]
+        return "\n".join(lines)
+
+
+def fit(
+    model=DEFAULT_MODEL,
+    data=data_lib.DEFAULT_SOURCE,
+    *,
+    recipe=None,
+    run_dir=None,
+    augmentation=None,
+    mean=None,
+    model_kwargs=None,
+    data_dir=None,
+    download=False,
+    verbose="auto",
+):
+    """Trains zoo model `model` on source `data` the paper's way; resumes.
+
+    A composition of `keras_prelu.data` and this package, for `model.fit`:
+
+    1. every argument is checked before anything is trained (an unknown
+       model or dataset, a batch size the replicas cannot share, a split
+       without a batch of examples, a crop larger than the smallest scale);
+    2. the strategy is chosen (`Recipe.strategy`, see `get_strategy`) and the
+       model (`num_classes` from the source, input size from the crop),
+       `CaffeSGD` and the top-1/top-5 error metrics are created in its
+       scope, with mixed precision and XLA as the recipe says;
+    3. `model.fit` trains for `recipe.epochs` epochs on the paper's
+       augmentation, validating on the centre crops of the validation
+       split, with callbacks in this order: the learning-rate switch
+       (`SwitchLROnPlateau`, on `val_top1_error`), `CSVLogger` (`log.csv`),
+       `TensorBoard` (`tensorboard/`) and a `ResumableCheckpoint`
+       (`checkpoint/`) each epoch;
+    4. the final model is evaluated on the validation split (centre crop)
+       and saved as `model.keras`.
+
+    The recipe (`recipe.json`), the model and data (`run.json`) and the
+    mean subtracted (`mean.json`) are saved in `run_dir` first. When
+    `run_dir` already holds a checkpoint, the run resumes after its last
+    completed epoch: the same call after a crash finishes the same run. Each
+    epoch's data order and augmentation depend only on the recipe's seed and
+    the epoch number, so a resumed run sees the batches an uninterrupted one
+    would. A resumed run may change only `epochs`, `strategy` and
+    `jit_compile`.
+
+    Args:
+        model: a name of `keras_prelu.zoo.list_models()`.
+        data: a source name for `keras_prelu.data.get_source`: the bundled
+            default (`DEFAULT_SOURCE`), a folder of class folders or a
+            tensorflow-datasets name such as "imagenet2012".
+        recipe: a `Recipe`; defaults to `default_recipe(data)`: the paper's,
+            or a short run for the bundled source. With `seed=None` a seed
+            is drawn and recorded, so that the run can resume.
+        run_dir: the run's folder; defaults to `runs/<model>-<data>`.
+        augmentation: a `keras_prelu.data.Augmentation`, or a dict of its
+            fields (`scale_range`, `crop_size`, ...) that replace those of
+            the source's `default_augmentation()`, the default. Its crop is
+            the model's input size, its smallest scale the evaluation scale.
+        mean: the mean to subtract: None for the augmentation's, "compute"
+            for the per-pixel mean of the training split's centre crops (the
+            paper's; computed once per run), or an array of shape (3,) or
+            (crop, crop, 3).
+        model_kwargs: more `PReLUNet` keyword arguments, over
+            `default_model_kwargs(data)`; `dropout` and `seed` (the
+            initializers') default to the recipe's.
+        data_dir, download: passed to `get_source` (tensorflow-datasets).
+        verbose: `model.fit`'s verbosity ("auto": progress bars).
+
+    Returns:
+        A `FitResult`.
+
+    Raises:
+        ValueError: an argument is invalid, or `run_dir` holds another run.
+    """
+    if model not in list_models():
+        raise ValueError(
+            f"Argument `model` must be one of {list_models()}. "
+            f"Received: model={model!r}"
+        )
+    if recipe is None:
+        recipe = default_recipe(data)
+    if not isinstance(recipe, Recipe):
+        raise ValueError(
+            "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
+            f"Received: recipe={recipe!r}"
+        )
+    source = _get_source(data, data_dir=data_dir, download=download)
+    augmentation = _augmentation(augmentation, source)
+    steps_per_epoch = _check_splits(source, recipe.batch_size)
+    strategy = get_strategy(recipe.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if recipe.batch_size % replicas:
+        raise ValueError(
+            f"Recipe field `batch_size` ({recipe.batch_size}, the global "
+            f"batch) must be divisible by the {replicas} replicas of the "
+            f"strategy, so that each replica gets the same share; choose a "
+            f"multiple of {replicas}."
+        )
+    model_kwargs = _model_kwargs(data, model_kwargs, source, augmentation, recipe)
+
+    run_dir = Path(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(model, source))
+    paths = _paths(run_dir)
+    checkpoint_state = ResumableCheckpoint(paths["checkpoint"]).read_state()
+    run = {
+        "model": model,
+        "data": os.fspath(data),
+        "model_kwargs": model_kwargs,
+        "augmentation": _augmentation_summary(augmentation),
+    }
+    if checkpoint_state is not None:
+        recipe = _resumed_recipe(paths, recipe, run)
+        epochs_completed = checkpoint_state["epochs_completed"]
+    else:
+        if recipe.seed is None:
+            recipe = dataclasses.replace(
+                recipe, seed=int(np.random.SeedSequence().entropy % 2**31)
+            )
+        epochs_completed = 0
+    augmentation = _with_mean(augmentation, mean, source, paths["mean"])
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe.save(paths["recipe"])
+    paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
+    data_lib.save_mean(augmentation.mean, run_dir)
+    _keep_log_rows(paths["log"], epochs_completed)
+
+    keras.utils.set_random_seed(recipe.seed)
+    with strategy.scope(), _dtype_policy(recipe.mixed_precision):
+        network = get_model(model, **{"seed": recipe.seed, **model_kwargs})
+        network.compile(
+            optimizer=recipe.optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=model_kwargs.get("classifier_activation", "softmax")
+                is None
+            ),
+            metrics=[SparseTopKError(1), SparseTopKError(5)],
+            jit_compile=recipe.jit_compile,
+        )
+    switch = recipe.learning_rate_switch()
+    checkpoint = ResumableCheckpoint(
+        paths["checkpoint"], stateful_callbacks=[switch]
+    )
+    callbacks = [
+        switch,  # first: it writes `learning_rate` into the logs
+        keras.callbacks.CSVLogger(paths["log"], append=True),
+        *_tensorboard(paths),
+        checkpoint,  # last: it records whether training was stopped
+    ]
+    train = _training_epochs(
+        source,
+        augmentation,
+        recipe,
+        steps_per_epoch,
+        first_epoch=min(epochs_completed, recipe.epochs - 1),
+    )
+    validation = _validation_dataset(source, augmentation, recipe.batch_size)
+    logger.info(
+        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas) "
+        "for up to %d epochs in %s%s.",
+        model,
+        source.name,
+        source.num_classes,
+        steps_per_epoch,
+        recipe.batch_size,
+        replicas,
+        recipe.epochs,
+        run_dir,
+        f", resuming after epoch {epochs_completed}" if epochs_completed else "",
+    )
+    network.fit(
+        train,
+        validation_data=validation,
+        epochs=recipe.epochs,
+        initial_epoch=epochs_completed,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # each epoch's pipeline shuffles, from its seed
+        verbose=verbose,
+    )
+    evaluation = {
+        name: float(value)
+        for name, value in network.evaluate(
+            validation, return_dict=True, verbose=verbose
+        ).items()
+    }
+    paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
+    network.save(paths["model"])
+    state = checkpoint.read_state() or {"epochs_completed": 0}
+    result = FitResult(
+        model=network,
+        history=read_log(paths["log"]),
+        evaluation=evaluation,
+        epochs_completed=state["epochs_completed"],
+        switch_epochs=tuple(switch.switch_epochs),
+        recipe=recipe,
+        num_classes=source.num_classes,
+        run_dir=run_dir,
+        paths=paths,
+    )
+    logger.info("%s", result.summary())
+    return result
+
+
+def read_log(path):
+    """The `CSVLogger` file at `path` as `{column: [float per epoch]}`."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    columns = rows[0].keys() if rows else ()
+    return {
+        column: [float(row[column]) for row in rows]
+        for column in columns
+        if column != "epoch"
+    }
+
+
+def epoch_seed(seed, epoch):
+    """The data seed of epoch `epoch` (0-based) of a run seeded `seed`."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _get_source(data, *, data_dir, download):
+    try:
+        return data_lib.get_source(data, data_dir=data_dir, download=download)
+    except ValueError as error:
+        raise ValueError(f"Argument `data` is not usable: {error}") from error
+
+
+def _augmentation(augmentation, source):
+    if augmentation is None:
+        return source.default_augmentation()
+    if isinstance(augmentation, data_lib.Augmentation):
+        return augmentation
+    if not isinstance(augmentation, dict):
+        raise ValueError(
+            "Argument `augmentation` must be a keras_prelu.data.Augmentation, "
+            "a dict of its fields or None. "
+            f"Received: augmentation={augmentation!r}"
+        )
+    try:
+        return dataclasses.replace(source.default_augmentation(), **augmentation)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Argument `augmentation`: {error}") from error
+
+
+def _check_splits(source, batch_size):
+    """Steps per epoch; raises for splits without a batch / any example."""
+    train_examples = source.num_examples("train")
+    if train_examples < batch_size:
+        raise ValueError(
+            f"Argument `data`: the training split of {source.name!r} has "
+            f"{train_examples} examples, fewer than one batch (Recipe field "
+            f"`batch_size`={batch_size}): nothing to train on."
+        )
+    if source.num_examples("validation") == 0:
+        raise ValueError(
+            f"Argument `data`: the validation split of {source.name!r} is "
+            "empty; training watches the validation error."
+        )
+    return train_examples // batch_size
+
+
+def _model_kwargs(data, model_kwargs, source, augmentation, recipe):
+    if model_kwargs is not None and not isinstance(model_kwargs, dict):
+        raise ValueError(
+            "Argument `model_kwargs` must be a dict or None. "
+            f"Received: model_kwargs={model_kwargs!r}"
+        )
+    kwargs = default_model_kwargs(data)
+    kwargs.update(model_kwargs or {})
+    for reserved in ("include_top", "num_classes"):
+        if reserved in kwargs:
+            raise ValueError(
+                f"Argument `model_kwargs` must not set `{reserved}`: fit "
+                f"trains a classifier of the source's {source.num_classes} "
+                "classes."
+            )
+    crop = augmentation.crop_size
+    input_shape = tuple(kwargs.get("input_shape", (crop, crop, 3)))
+    if len(input_shape) != 3 or any(
+        size not in (None, crop) for size in input_shape[:2]
+    ):
+        raise ValueError(
+            "Argument `model_kwargs['input_shape']` must take the "
+            f"{crop}x{crop} crops of the augmentation: (height, width, 3) "
+            f"with sizes {crop} or None. Received: {input_shape!r}"
+        )
+    kwargs["input_shape"] = input_shape
+    kwargs["num_classes"] = source.num_classes
+    kwargs.setdefault("dropout", recipe.dropout)
+    if "fc_units" in kwargs:
+        kwargs["fc_units"] = tuple(kwargs["fc_units"])
+    return kwargs
+
+
+def _run_name(model, source):
+    data_name = Path(os.fspath(source.name)).name or "data"
+    return f"{model}-{data_name.replace('/', '_').replace(':', '_')}"
+
+
+def _paths(run_dir):
+    return {
+        "recipe": run_dir / RECIPE_FILENAME,
+        "run": run_dir / RUN_FILENAME,
+        "mean": run_dir / data_lib.MEAN_FILENAME,
+        "log": run_dir / LOG_FILENAME,
+        "tensorboard": run_dir / TENSORBOARD_DIRNAME,
+        "checkpoint": run_dir / CHECKPOINT_DIRNAME,
+        "evaluation": run_dir / EVALUATION_FILENAME,
+        "model": run_dir / MODEL_FILENAME,
+    }
+
+
+def _augmentation_summary(augmentation):
+    return {
+        "scale_range": list(augmentation.scale_range),
+        "crop_size": augmentation.crop_size,
+        "flip": augmentation.flip,
+        "pca_std": augmentation.pca_std,
+    }
+
+
+def _resumed_recipe(paths, recipe, run):
+    """The recipe of the run being resumed, with the changes allowed."""
+    if not paths["recipe"].exists() or not paths["run"].exists():
+        raise ValueError(
+            f"Argument `run_dir`: {paths['checkpoint']} holds a checkpoint "
+            f"but {paths['recipe'].name} or {paths['run'].name} is missing "
+            "beside it; use another run_dir."
+        )
+    saved_run = json.loads(paths["run"].read_text())
+    if saved_run != json.loads(json.dumps(run, default=str)):
+        raise ValueError(
+            f"Argument `run_dir` ({paths['run'].parent}) holds a run of "
+            f"{saved_run}, which cannot be resumed as {run}; use another "
+            "run_dir."
+        )
+    saved = Recipe.load(paths["recipe"])
+    if recipe.seed is None:
+        recipe = dataclasses.replace(recipe, seed=saved.seed)
+    changed = sorted(
+        name
+        for name, value in recipe.to_dict().items()
+        if value != getattr(saved, name) and name not in RESUMABLE_CHANGES
+    )
+    if changed:
+        raise ValueError(
+            f"Argument `recipe` differs from the recipe of the run in "
+            f"{paths['recipe'].parent} in {changed}; a resumed run may change "
+            f"only {list(RESUMABLE_CHANGES)}. Use another run_dir."
+        )
+    for name in RESUMABLE_CHANGES:
+        if getattr(recipe, name) != getattr(saved, name):
+            logger.info(
+                "Resumed run: %s changed from %r to %r.",
+                name,
+                getattr(saved, name),
+                getattr(recipe, name),
+            )
+    return recipe
+
+
+def _with_mean(augmentation, mean, source, mean_path):
+    if isinstance(mean, str) or mean is None:
+        if mean not in _MEAN_CHOICES:
+            raise ValueError(
+                f"Argument `mean` must be one of {_MEAN_CHOICES} or an "
+                f"array. Received: mean={mean!r}"
+            )
+        if mean is None:
+            return augmentation
+        if mean_path.exists():
+            mean = data_lib.load_mean(mean_path)
+        else:
+            logger.info("Computing the mean of the training split...")
+            mean = data_lib.compute_mean(
+                source,
+                per_pixel=True,
+                scale=augmentation.scale_range[0],
+                crop_size=augmentation.crop_size,
+            )
+    try:
+        return dataclasses.replace(augmentation, mean=mean)
+    except ValueError as error:
+        raise ValueError(f"Argument `mean`: {error}") from error
+
+
+def _keep_log_rows(path, epochs_completed):
+    """Drops the log rows of epochs after the checkpoint (they are redone)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < epochs_completed]
+    if kept != rows:
+        with path.open("w", newline="") as file:
+            csv.writer(file).writerows(kept if len(kept) > 1 else [])
+
+
+class _dtype_policy:
+    """Builds layers under "mixed_float16" when asked, then restores."""
+
+    def __init__(self, mixed_precision):
+        self.policy = "mixed_float16" if mixed_precision else None
+
+    def __enter__(self):
+        self.previous = keras.config.dtype_policy()
+        if self.policy:
+            keras.config.set_dtype_policy(self.policy)
+
+    def __exit__(self, *exc_info):
+        keras.config.set_dtype_policy(self.previous)
+
+
+def _tensorboard(paths):
+    """The TensorBoard callback, or none (and no path) without tensorboard.
+
+    TensorFlow 2.21 no longer installs the `tensorboard` package, without
+    which `tf.summary` cannot write.
+    """
+    if importlib.util.find_spec("tensorboard") is None:
+        logger.warning(
+            "The `tensorboard` package is not installed: no TensorBoard log "
+            "(pip install tensorboard). The CSV log is written."
+        )
+        del paths["tensorboard"]
+        return []
+    return [keras.callbacks.TensorBoard(paths["tensorboard"], write_graph=False)]
+
+
+def _training_epochs(source, augmentation, recipe, steps_per_epoch, first_epoch):
+    """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
+
+    Each epoch is the first pass of a pipeline seeded by `epoch_seed(seed,
+    epoch)`: its order and augmentation are the same whichever process
+    trains it (a tf.data reshuffle sequence would restart with the process).
+    """
+
+    def epoch(index):
+        return (
+            data_lib.training_dataset(
+                source,
+                recipe.batch_size,
+                augmentation=augmentation,
+                seed=epoch_seed(recipe.seed, index),
+            )
+            .repeat()
+            .take(steps_per_epoch)
+        )
+
+    dataset = epoch(first_epoch)
+    for index in range(first_epoch + 1, recipe.epochs):
+        dataset = dataset.concatenate(epoch(index))
+    return dataset
+
+
+def _validation_dataset(source, augmentation, batch_size):
+    return data_lib.evaluation_dataset(
+        source,
+        batch_size,
+        views="center",
+        scale=augmentation.scale_range[0],
+        crop_size=augmentation.crop_size,
+        mean=augmentation.mean,
+    )
