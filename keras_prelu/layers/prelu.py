@@ -1,3 +1,6 @@
+import functools
+import math
+
 import keras
 import ml_dtypes
 from keras import ops
@@ -23,12 +26,33 @@ def standardize_data_format(data_format):
     return data_format
 
 
-def _sum_to_shape(values, shape):
-    """Sums `values` over the axes along which `shape` was broadcast."""
-    lead = len(values.shape) - len(shape)
-    axes = tuple(range(lead))
-    axes += tuple(lead + i for i, size in enumerate(shape) if size == 1)
-    return ops.reshape(ops.sum(values, axis=axes), shape)
+@functools.cache
+def _cpu_only():
+    """Whether Keras sees no accelerator, only CPUs."""
+    devices = keras.distribution.list_devices()
+    return all(device.lower().startswith("cpu") for device in devices)
+
+
+def _sum_to_shape(values, shape, as_matmul):
+    """Sums `values` over the axes along which `shape` was broadcast.
+
+    With `as_matmul`, the sum over the leading axes is a product with a row of
+    ones: XLA on CPU runs that as a matrix-vector product several times faster
+    than the column reduction `ops.sum` becomes there. On GPUs the reduction
+    fuses with the product that feeds it and is the faster of the two.
+    """
+    rank = len(values.shape)
+    full_shape = (1,) * (rank - len(shape)) + tuple(shape)
+    if not as_matmul:
+        axes = [axis for axis, size in enumerate(full_shape) if size == 1]
+        return ops.reshape(ops.sum(values, axis=axes), shape)
+    kept = [axis for axis, size in enumerate(full_shape) if size != 1]
+    split = kept[0] if kept else rank - 1
+    columns = math.prod(ops.shape(values)[split:])
+    matrix = ops.reshape(values, (-1, columns))
+    ones = ops.ones((1, ops.shape(matrix)[0]), dtype=values.dtype)
+    summed = ops.reshape(ops.matmul(ones, matrix), (full_shape[split], -1))
+    return ops.reshape(ops.sum(summed, axis=1), shape)
 
 
 @ops.custom_gradient
@@ -38,25 +62,25 @@ def prelu(inputs, alpha):
     `f(y) = y` for `y > 0`, `a * y` for `y <= 0` (Eqn. 1), with the gradients
     of Eqn. 2-3 written out rather than derived by autodiff: `df/dy = 1` for
     `y > 0` and `a` otherwise; `dE/da = sum(dE/df * min(y, 0))` over every
-    position that shares the slope. Only `inputs` is kept for the backward
-    pass, and no branch of a `where` is differentiated.
+    position that shares the slope, accumulated in the dtype of `alpha` (the
+    float32 variable under mixed precision). Only `inputs` is kept for the
+    backward pass, and no branch of a `where` is differentiated.
     """
+    slope = ops.cast(alpha, inputs.dtype)
     # Where the slope is 0, -inf is first raised to the lowest finite value so
     # that the branch gives 0 (the ReLU limit) rather than 0 * -inf = NaN; the
     # floor has the slopes' shape, so this costs one elementwise maximum.
     dtype = keras.backend.standardize_dtype(inputs.dtype)
     lowest = float(ml_dtypes.finfo(dtype).min)
-    floor = ops.where(alpha == 0, lowest, float("-inf"))
-    negative = alpha * ops.maximum(inputs, ops.cast(floor, inputs.dtype))
-    outputs = ops.where(inputs > 0, inputs, negative)
+    floor = ops.cast(ops.where(slope == 0, lowest, float("-inf")), dtype)
+    outputs = ops.where(inputs > 0, inputs, slope * ops.maximum(inputs, floor))
 
     def grad(*args, upstream=None):
         if upstream is None:
             (upstream,) = args
-        grad_inputs = ops.where(inputs > 0, upstream, alpha * upstream)
-        grad_alpha = _sum_to_shape(
-            upstream * ops.minimum(inputs, 0), ops.shape(alpha)
-        )
+        grad_inputs = ops.where(inputs > 0, upstream, slope * upstream)
+        grad_alpha = ops.cast(upstream * ops.minimum(inputs, 0), alpha.dtype)
+        grad_alpha = _sum_to_shape(grad_alpha, ops.shape(alpha), _cpu_only())
         return grad_inputs, grad_alpha
 
     return outputs, grad
@@ -166,6 +190,7 @@ class PReLU(keras.layers.Layer):
             regularizer=self.alpha_regularizer,
             constraint=self.alpha_constraint,
             dtype=self.variable_dtype,
+            autocast=False,  # `prelu` casts; the slope gradient stays float32
         )
         # For channels_first inputs the slopes broadcast over the axes that
         # follow the channel axis.
@@ -174,8 +199,7 @@ class PReLU(keras.layers.Layer):
             self._alpha_broadcast_shape = alpha_shape + (1,) * (rank - 2)
 
     def call(self, inputs):
-        alpha = ops.cast(self.alpha, inputs.dtype)
-        return prelu(inputs, ops.reshape(alpha, self._alpha_broadcast_shape))
+        return prelu(inputs, ops.reshape(self.alpha, self._alpha_broadcast_shape))
 
     def compute_output_shape(self, input_shape):
         return input_shape

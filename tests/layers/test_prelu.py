@@ -4,6 +4,7 @@ import pytest
 from keras import ops
 
 from keras_prelu import PReLU
+from keras_prelu.layers.prelu import _sum_to_shape
 from keras_prelu.layers.prelu import prelu
 from tests.gradients import gradients
 from tests.gradients import layer_gradients
@@ -72,6 +73,22 @@ def test_channel_shared_matches_reference():
     np.testing.assert_allclose(ops.convert_to_numpy(layer(y)), f, rtol=1e-6)
     np.testing.assert_allclose(grad_y, upstream * df_dy, rtol=1e-6)
     np.testing.assert_allclose(grad_a, [(upstream * df_da).sum()], rtol=1e-5)
+
+
+@pytest.mark.parametrize("as_matmul", [True, False])
+@pytest.mark.parametrize(
+    "values_shape, shape",
+    [((6, 5, 4, 3), (3,)), ((6, 3, 5, 4), (3, 1, 1)), ((6, 5, 4, 3), (1,)),
+     ((7, 3), (3,)), ((2, 3, 4, 5, 6), (3, 1, 1, 1))],
+)
+def test_slope_gradient_sums_over_the_broadcast_axes(values_shape, shape, as_matmul):
+    # Both ways of summing (CPU: a product with ones; GPU: a reduction).
+    values = np.random.default_rng(0).normal(size=values_shape).astype("float32")
+    full = (1,) * (len(values_shape) - len(shape)) + shape
+    axes = tuple(i for i, size in enumerate(full) if size == 1)
+    expected = values.sum(axis=axes).reshape(shape)
+    summed = ops.convert_to_numpy(_sum_to_shape(values, shape, as_matmul))
+    np.testing.assert_allclose(summed, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_gradient_at_zero_takes_the_non_positive_branch():
@@ -155,6 +172,14 @@ def test_mixed_precision_keeps_float32_slopes(policy, compute):
     assert keras.backend.standardize_dtype(layer.alpha.dtype) == "float32"
     assert keras.backend.standardize_dtype(out.dtype) == compute
     np.testing.assert_allclose(ops.convert_to_numpy(out).astype("float32"), [[-0.5, 3.0]])
+    # The slope gradient is summed in float32: 4096 products of 1 * -1 would
+    # round to a multiple of 4 (float16) or 32 (bfloat16) past 2048 / 256.
+    def loss(y, alpha):
+        return ops.sum(ops.cast(prelu(ops.cast(y, compute), alpha), "float32"))
+
+    _, grad_alpha = gradients(loss, -np.ones((4097, 1)), [0.25])
+    assert grad_alpha.dtype == np.float32
+    assert grad_alpha[0] == -4097.0
 
 
 def test_errors_name_the_argument():

@@ -9,6 +9,10 @@ from tests.training.subprocesses import python_env
 # The tests of the backend-independent pieces, in a JAX-backend process:
 # they use keras.ops only and must behave the same there.
 BACKEND_INDEPENDENT_TESTS = [
+    "tests/layers/test_prelu.py",
+    "tests/layers/test_spatial_pyramid_pooling.py",
+    "tests/test_initializers.py",
+    "tests/zoo/test_models.py",
     "tests/training/test_caffe_sgd.py",
     "tests/training/test_lr_switch.py",
     "tests/training/test_checkpoint.py",
@@ -31,9 +35,9 @@ def test_backend_independent_tests_pass_on_jax():
             *BACKEND_INDEPENDENT_TESTS,
         ],
         env=python_env("jax"),
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[1],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

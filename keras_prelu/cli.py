@@ -1,0 +1,227 @@
+"""The `keras-prelu` command: argument parsing only; every verb calls the library."""
+
+import argparse
+import dataclasses
+import logging
+import sys
+import types
+import typing
+
+from keras_prelu import __version__
+
+
+def _format_count(value):
+    return f"{value:,}"
+
+
+def _info(args, out):
+    from keras_prelu.analysis import layer_complexity
+    from keras_prelu.analysis import model_complexity
+    from keras_prelu.zoo import get_model
+    from keras_prelu.zoo import list_models
+
+    size = (args.image_size, args.image_size, 3)
+    if args.model is None:
+        out.write(f"{'model':<10} {'params':>14} {'multiply-adds':>18}\n")
+        for name in list_models():
+            params, madds = model_complexity(
+                get_model(name, input_shape=size, activation=args.activation)
+            )
+            out.write(f"{name:<10} {params:>14,} {madds:>18,}\n")
+        return
+    model = get_model(args.model, input_shape=size, activation=args.activation)
+    out.write(f"{'layer':<12} {'output':>16} {'params':>14} {'multiply-adds':>16}\n")
+    for row in layer_complexity(model):
+        shape = "x".join(str(d) for d in row.output_shape)
+        out.write(
+            f"{row.name:<12} {shape:>16} {row.params:>14,} "
+            f"{row.multiply_adds:>16,}\n"
+        )
+    params, madds = model_complexity(model)
+    out.write(f"{'total':<12} {'':>16} {params:>14,} {madds:>16,}\n")
+    out.write(
+        f"{args.model}: {params / 1e6:.2f}M parameters, "
+        f"{madds / 1e9:.2f}G multiply-adds per "
+        f"{args.image_size}x{args.image_size} image\n"
+    )
+
+
+def _train(args, out):
+    from keras_prelu.training import Recipe
+    from keras_prelu.training import default_recipe
+    from keras_prelu.training import fit
+
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Recipe)
+        if hasattr(args, field.name)
+    }
+    try:
+        recipe = dataclasses.replace(default_recipe(args.data), **overrides)
+    except ValueError as error:
+        raise SystemExit(f"keras-prelu train: error: {error}") from error
+    augmentation = {}
+    if args.scale_range is not None:
+        augmentation["scale_range"] = tuple(args.scale_range)
+    if args.crop_size is not None:
+        augmentation["crop_size"] = args.crop_size
+    model_kwargs = {}
+    if args.activation is not None:
+        model_kwargs["activation"] = args.activation
+    if args.fc_units is not None:
+        model_kwargs["fc_units"] = tuple(args.fc_units)
+    try:
+        result = fit(
+            args.model,
+            args.data,
+            recipe=recipe,
+            run_dir=args.run_dir,
+            augmentation=augmentation or None,
+            mean=args.mean,
+            model_kwargs=model_kwargs or None,
+            data_dir=args.data_dir,
+            download=args.download,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"keras-prelu train: error: {error}") from error
+    out.write(result.summary() + "\n")
+
+
+def _parse_bool(text):
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
+def _recipe_value_parser(field):
+    """Parses the text of a `Recipe` field after its annotation (`int | None`...)."""
+    annotation = field.type
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = typing.get_args(annotation)
+    else:
+        kinds = (annotation,)
+
+    def parse(text):
+        for kind in kinds:
+            try:
+                if kind is type(None):
+                    if text.strip().lower() == "none":
+                        return None
+                elif kind is bool:
+                    return _parse_bool(text)
+                else:
+                    return kind(text)
+            except ValueError:
+                continue
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {' or '.join(k.__name__ for k in kinds)}"
+        )
+
+    parse.__name__ = " or ".join(kind.__name__ for kind in kinds)
+    return parse
+
+
+def _add_recipe_arguments(parser):
+    """One `--field-name` option per `Recipe` field, absent unless given."""
+    from keras_prelu.training import BUNDLED_RECIPE
+    from keras_prelu.training import Recipe
+
+    group = parser.add_argument_group(
+        "recipe",
+        "Fields of keras_prelu.training.Recipe. Defaults: the paper's, except "
+        "for the short run on the bundled data (shown as [bundled: ...]).",
+    )
+    paper = Recipe()
+    for field in dataclasses.fields(Recipe):
+        default = getattr(paper, field.name)
+        bundled = getattr(BUNDLED_RECIPE, field.name)
+        note = f" [bundled: {bundled}]" if bundled != default else ""
+        group.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=field.name,
+            type=_recipe_value_parser(field),
+            default=argparse.SUPPRESS,
+            metavar=field.name.upper(),
+            help=f"default {default}{note}",
+        )
+
+
+def build_parser():
+    from keras_prelu.zoo import list_models
+    from keras_prelu.zoo.prelu_net import ACTIVATIONS
+
+    parser = argparse.ArgumentParser(
+        prog="keras-prelu",
+        description="PReLU networks of He et al. (ICCV 2015) for Keras 3.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    info = verbs.add_parser(
+        "info",
+        help="parameters and multiply-adds of a zoo model, per layer",
+    )
+    info.add_argument("model", nargs="?", choices=list_models(),
+                      help="a zoo model; all models in one table if omitted")
+    info.add_argument("--image-size", type=int, default=224,
+                      help="side of the square input image (default 224)")
+    info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
+    info.set_defaults(run=_info)
+
+    from keras_prelu.data import DEFAULT_SOURCE
+    from keras_prelu.training.run import DEFAULT_MODEL
+
+    train = verbs.add_parser(
+        "train",
+        help="train a zoo model with the paper's recipe (resumes a run)",
+        description=(
+            "Trains a zoo model with the paper's recipe and evaluates it. "
+            "Without arguments: the 14-layer model on the bundled digits, a "
+            "few minutes on a CPU. Run the same command again to resume an "
+            "interrupted run."
+        ),
+    )
+    train.add_argument("--model", choices=list_models(), default=DEFAULT_MODEL,
+                       help=f"the zoo model (default {DEFAULT_MODEL})")
+    train.add_argument("--data", default=DEFAULT_SOURCE,
+                       help=f"{DEFAULT_SOURCE!r} (bundled, the default), a folder "
+                            "of class folders or a tensorflow-datasets name "
+                            "such as imagenet2012")
+    train.add_argument("--data-dir", default=None,
+                       help="the tensorflow-datasets data folder")
+    train.add_argument("--download", action="store_true",
+                       help="let tensorflow-datasets download and prepare the data")
+    train.add_argument("--run-dir", default=None,
+                       help="the run's folder (default runs/<model>-<data>)")
+    train.add_argument("--scale-range", type=int, nargs=2, metavar=("MIN", "MAX"),
+                       default=None,
+                       help="shorter-side scale jitter range (default: the "
+                            "data's; the paper's 256 512)")
+    train.add_argument("--crop-size", "--image-size", dest="crop_size", type=int,
+                       default=None,
+                       help="training crop side, the model's input size "
+                            "(default: the data's; the paper's 224)")
+    train.add_argument("--mean", choices=("compute",), default=None,
+                       help="'compute': subtract the per-pixel mean of the "
+                            "training split (default: the data's mean)")
+    train.add_argument("--activation", choices=ACTIVATIONS, default=None,
+                       help="the model's activation (default prelu)")
+    train.add_argument("--fc-units", type=int, nargs=2, metavar=("FC1", "FC2"),
+                       default=None, help="widths of fc1 and fc2")
+    _add_recipe_arguments(train)
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.run(args, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The paper's architectures as data: Table 1, Table 3 and Sec. 2.2.
+
+Each architecture is a list of stages. A stage is `depth` convolutions with the
+same kernel size and width, every one followed by the activation, then an
+optional max pooling. The first convolution of a stage may be strided. After the
+last stage come either spatial pyramid pooling (models A, B, C and the 14-layer
+model) or VGG's flattening, then the fc layers.
+"""
+
+import dataclasses
+
+from keras_prelu.layers.spatial_pyramid_pooling import LARGE_MODEL_LEVELS
+from keras_prelu.layers.spatial_pyramid_pooling import SMALL_MODEL_LEVELS
+
+# fc1 and fc2 have 4096 units in every model of the paper (Table 1, Table 3).
+FC_UNITS = (4096, 4096)
+# Gaussian stds of fc1, fc2 and fc3 in the paper's large models (Sec. 2.2).
+PAPER_FC_STDDEVS = (0.01, 0.01, 0.001)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """`depth` convolutions `kernel_size x kernel_size, filters`, then a pool.
+
+    `strides` and `padding` apply to the first convolution of the stage; the
+    others are stride 1, "same". `pool` is `(pool_size, pool_strides)` or None.
+    """
+
+    kernel_size: int
+    filters: int
+    depth: int = 1
+    strides: int = 1
+    padding: str = "same"
+    pool: tuple = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """A model of the paper: its stages, head and where it comes from."""
+
+    name: str
+    stages: tuple
+    spp_levels: tuple = None  # None: VGG's pool + flatten, fixed input size.
+    fc_initializer: str = None  # None: the same rule as the convolutions.
+    reference: str = ""
+
+    @property
+    def depth(self):
+        """Weight layers: convolutions plus the three fc layers."""
+        return sum(stage.depth for stage in self.stages) + len(FC_UNITS) + 1
+
+
+_POOL_2 = (2, 2)
+
+# Table 1: the 14-layer model ("model E" of arXiv:1412.1710). conv1 is
+# unpadded and pool1 is 3x3 /3, so that a 224x224 image gives 36x36 maps in
+# stage 2 and 18x18 in stage 3, as that paper states; SPP {6, 3, 2, 1}.
+_MODEL_14_STEM = Stage(7, 64, strides=2, padding="valid", pool=(3, 3))
+_MODEL_14_STAGE_2 = Stage(2, 128, depth=4, pool=_POOL_2)
+
+ARCHITECTURES = {
+    arch.name: arch
+    for arch in (
+        Architecture(
+            "model_14",
+            (_MODEL_14_STEM, _MODEL_14_STAGE_2, Stage(2, 256, depth=6)),
+            spp_levels=SMALL_MODEL_LEVELS,
+            reference="Table 1: the 14-layer model of Table 2's study",
+        ),
+        Architecture(
+            "model_30",
+            (_MODEL_14_STEM, _MODEL_14_STAGE_2, Stage(2, 256, depth=22)),
+            spp_levels=SMALL_MODEL_LEVELS,
+            reference=(
+                "Sec. 2.2 / Fig. 3: the 14-layer model plus sixteen "
+                "conv 2x2, 256 layers (27 conv + 3 fc)"
+            ),
+        ),
+        # Table 3. Every conv is "same"-padded, stride 1, unless marked.
+        Architecture(
+            "vgg19",
+            (
+                Stage(3, 64, depth=2, pool=_POOL_2),
+                Stage(3, 128, depth=2, pool=_POOL_2),
+                Stage(3, 256, depth=4, pool=_POOL_2),
+                Stage(3, 512, depth=4, pool=_POOL_2),
+                Stage(3, 512, depth=4, pool=_POOL_2),
+            ),
+            fc_initializer="paper",
+            reference="Table 3: VGG-19, the paper's baseline",
+        ),
+        Architecture(
+            "model_a",
+            (
+                Stage(7, 96, strides=2, pool=_POOL_2),
+                Stage(3, 256, depth=5, pool=_POOL_2),
+                Stage(3, 512, depth=5, pool=_POOL_2),
+                Stage(3, 512, depth=5),
+            ),
+            spp_levels=LARGE_MODEL_LEVELS,
+            fc_initializer="paper",
+            reference="Table 3: model A",
+        ),
+        Architecture(
+            "model_b",
+            (
+                Stage(7, 96, strides=2, pool=_POOL_2),
+                Stage(3, 256, depth=6, pool=_POOL_2),
+                Stage(3, 512, depth=6, pool=_POOL_2),
+                Stage(3, 512, depth=6),
+            ),
+            spp_levels=LARGE_MODEL_LEVELS,
+            fc_initializer="paper",
+            reference="Table 3: model B",
+        ),
+        Architecture(
+            "model_c",
+            (
+                Stage(7, 96, strides=2, pool=_POOL_2),
+                Stage(3, 384, depth=6, pool=_POOL_2),
+                Stage(3, 768, depth=6, pool=_POOL_2),
+                Stage(3, 896, depth=6),
+            ),
+            spp_levels=LARGE_MODEL_LEVELS,
+            fc_initializer="paper",
+            reference="Table 3: model C",
+        ),
+    )
+}

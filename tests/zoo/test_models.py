@@ -1,0 +1,248 @@
+import functools
+import math
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_prelu import PReLU
+from keras_prelu import SpatialPyramidPooling
+from keras_prelu.analysis import model_complexity
+from keras_prelu.zoo import VGG19
+from keras_prelu.zoo import Model14
+from keras_prelu.zoo import ModelA
+from keras_prelu.zoo import ModelC
+from keras_prelu.zoo import PReLUNet
+from keras_prelu.zoo import get_model
+from keras_prelu.zoo import list_models
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+# Weight layers (conv + fc) of each model: Table 1, Table 3, Sec. 2.2.
+PAPER_DEPTH = {"model_14": 14, "model_30": 30, "vgg19": 19,
+               "model_a": 19, "model_b": 22, "model_c": 22}
+# Table 3: complexity (multiply-adds per 224x224 image) in units of 1e10.
+PAPER_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 5.30}
+
+# Small heads keep the fast tests fast; the paper's 4096 is tested below.
+SMALL = dict(fc_units=(32, 32), num_classes=10)
+
+
+@functools.lru_cache(maxsize=None)
+def paper_model(name):
+    return get_model(name)
+
+
+def recount(model):
+    """Parameters and multiply-adds recomputed from every layer's shapes."""
+    params = madds = 0
+    for layer in model.layers:
+        for weight in layer.weights:
+            params += math.prod(weight.shape)
+        if isinstance(layer, keras.layers.Conv2D):
+            madds += math.prod(layer.output.shape[1:3]) * math.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.layers.Dense):
+            madds += math.prod(layer.kernel.shape)
+    return params, madds
+
+
+def readme_zoo_table():
+    rows = {}
+    for line in README.read_text().splitlines():
+        match = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|\s*$", line)
+        if match and match.group(1) in PAPER_DEPTH:
+            cells = [cell.strip() for cell in match.group(2).split("|")]
+            rows[match.group(1)] = cells
+    return rows
+
+
+def test_registry():
+    assert list_models() == sorted(PAPER_DEPTH)
+    with pytest.raises(ValueError, match="name"):
+        get_model("model_d")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PAPER_DEPTH))
+def test_paper_models_match_the_tables_and_the_readme(name):
+    model = paper_model(name)
+    weight_layers = [l for l in model.layers
+                     if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))]
+    prelus = [l for l in model.layers if isinstance(l, PReLU)]
+    assert len(weight_layers) == PAPER_DEPTH[name]
+    # Every conv and fc1, fc2 is followed by a (channel-wise) PReLU.
+    assert len(prelus) == PAPER_DEPTH[name] - 1
+    assert [l.get_config()["units"] for l in weight_layers[-3:]] == [4096, 4096, 1000]
+
+    params, madds = recount(model)
+    assert (params, madds) == model_complexity(model)
+    assert params == model.count_params()
+    if name in PAPER_COMPLEXITY:
+        assert madds / 1e10 == pytest.approx(PAPER_COMPLEXITY[name], rel=0.01)
+
+    row = readme_zoo_table()[name]
+    assert int(row[3].replace(",", "")) == params
+    assert int(row[4].replace(",", "")) == madds
+
+
+@pytest.mark.slow
+def test_14_layer_model_feature_maps():
+    # arXiv:1412.1710: stage 2 maps are 36x36 and stage 3 maps 18x18 at 224.
+    model = paper_model("model_14")
+    assert tuple(model.get_layer("act2_4").output.shape[1:]) == (36, 36, 128)
+    assert tuple(model.get_layer("act3_6").output.shape[1:]) == (18, 18, 256)
+    assert tuple(model.get_layer("spp").output.shape[1:]) == (256 * 50,)
+
+
+@pytest.mark.slow
+def test_table_3_feature_maps_and_spp():
+    model = paper_model("model_c")
+    assert tuple(model.get_layer("act2_6").output.shape[1:]) == (56, 56, 384)
+    assert tuple(model.get_layer("act3_6").output.shape[1:]) == (28, 28, 768)
+    assert tuple(model.get_layer("act4_6").output.shape[1:]) == (14, 14, 896)
+    assert model.get_layer("spp").levels == (7, 3, 2, 1)
+    assert tuple(model.get_layer("spp").output.shape[1:]) == (896 * 63,)
+
+
+@pytest.mark.slow
+def test_paper_initialization():
+    model = paper_model("model_a")
+    for name, expected in (("fc1", 0.01), ("fc2", 0.01), ("fc3", 0.001)):
+        kernel = ops.convert_to_numpy(model.get_layer(name).kernel)
+        assert kernel.std() == pytest.approx(expected, rel=0.02)
+    # conv2_2: 3x3x256x256, PReLU slope 0.25, fan-out (Eqn. 16).
+    kernel = ops.convert_to_numpy(model.get_layer("conv2_2").kernel)
+    assert kernel.std() == pytest.approx(math.sqrt(2 / (1.0625 * 9 * 256)), rel=0.02)
+    bias = ops.convert_to_numpy(model.get_layer("conv2_2").bias)
+    assert not bias.any()
+
+
+@pytest.mark.parametrize(
+    "initializer, activation, expected_std",
+    [
+        ("he", "prelu", math.sqrt(2 / (1.0625 * 4 * 256))),  # fan-out, a = 0.25
+        ("he_fan_in", "relu", math.sqrt(2 / (4 * 128))),  # conv3_1: 2x2x128 in
+        ("xavier", "relu", math.sqrt(1 / (4 * 128))),
+        ("he", "leaky_relu", math.sqrt(2 / (1.0625 * 4 * 256))),
+    ],
+)
+def test_initializer_choices(initializer, activation, expected_std):
+    model = Model14(initializer=initializer, activation=activation, include_top=False,
+                    input_shape=(None, None, 3), seed=0)
+    kernel = ops.convert_to_numpy(model.get_layer("conv3_1").kernel)
+    assert kernel.std() == pytest.approx(expected_std, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "activation, layer_type, slopes",
+    [("prelu", PReLU, 256), ("prelu_shared", PReLU, 1),
+     ("relu", keras.layers.ReLU, 0), ("leaky_relu", keras.layers.LeakyReLU, 0)],
+)
+def test_activation_choices(activation, layer_type, slopes):
+    model = Model14(activation=activation, **SMALL)
+    act = model.get_layer("act3_6")
+    assert isinstance(act, layer_type)
+    assert act.count_params() == slopes
+    if activation == "leaky_relu":
+        assert act.negative_slope == 0.25
+    activations = [l for l in model.layers if l.name.startswith("act")]
+    assert len(activations) == 13  # 11 conv + fc1 + fc2 (Table 1)
+    assert [l.name for l in model.layers if isinstance(l, keras.layers.Dropout)] == [
+        "drop_fc1", "drop_fc2"]
+    assert all(model.get_layer(n).rate == 0.5 for n in ("drop_fc1", "drop_fc2"))
+
+
+def test_any_image_size_with_the_top():
+    model = ModelA(input_shape=(None, None, 3), **SMALL)
+    rng = np.random.default_rng(0)
+    for size in ((64, 64), (57, 43), (16, 16)):
+        out = model.predict(rng.normal(size=(2, *size, 3)), verbose=0)
+        assert out.shape == (2, 10)
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_pre_spp_feature_map_and_pooled_features():
+    full = Model14(input_shape=(None, None, 3), **SMALL)
+    features = keras.Model(full.inputs, full.get_layer("act3_6").output)
+    headless = Model14(include_top=False, input_shape=(None, None, 3))
+    pooled = Model14(include_top=False, pooling="spp", input_shape=(None, None, 3))
+    for model in (headless, pooled):
+        model.set_weights(features.get_weights())
+    x = np.random.default_rng(1).normal(size=(2, 45, 61, 3)).astype("float32")
+    feature_map = features.predict(x, verbose=0)
+    np.testing.assert_allclose(headless.predict(x, verbose=0), feature_map, rtol=1e-5)
+    np.testing.assert_allclose(
+        pooled.predict(x, verbose=0),
+        ops.convert_to_numpy(SpatialPyramidPooling((6, 3, 2, 1))(feature_map)),
+        rtol=1e-5,
+    )
+    avg = Model14(include_top=False, pooling="avg", input_shape=(None, None, 3))
+    assert tuple(avg.output.shape) == (None, 256)
+
+
+@pytest.mark.parametrize("cls", [Model14, ModelA])
+def test_keras_save_round_trip_keeps_class_and_outputs(cls, tmp_path):
+    model = cls(input_shape=(None, None, 3), activation="prelu_shared", **SMALL)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(loaded) is cls
+    assert loaded.get_config() == model.get_config()
+    x = np.random.default_rng(2).normal(size=(2, 40, 52, 3)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_weights_argument_loads_a_file(tmp_path):
+    model = Model14(**SMALL, input_shape=(64, 64, 3), seed=1)
+    path = tmp_path / "model14.weights.h5"
+    model.save_weights(path)
+    again = Model14(**SMALL, input_shape=(64, 64, 3), weights=str(path), seed=2)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seed_makes_models_reproducible():
+    first = Model14(include_top=False, seed=3).get_weights()
+    second = Model14(include_top=False, seed=3).get_weights()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"activation": "elu"}, "activation"),
+        ({"initializer": "glorot"}, "initializer"),
+        ({"fc_initializer": "zeros"}, "fc_initializer"),
+        ({"pooling": "mean", "include_top": False}, "pooling"),
+        ({"num_classes": 0}, "num_classes"),
+        ({"input_shape": (224, 224)}, "input_shape"),
+        ({"fc_units": (4096,)}, "fc_units"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"weights": "/no/such/file.weights.h5"}, "weights"),
+        ({"architecture": "model_b"}, "architecture"),
+    ],
+)
+def test_errors_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        Model14(**kwargs)
+
+
+def test_vgg19_needs_a_fixed_size_with_its_top():
+    with pytest.raises(ValueError, match="input_shape"):
+        VGG19(input_shape=(None, None, 3))
+    assert VGG19(include_top=False, input_shape=(None, None, 3)).output.shape[-1] == 512
+
+
+def test_generic_builder_takes_any_architecture_name():
+    model = PReLUNet("model_b", include_top=False)
+    assert model.name == "model_b"
+    with pytest.raises(ValueError, match="architecture"):
+        PReLUNet("resnet50")
+
+
+def test_model_c_builds_with_the_top_on_any_size():
+    model = ModelC(input_shape=(None, None, 3), **SMALL)
+    assert model.predict(np.zeros((1, 33, 47, 3)), verbose=0).shape == (1, 10)
