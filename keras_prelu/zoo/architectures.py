@@ -14,7 +14,7 @@ from keras_prelu.layers.spatial_pyramid_pooling import SMALL_MODEL_LEVELS
 
 # fc1 and fc2 have 4096 units in every model of the paper (Table 1, Table 3).
 FC_UNITS = (4096, 4096)
-# Gaussian stds of fc1, fc2 and fc3 in the paper's large models (Sec. 2.2).
+# Gaussian stds of fc1, fc2 and fc3 in the paper's models (Sec. 2.2).
 PAPER_FC_STDDEVS = (0.01, 0.01, 0.001)
 
 
@@ -41,7 +41,6 @@ class Architecture:
     name: str
     stages: tuple
     spp_levels: tuple = None  # None: VGG's pool + flatten, fixed input size.
-    fc_initializer: str = None  # None: the same rule as the convolutions.
     reference: str = ""
 
     @property
@@ -86,7 +85,6 @@ ARCHITECTURES = {
                 Stage(3, 512, depth=4, pool=_POOL_2),
                 Stage(3, 512, depth=4, pool=_POOL_2),
             ),
-            fc_initializer="paper",
             reference="Table 3: VGG-19, the paper's baseline",
         ),
         Architecture(
@@ -98,7 +96,6 @@ ARCHITECTURES = {
                 Stage(3, 512, depth=5),
             ),
             spp_levels=LARGE_MODEL_LEVELS,
-            fc_initializer="paper",
             reference="Table 3: model A",
         ),
         Architecture(
@@ -110,7 +107,6 @@ ARCHITECTURES = {
                 Stage(3, 512, depth=6),
             ),
             spp_levels=LARGE_MODEL_LEVELS,
-            fc_initializer="paper",
             reference="Table 3: model B",
         ),
         Architecture(
@@ -122,7 +118,6 @@ ARCHITECTURES = {
                 Stage(3, 896, depth=6),
             ),
             spp_levels=LARGE_MODEL_LEVELS,
-            fc_initializer="paper",
             reference="Table 3: model C",
         ),
     )

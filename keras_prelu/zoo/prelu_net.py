@@ -16,7 +16,7 @@ from keras_prelu.zoo.architectures import PAPER_FC_STDDEVS
 
 ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
 INITIALIZERS = ("he", "he_fan_in", "xavier")
-FC_INITIALIZERS = ("auto", "paper") + INITIALIZERS
+FC_INITIALIZERS = ("paper",) + INITIALIZERS
 POOLINGS = (None, "spp", "avg", "max")
 # The fixed-slope control of Table 2: LReLU with a = 0.25.
 LEAKY_SLOPE = 0.25
@@ -30,6 +30,54 @@ def _choice(name, value, accepted):
             f"`{name}` must be one of {accepted}, got {name}={value!r}."
         )
     return value
+
+
+def _initial_slope(activation, leaky_slope):
+    """The activation's negative slope at initialization (He's `a`)."""
+    return {"relu": 0.0, "leaky_relu": leaky_slope}.get(activation, INITIAL_SLOPE)
+
+
+def _kernel_initializer(rule, slope, seed, stddev=None):
+    """An initializer of `INITIALIZERS` or, with `stddev`, the paper's fc one."""
+    if rule == "paper":
+        return keras.initializers.RandomNormal(stddev=stddev, seed=seed)
+    if rule == "xavier":
+        return PReLUHeNormal(slope=1.0, mode="fan_in", seed=seed)
+    mode = "fan_in" if rule == "he_fan_in" else "fan_out"
+    return PReLUHeNormal(slope=slope, mode=mode, seed=seed)
+
+
+def _activation_layer(activation, leaky_slope, name):
+    if activation == "relu":
+        return keras.layers.ReLU(name=name)
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(leaky_slope, name=name)
+    mode = CHANNEL_SHARED if activation == "prelu_shared" else CHANNEL_WISE
+    return PReLU(mode=mode, name=name)
+
+
+def _validate_top(arch, input_shape, num_classes, fc_units, dropout):
+    """Checks the arguments that shape the fc layers."""
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            "`num_classes` must be a positive integer, "
+            f"got num_classes={num_classes!r}."
+        )
+    if arch.spp_levels is None and None in input_shape:
+        raise ValueError(
+            f"{arch.name} flattens its last feature map, so with "
+            "include_top=True `input_shape` must be fully known, "
+            f"got input_shape={input_shape!r}."
+        )
+    if len(fc_units) != 2 or not all(
+        isinstance(units, int) and units > 0 for units in fc_units
+    ):
+        raise ValueError(
+            "`fc_units` must be two positive integers (fc1, fc2), "
+            f"got fc_units={fc_units!r}."
+        )
+    if not 0 <= dropout < 1:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
 
 
 def conv_name(stage_index, stage, layer_index):
@@ -73,9 +121,10 @@ class PReLUNet(keras.Model):
             Var[w] = 1`, fan-in). The He rules include the activation's
             initial slope `a` (0.25 for PReLU, 0 for ReLU): `std = sqrt(2 /
             ((1 + a^2) n))`. All Gaussians are plain, not truncated.
-        fc_initializer: fc kernels: `"paper"` (stds 0.01, 0.01, 0.001 as in
-            Sec. 2.2), one of the `initializer` names, or `"auto"`: `"paper"`
-            for the Table 3 models, `initializer` for the others.
+        fc_initializer: fc kernels: `"paper"` (Gaussians of std 0.01, 0.01,
+            0.001 for fc1, fc2, fc3, Sec. 2.2; default) or one of the
+            `initializer` names. He's rule on fc3 gives large initial logits
+            when there are few classes.
         dropout: dropout rate after fc1 and fc2.
         fc_units: widths of fc1 and fc2, `(4096, 4096)` in the paper; smaller
             widths fit small datasets.
@@ -99,7 +148,7 @@ class PReLUNet(keras.Model):
         activation="prelu",
         leaky_slope=LEAKY_SLOPE,
         initializer="he",
-        fc_initializer="auto",
+        fc_initializer="paper",
         dropout=DROPOUT_RATE,
         fc_units=FC_UNITS,
         pooling=None,
@@ -131,55 +180,17 @@ class PReLUNet(keras.Model):
                 "`input_shape` must be (height, width, channels) with known "
                 f"channels, got input_shape={input_shape!r}."
             )
-        if include_top:
-            if not isinstance(num_classes, int) or num_classes < 1:
-                raise ValueError(
-                    "`num_classes` must be a positive integer, "
-                    f"got num_classes={num_classes!r}."
-                )
-            if arch.spp_levels is None and None in input_shape:
-                raise ValueError(
-                    f"{arch.name} flattens its last feature map, so with "
-                    "include_top=True `input_shape` must be fully known, "
-                    f"got input_shape={input_shape!r}."
-                )
         fc_units = tuple(fc_units)
-        if len(fc_units) != 2 or not all(
-            isinstance(u, int) and u > 0 for u in fc_units
-        ):
-            raise ValueError(
-                "`fc_units` must be two positive integers (fc1, fc2), "
-                f"got fc_units={fc_units!r}."
-            )
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        if include_top:
+            _validate_top(arch, input_shape, num_classes, fc_units, dropout)
         if weights is not None and not os.path.exists(weights):
             raise ValueError(
                 f"`weights` must be the path of a weights file or None, got "
                 f"weights={weights!r}, which does not exist."
             )
-        slope = {"relu": 0.0, "leaky_relu": leaky_slope}.get(
-            activation, INITIAL_SLOPE
-        )
+        slope = _initial_slope(activation, leaky_slope)
         # One seed per layer, counted up from `seed`.
-        seeds = itertools.count(seed) if seed is not None else None
-
-        def kernel_initializer(rule, stddev=None):
-            seed_ = next(seeds) if seeds is not None else None
-            if rule == "paper":
-                return keras.initializers.RandomNormal(stddev=stddev, seed=seed_)
-            if rule == "xavier":
-                return PReLUHeNormal(slope=1.0, mode="fan_in", seed=seed_)
-            mode = "fan_in" if rule == "he_fan_in" else "fan_out"
-            return PReLUHeNormal(slope=slope, mode=mode, seed=seed_)
-
-        def activation_layer(name):
-            if activation == "relu":
-                return keras.layers.ReLU(name=name)
-            if activation == "leaky_relu":
-                return keras.layers.LeakyReLU(leaky_slope, name=name)
-            mode = CHANNEL_SHARED if activation == "prelu_shared" else CHANNEL_WISE
-            return PReLU(mode=mode, name=name)
+        seeds = itertools.count(seed) if seed is not None else itertools.repeat(None)
 
         # === Functional Model ===
         inputs = keras.Input(shape=input_shape, name="image")
@@ -193,10 +204,14 @@ class PReLUNet(keras.Model):
                     stage.kernel_size,
                     strides=stage.strides if first else 1,
                     padding=stage.padding if first else "same",
-                    kernel_initializer=kernel_initializer(initializer),
+                    kernel_initializer=_kernel_initializer(
+                        initializer, slope, next(seeds)
+                    ),
                     name=name,
                 )(x)
-                x = activation_layer(name.replace("conv", "act"))(x)
+                x = _activation_layer(
+                    activation, leaky_slope, name.replace("conv", "act")
+                )(x)
             if stage.pool is not None:
                 pool_size, pool_strides = stage.pool
                 x = keras.layers.MaxPooling2D(
@@ -207,20 +222,19 @@ class PReLUNet(keras.Model):
                 x = keras.layers.Flatten(name="flatten")(x)
             else:
                 x = SpatialPyramidPooling(arch.spp_levels, name="spp")(x)
-            fc_rule = fc_initializer
-            if fc_rule == "auto":
-                fc_rule = arch.fc_initializer or initializer
             units = fc_units + (num_classes,)
             for k, (width, stddev) in enumerate(
                 zip(units, PAPER_FC_STDDEVS), start=1
             ):
                 x = keras.layers.Dense(
                     width,
-                    kernel_initializer=kernel_initializer(fc_rule, stddev),
+                    kernel_initializer=_kernel_initializer(
+                        fc_initializer, slope, next(seeds), stddev
+                    ),
                     name=f"fc{k}",
                 )(x)
                 if k < len(units):
-                    x = activation_layer(f"act_fc{k}")(x)
+                    x = _activation_layer(activation, leaky_slope, f"act_fc{k}")(x)
                     x = Dropout(dropout, name=f"drop_fc{k}")(x)
             outputs = keras.layers.Activation(
                 classifier_activation, dtype="float32", name="predictions"

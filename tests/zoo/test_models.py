@@ -20,6 +20,7 @@ from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+ZOO_CARDS = README.parent / "zoo"
 
 # Weight layers (conv + fc) of each model: Table 1, Table 3, Sec. 2.2.
 PAPER_DEPTH = {"model_14": 14, "model_30": 30, "vgg19": 19,
@@ -86,6 +87,9 @@ def test_paper_models_match_the_tables_and_the_readme(name):
     row = readme_zoo_table()[name]
     assert int(row[3].replace(",", "")) == params
     assert int(row[4].replace(",", "")) == madds
+    card = (ZOO_CARDS / f"{name}.md").read_text()
+    stated = re.search(r"Parameters: ([\d,]+); multiply-adds: ([\d,]+)", card)
+    assert [int(n.replace(",", "")) for n in stated.groups()] == [params, madds]
 
 
 @pytest.mark.slow
@@ -134,6 +138,16 @@ def test_initializer_choices(initializer, activation, expected_std):
                     input_shape=(None, None, 3), seed=0)
     kernel = ops.convert_to_numpy(model.get_layer("conv3_1").kernel)
     assert kernel.std() == pytest.approx(expected_std, rel=0.03)
+
+
+def test_fc_initializer_choices():
+    model = Model14(input_shape=(None, None, 3), num_classes=10, fc_units=(512, 512), seed=0)
+    fc3 = ops.convert_to_numpy(model.get_layer("fc3").kernel)
+    assert fc3.std() == pytest.approx(0.001, rel=0.05)  # the paper's Gaussian
+    model = Model14(input_shape=(None, None, 3), num_classes=10, fc_units=(512, 512),
+                    fc_initializer="he_fan_in", seed=0)
+    fc2 = ops.convert_to_numpy(model.get_layer("fc2").kernel)
+    assert fc2.std() == pytest.approx(math.sqrt(2 / (1.0625 * 512)), rel=0.03)
 
 
 @pytest.mark.parametrize(
