@@ -1,0 +1,248 @@
+"""Signal propagation at initialization: the paper's Eqn 10 and Eqn 14, measured.
+
+For every weight layer `l` (convolution or fully-connected) of a model, on a
+batch of inputs:
+
+- forward (Eqn 10): the variance of its responses `y_l = W_l x_l + b_l`,
+  `Var[y_l] = n_l Var[w_l] E[x_l^2]`; through a ReLU `E[x_l^2] = 1/2
+  Var[y_{l-1}]`, so He's rule `1/2 n_l Var[w_l] = 1` (Eqn 12) keeps it
+  constant over depth while Xavier's `n_l Var[w_l] = 1` halves it at every
+  rectified layer;
+- backward (Eqn 14): the variance of the gradient reaching its input,
+  `Var[dx_l] = n^_l Var[w_l] Var[dy_l]` with `n^_l = k^2 d_l` (fan-out);
+  He's fan-out rule (Eqn 16) keeps it constant, Xavier's shrinks it.
+
+`signal_propagation` returns one `SignalRow` per weight layer;
+`format_signal_table` prints them, `plot_signal` draws them on a log scale.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalRow:
+    """One weight layer's fans, weight variance and measured variances.
+
+    Attributes:
+        name, kind: the layer's name and class name.
+        fan_in: `n_l = k^2 c` (Eqn 10), inputs of one response.
+        fan_out: `n^_l = k^2 d` (Eqn 14), responses fed by one input.
+        weight_variance: `Var[w_l]` of the kernel as it is now.
+        forward_variance: `Var[y_l]`, variance of the layer's outputs.
+        input_second_moment: `E[x_l^2]` of the layer's inputs.
+        backward_variance: `Var[dx_l]`, variance of the gradient of the loss
+            with respect to the layer's inputs (None when not computed).
+    """
+
+    name: str
+    kind: str
+    fan_in: int
+    fan_out: int
+    weight_variance: float
+    forward_variance: float
+    input_second_moment: float
+    backward_variance: float | None
+
+
+def _fans(kernel_shape):
+    """`(n, n^)`: fan-in `k^2 c` and fan-out `k^2 d` of a kernel."""
+    receptive = math.prod(kernel_shape[:-2])
+    return receptive * kernel_shape[-2], receptive * kernel_shape[-1]
+
+
+def weight_layers(model):
+    """The layers of `model` with a kernel of rank >= 2 (conv, dense), in order."""
+    layers = []
+    for layer in model._flatten_layers(include_self=False):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and len(kernel.shape) >= 2:
+            layers.append(layer)
+    return layers
+
+
+def random_projection_loss(outputs, seed=0):
+    """`sum(outputs * g)` with a fixed standard Gaussian `g`.
+
+    Its gradient at the outputs is `g`: a backward signal of unit variance
+    entering the top layer, the `Var[dy_L] = 1` of the closed forms.
+    """
+    generator = np.random.default_rng(seed)
+    shape = tuple(keras.ops.shape(outputs))
+    g = keras.ops.convert_to_tensor(
+        generator.standard_normal(shape).astype("float32")
+    )
+    return keras.ops.sum(keras.ops.cast(outputs, "float32") * g)
+
+
+def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
+    """Variances of the responses and gradients of each weight layer.
+
+    Runs `model` once on `inputs` in inference mode (no dropout). The model
+    must be a functional (or sequential) model whose weight layers are each
+    called once.
+
+    Args:
+        model: a built functional Keras model.
+        inputs: a batch, as `model` takes it.
+        loss: `loss(outputs) -> scalar` whose gradient is propagated back; by
+            default `random_projection_loss` (a unit-variance gradient at the
+            outputs).
+        backward: whether to measure the gradients (TensorFlow backend).
+        seed: seed of the default loss' projection.
+
+    Returns:
+        A list of `SignalRow`, one per weight layer, input to output.
+
+    Raises:
+        ValueError: when `model` has no weight layer or no graph of layers.
+        NotImplementedError: `backward=True` on a backend other than
+            TensorFlow.
+    """
+    layers = weight_layers(model)
+    if not layers:
+        raise ValueError(
+            f"`model` has no convolution or dense layer to measure: {model.name!r}."
+        )
+    try:
+        probe_tensors = [t for layer in layers for t in (layer.input, layer.output)]
+    except (AttributeError, ValueError) as error:
+        raise ValueError(
+            "`model` must be a functional or sequential model (its layers "
+            f"need symbolic inputs and outputs): {error}"
+        ) from error
+    probe = keras.Model(model.inputs, [*probe_tensors, *_as_list(model.outputs)])
+    if loss is None:
+        loss = lambda outputs: random_projection_loss(outputs, seed)  # noqa: E731
+    count = len(probe_tensors)
+
+    if backward:
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                "signal_propagation(backward=True) needs the TensorFlow backend, "
+                f"got {keras.backend.backend()!r}; use backward=False."
+            )
+        import tensorflow as tf
+
+        inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            values = probe(inputs, training=False)
+            outputs = values[count:]
+            objective = loss(outputs[0] if len(outputs) == 1 else outputs)
+        layer_inputs = values[0:count:2]
+        gradients = tape.gradient(
+            objective, layer_inputs, unconnected_gradients="zero"
+        )
+    else:
+        values = probe(inputs, training=False)
+        gradients = [None] * len(layers)
+
+    rows = []
+    for index, layer in enumerate(layers):
+        x = np.asarray(keras.ops.convert_to_numpy(values[2 * index]), "float64")
+        y = np.asarray(keras.ops.convert_to_numpy(values[2 * index + 1]), "float64")
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        fan_in, fan_out = _fans(kernel.shape)
+        grad = gradients[index]
+        rows.append(
+            SignalRow(
+                name=layer.name,
+                kind=type(layer).__name__,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                weight_variance=float(np.var(kernel)),
+                forward_variance=float(np.var(y)),
+                input_second_moment=float(np.mean(np.square(x))),
+                backward_variance=(
+                    None
+                    if grad is None
+                    else float(np.var(np.asarray(keras.ops.convert_to_numpy(grad), "float64")))
+                ),
+            )
+        )
+    return rows
+
+
+def _as_list(values):
+    return list(values) if isinstance(values, (list, tuple)) else [values]
+
+
+def format_signal_table(rows):
+    """The rows of `signal_propagation` as a text table."""
+    lines = [
+        f"{'layer':<12} {'n':>7} {'n^':>7} {'Var[w]':>10} "
+        f"{'Var[y]':>10} {'Var[dx]':>10}"
+    ]
+    for row in rows:
+        backward = "-" if row.backward_variance is None else f"{row.backward_variance:.3e}"
+        lines.append(
+            f"{row.name:<12} {row.fan_in:>7} {row.fan_out:>7} "
+            f"{row.weight_variance:>10.3e} {row.forward_variance:>10.3e} "
+            f"{backward:>10}"
+        )
+    return "\n".join(lines)
+
+
+def plot_signal(curves, path, *, title=None):
+    """Plots forward and backward variances over depth, log scale, as a PNG.
+
+    Args:
+        curves: `{label: rows of signal_propagation}`, e.g. one per
+            initialization.
+        path: the PNG file to write.
+        title: the figure's title.
+
+    Returns:
+        `path`, or None when matplotlib is not installed.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return None
+    figure, (forward, backward) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for label, rows in curves.items():
+        depth = np.arange(1, len(rows) + 1)
+        forward.semilogy(depth, [r.forward_variance for r in rows], ".-", label=label)
+        if all(r.backward_variance is not None for r in rows):
+            backward.semilogy(
+                depth, [r.backward_variance for r in rows], ".-", label=label
+            )
+    forward.set(xlabel="weight layer l", ylabel="Var[y_l]", title="forward (Eqn 10)")
+    backward.set(
+        xlabel="weight layer l", ylabel="Var[dx_l]", title="backward (Eqn 14)"
+    )
+    forward.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def _pyplot():
+    """`matplotlib.pyplot` with a file backend, or None if not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "matplotlib is not installed: no plot is written, only the numbers "
+            "(pip install 'keras-prelu[plot]')."
+        )
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path):
+    """Writes `figure` as a small PNG at `path` and closes it."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
