@@ -57,6 +57,26 @@ _POOL_2 = (2, 2)
 _MODEL_14_STEM = Stage(7, 64, strides=2, padding="valid", pool=(3, 3))
 _MODEL_14_STAGE_2 = Stage(2, 128, depth=4, pool=_POOL_2)
 
+# Table 3, models A, B and C: conv1 7x7, 96, /2 and a 2x2 /2 pool, then three
+# stages of 3x3 convolutions at 56, 28 and 14 pixels: (model, the stages'
+# widths, convolutions per stage).
+_TABLE_3_MODELS = (
+    ("a", (256, 512, 512), 5),
+    ("b", (256, 512, 512), 6),
+    ("c", (384, 768, 896), 6),
+)
+
+
+def _table_3_stages(widths, depth):
+    first, second, third = widths
+    return (
+        Stage(7, 96, strides=2, pool=_POOL_2),
+        Stage(3, first, depth=depth, pool=_POOL_2),
+        Stage(3, second, depth=depth, pool=_POOL_2),
+        Stage(3, third, depth=depth),
+    )
+
+
 ARCHITECTURES = {
     arch.name: arch
     for arch in (
@@ -87,38 +107,14 @@ ARCHITECTURES = {
             ),
             reference="Table 3: VGG-19, the paper's baseline",
         ),
-        Architecture(
-            "model_a",
-            (
-                Stage(7, 96, strides=2, pool=_POOL_2),
-                Stage(3, 256, depth=5, pool=_POOL_2),
-                Stage(3, 512, depth=5, pool=_POOL_2),
-                Stage(3, 512, depth=5),
-            ),
-            spp_levels=LARGE_MODEL_LEVELS,
-            reference="Table 3: model A",
-        ),
-        Architecture(
-            "model_b",
-            (
-                Stage(7, 96, strides=2, pool=_POOL_2),
-                Stage(3, 256, depth=6, pool=_POOL_2),
-                Stage(3, 512, depth=6, pool=_POOL_2),
-                Stage(3, 512, depth=6),
-            ),
-            spp_levels=LARGE_MODEL_LEVELS,
-            reference="Table 3: model B",
-        ),
-        Architecture(
-            "model_c",
-            (
-                Stage(7, 96, strides=2, pool=_POOL_2),
-                Stage(3, 384, depth=6, pool=_POOL_2),
-                Stage(3, 768, depth=6, pool=_POOL_2),
-                Stage(3, 896, depth=6),
-            ),
-            spp_levels=LARGE_MODEL_LEVELS,
-            reference="Table 3: model C",
+        *(
+            Architecture(
+                f"model_{letter}",
+                _table_3_stages(widths, depth),
+                spp_levels=LARGE_MODEL_LEVELS,
+                reference=f"Table 3: model {letter.upper()}",
+            )
+            for letter, widths, depth in _TABLE_3_MODELS
         ),
     )
 }
