@@ -1,0 +1,42 @@
+"""Testing trained models the paper's ways: top-1/top-5 error over a whole split.
+
+```python
+from keras_prelu.evaluation import evaluate, results_table
+
+result = evaluate("runs/model_14-digits", views="dense")       # a run folder
+ensemble = evaluate([model_1, model_2], "imagenet2012", views="ten")
+print(results_table([result, ensemble]))
+```
+"""
+
+from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
+from keras_prelu.evaluation.dense import DenseScorer
+from keras_prelu.evaluation.dense import feature_map_size
+from keras_prelu.evaluation.dense import split_at_spp
+from keras_prelu.evaluation.evaluate import PAPER_DENSE_SCALES
+from keras_prelu.evaluation.evaluate import VIEWS
+from keras_prelu.evaluation.evaluate import EvaluationResult
+from keras_prelu.evaluation.evaluate import evaluate
+from keras_prelu.evaluation.evaluate import results_table
+from keras_prelu.evaluation.evaluate import top_k_error
+from keras_prelu.evaluation.evaluate import write_json
+from keras_prelu.evaluation.trained import Trained
+from keras_prelu.evaluation.trained import any_size
+from keras_prelu.evaluation.trained import load_trained
+
+__all__ = [
+    "DEFAULT_MAX_WINDOWS",
+    "PAPER_DENSE_SCALES",
+    "VIEWS",
+    "DenseScorer",
+    "EvaluationResult",
+    "Trained",
+    "any_size",
+    "evaluate",
+    "feature_map_size",
+    "load_trained",
+    "results_table",
+    "split_at_spp",
+    "top_k_error",
+    "write_json",
+]

@@ -1,0 +1,267 @@
+"""Top-1 / top-5 error of a model or an ensemble, tested the paper's ways (SPEC.md 6)."""
+
+import dataclasses
+import json
+import logging
+
+import numpy as np
+
+from keras_prelu import data as data_lib
+from keras_prelu.data.augmentation import PAPER_CROP_SIZE
+from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
+from keras_prelu.evaluation.dense import DenseScorer
+from keras_prelu.evaluation.trained import any_size
+from keras_prelu.evaluation.trained import load_trained
+
+logger = logging.getLogger(__name__)
+
+VIEWS = ("center", "ten", "dense")
+# He et al. 2015, Sec. 4 (SPEC.md section 6): dense testing averages the scales
+# {224, 256, 384, 480, 640} with equal weights, for 224x224 training crops.
+PAPER_DENSE_SCALES = (224, 256, 384, 480, 640)
+_VIEW_NAMES = {"center": "centre", "ten": "10-view", "dense": "dense"}
+
+
+def top_k_error(scores, labels, k):
+    """The fraction of rows of `scores` whose label is not among the `k` highest.
+
+    A label tied with the k-th highest score counts as in the top k (as
+    `tf.math.in_top_k`): the error is `mean(#{scores > score of the label} >= k)`.
+    """
+    scores = np.asarray(scores)
+    labels = np.asarray(labels)
+    if scores.ndim != 2 or labels.shape != scores.shape[:1]:
+        raise ValueError(
+            "`scores` must be (examples, classes) and `labels` (examples,). Received: "
+            f"scores.shape={scores.shape}, labels.shape={labels.shape}"
+        )
+    if not len(labels):
+        raise ValueError("No examples to measure the error on.")
+    label_scores = scores[np.arange(len(labels)), labels]
+    higher = (scores > label_scores[:, None]).sum(axis=1)
+    return float(np.mean(higher >= k))
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationResult:
+    """The error of one model or ensemble under one way of testing.
+
+    Attributes:
+        model: the model's name, or the ensemble's names joined by "+".
+        views: "center", "ten" or "dense".
+        scales: the shorter sides tested (their scores averaged).
+        top1_error, top5_error: fractions in [0, 1].
+        num_images: images in the split, each counted once.
+        split, data: what was tested.
+        scores: `(num_images, classes)` averaged scores (not written to JSON).
+        labels: `(num_images,)` labels (not written to JSON).
+    """
+
+    model: str
+    views: str
+    scales: tuple
+    top1_error: float
+    top5_error: float
+    num_images: int
+    split: str
+    data: str
+    scores: np.ndarray = dataclasses.field(repr=False, compare=False, default=None)
+    labels: np.ndarray = dataclasses.field(repr=False, compare=False, default=None)
+
+    def to_dict(self):
+        """The result without the per-image arrays, for JSON."""
+        return {
+            "model": self.model,
+            "views": self.views,
+            "scales": list(self.scales),
+            "top1_error": self.top1_error,
+            "top5_error": self.top5_error,
+            "num_images": self.num_images,
+            "split": self.split,
+            "data": self.data,
+        }
+
+
+def results_table(results):
+    """The results as a table like the paper's Tables 5-7 (errors in %)."""
+    rows = [("model", "views", "scales", "top-1", "top-5", "images")]
+    for result in results:
+        rows.append(
+            (
+                result.model,
+                _VIEW_NAMES[result.views],
+                ",".join(str(s) for s in result.scales),
+                f"{100 * result.top1_error:.2f}",
+                f"{100 * result.top5_error:.2f}",
+                str(result.num_images),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i < 3 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def write_json(results, path):
+    """Writes `[result.to_dict(), ...]` to `path`."""
+    with open(path, "w") as file:
+        json.dump([result.to_dict() for result in results], file, indent=2)
+        file.write("\n")
+
+
+def evaluate(
+    models,
+    data=None,
+    *,
+    split="validation",
+    views="center",
+    scales=None,
+    crop_size=None,
+    mean=None,
+    batch_size=32,
+    window=None,
+    max_windows=DEFAULT_MAX_WINDOWS,
+    data_dir=None,
+):
+    """Top-1 and top-5 error of a model, or an ensemble, over a whole split.
+
+    Every image of the split is scored once per model and scale, and counted
+    once. The ways of testing of the paper (SPEC.md section 6):
+
+    - "center": the centre crop of the image resized to shorter side `scale`;
+    - "ten": the 4 corner crops and the centre crop and their flips, scores
+      averaged;
+    - "dense": the conv layers run once on the whole image resized to shorter
+      side `scale` and once on its flip; every window of the last conv map of
+      the size the training crop gives (14x14 for models A, B, C at 224) is
+      pooled by SPP and scored by the fc layers (`DenseScorer`), all windows'
+      scores averaged.
+
+    Scores (the model's outputs, softmax probabilities for the zoo's models) are
+    averaged over `scales` with equal weights, then over the models of an
+    ensemble (the paper's multi-model results).
+
+    Args:
+        models: a model, a `.keras` file, a run folder of
+            `keras_prelu.training.fit`, or a list of these (an ensemble).
+        data: a source name for `keras_prelu.data.get_source`; defaults to the
+            run's data, else the bundled `DEFAULT_SOURCE`.
+        split: the split to test.
+        views: "center", "ten" or "dense".
+        scales: the shorter sides, averaged. Default: the smallest training scale
+            for "center" and "ten" (256 for the paper); for "dense", the paper's
+            `PAPER_DENSE_SCALES` relative to its 224 crop: `round(s * crop / 224)`,
+            exactly {224, 256, 384, 480, 640} for a 224 crop.
+        crop_size: the crop side (and the training crop that sets the dense
+            window); default: the run's, the model's fixed input size, or the
+            source's.
+        mean: the mean subtracted; default: the run's `mean.json`, else the
+            source's. A per-pixel mean is reduced to per channel for "dense".
+        batch_size: images per batch for "center" and "ten" (dense: 1).
+        window: the dense window `(height, width)` on the feature map, instead of
+            the one derived from the crop.
+        max_windows: dense windows scored by the fc layers at once.
+        data_dir: tensorflow-datasets' data folder.
+
+    Returns:
+        An `EvaluationResult`.
+    """
+    if views not in VIEWS:
+        raise ValueError(f"`views` must be one of {VIEWS}. Received: views={views!r}")
+    specs = list(models) if isinstance(models, (list, tuple)) else [models]
+    if not specs:
+        raise ValueError("`models` must name at least one model.")
+    trained = [load_trained(spec) for spec in specs]
+    if data is None:
+        data = trained[0].data or data_lib.DEFAULT_SOURCE
+    source = data_lib.get_source(data, data_dir=data_dir)
+    defaults = source.default_augmentation()
+
+    total_scores, labels, used_scales = 0.0, None, None
+    for member in trained:
+        crop = crop_size or member.crop_size or defaults.crop_size
+        member_scales = _scales(scales, views, member.scale or defaults.scale_range[0], crop)
+        member_mean = mean if mean is not None else member.mean
+        scores, member_labels = _model_scores(
+            member, source, split, views, member_scales, crop, member_mean,
+            batch_size, window, max_windows,
+        )
+        if labels is not None and not np.array_equal(labels, member_labels):
+            raise ValueError("The models of the ensemble saw the images in different orders.")
+        labels, used_scales = member_labels, member_scales
+        total_scores = total_scores + scores
+        logger.info(
+            "%s, %s, scales %s: top-1 error %.4f", member.name, views, member_scales,
+            top_k_error(scores, labels, 1),
+        )
+    scores = total_scores / len(trained)
+    return EvaluationResult(
+        model="+".join(member.name for member in trained),
+        views=views,
+        scales=tuple(used_scales),
+        top1_error=top_k_error(scores, labels, 1),
+        top5_error=top_k_error(scores, labels, 5),
+        num_images=len(labels),
+        split=split,
+        data=str(data),
+        scores=scores,
+        labels=labels,
+    )
+
+
+def _scales(scales, views, single_scale, crop):
+    if scales is None:
+        if views == "dense":
+            return tuple(round(s * crop / PAPER_CROP_SIZE) for s in PAPER_DENSE_SCALES)
+        return (single_scale,)
+    scales = (scales,) if isinstance(scales, int) else tuple(scales)
+    if not scales or not all(isinstance(s, int) and s >= crop for s in scales):
+        raise ValueError(
+            f"`scales` must be shorter sides (ints) of at least the crop size {crop}. "
+            f"Received: scales={scales!r}"
+        )
+    return scales
+
+
+def _model_scores(member, source, split, views, scales, crop, mean, batch_size, window,
+                  max_windows):
+    """`(scores, labels)` of one model, scores averaged over `scales`."""
+    if views == "dense":
+        scorer = DenseScorer(
+            any_size(member.model), crop_size=crop, window=window, max_windows=max_windows
+        )
+        predict = scorer
+        batch_size = 1
+    else:
+        model = member.model
+        if tuple(model.input.shape[1:3]) not in ((crop, crop), (None, None)):
+            model = any_size(model)
+        predict = model.predict_on_batch
+    data_views = {"center": "center", "ten": "ten", "dense": "full"}[views]
+    total, labels = 0.0, None
+    for scale in scales:
+        dataset = data_lib.evaluation_dataset(
+            source, batch_size, split=split, views=data_views, scale=scale,
+            crop_size=crop, mean=mean,
+        )
+        batches, scale_labels = [], []
+        for images, batch_labels in dataset:
+            if views == "ten":
+                images = np.asarray(images)
+                per_view = np.asarray(predict(images.reshape(-1, *images.shape[2:])))
+                batches.append(per_view.reshape(len(images), -1, per_view.shape[-1]).mean(1))
+            else:
+                batches.append(np.asarray(predict(images)))
+            scale_labels.append(batch_labels.numpy())
+        scale_labels = np.concatenate(scale_labels)
+        if labels is not None and not np.array_equal(labels, scale_labels):
+            raise ValueError(f"Scale {scale} read the images in another order.")
+        labels = scale_labels
+        total = total + np.concatenate(batches).astype(np.float64)
+    return total / len(scales), labels

@@ -1,0 +1,137 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_prelu import data
+from keras_prelu.data import transforms
+from keras_prelu.evaluation import DenseScorer
+from keras_prelu.evaluation import any_size
+from keras_prelu.evaluation import evaluate
+from keras_prelu.evaluation import results_table
+from keras_prelu.evaluation import top_k_error
+from keras_prelu.evaluation import write_json
+from keras_prelu.training import SparseTopKError
+from keras_prelu.zoo import Model14
+
+SOURCE = data.get_source(data.DEFAULT_SOURCE)
+VALIDATION = list(SOURCE.dataset("validation").as_numpy_iterator())
+MEAN = SOURCE.default_augmentation().mean
+
+
+def small_model(seed=0):
+    return Model14(input_shape=(32, 32, 3), fc_units=(32, 32), num_classes=10, seed=seed)
+
+
+def brute_force_top_k_error(scores, labels, k):
+    errors = 0
+    for row, label in zip(scores, labels):
+        # Tied scores: the label counts as in the top k if any tie order puts it there.
+        better = [c for c in range(len(row)) if row[c] > row[label]]
+        errors += len(better) >= k
+    return errors / len(labels)
+
+
+def test_top_k_error_against_brute_force(rng):
+    scores = rng.integers(0, 4, size=(200, 8)).astype("float32")  # many ties
+    labels = rng.integers(0, 8, size=200)
+    for k in (1, 2, 5):
+        assert top_k_error(scores, labels, k) == brute_force_top_k_error(scores, labels, k)
+    with pytest.raises(ValueError, match="labels"):
+        top_k_error(scores, labels[:3], 1)
+
+
+def test_center_error_counts_every_image_once_and_matches_keras_metrics():
+    model = small_model()
+    result = evaluate(model, views="center", batch_size=100)
+    assert result.num_images == len(VALIDATION) == 359
+    np.testing.assert_array_equal(result.labels, [example["label"] for example in VALIDATION])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  metrics=[SparseTopKError(1), SparseTopKError(5)])
+    truth = model.evaluate(
+        data.evaluation_dataset(SOURCE, 64, views="center"), return_dict=True, verbose=0
+    )
+    assert result.top1_error == pytest.approx(truth["top1_error"], abs=1e-6)
+    assert result.top5_error == pytest.approx(truth["top5_error"], abs=1e-6)
+
+
+def test_ten_views_average_the_scores_of_the_ten_crops():
+    model = small_model()
+    result = evaluate(model, views="ten", scales=40, batch_size=128)
+    assert result.num_images == len(VALIDATION)
+    for index in (0, 200, 358):
+        crops = np.asarray(transforms.ten_views(tf.constant(VALIDATION[index]["image"]), 40, 32, MEAN))
+        # The 10 crops by hand: corners and centre of the 40x40 image, then mirrored.
+        resized = np.asarray(transforms.resize_shorter_side(tf.constant(VALIDATION[index]["image"]), 40))
+        corner = resized[8:, :32] - MEAN
+        np.testing.assert_allclose(crops[2], corner, atol=1e-4)
+        np.testing.assert_allclose(crops[7], corner[:, ::-1], atol=1e-4)
+        expected = np.asarray(model(crops)).mean(axis=0)
+        np.testing.assert_allclose(result.scores[index], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_dense_averages_scales_of_the_dense_scorer_and_ensembles_average_models():
+    models = [small_model(0), small_model(1)]
+    scales = (32, 48)
+    result = evaluate(models, views="dense", scales=scales)
+    assert result.num_images == len(VALIDATION)
+    assert result.model == "model_14+model_14" and result.scales == scales
+    for index in (0, 358):
+        per_model = []
+        for model in models:
+            scorer = DenseScorer(any_size(model), crop_size=32)
+            per_scale = []
+            for scale in scales:
+                image = transforms.full_view(tf.constant(VALIDATION[index]["image"]), scale, MEAN)
+                per_scale.append(scorer(np.asarray(image)[None])[0])
+            per_model.append(np.mean(per_scale, axis=0))
+        np.testing.assert_allclose(
+            result.scores[index], np.mean(per_model, axis=0), rtol=1e-5, atol=1e-6
+        )
+    assert result.top1_error == top_k_error(result.scores, result.labels, 1)
+
+
+def test_run_folder_supplies_mean_crop_and_data(tmp_path):
+    model = small_model()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "model.keras")
+    mean = np.full((32, 32, 3), 40.0, dtype="float32")
+    data.save_mean(mean, run_dir)
+    (run_dir / "run.json").write_text(json.dumps({
+        "model": "model_14", "data": "digits",
+        "augmentation": {"scale_range": [36, 40], "crop_size": 32},
+    }))
+    result = evaluate(str(run_dir), views="center")
+    expected = evaluate(model, views="center", scales=36, mean=mean)
+    assert result.model == "run" and result.scales == (36,)
+    np.testing.assert_allclose(result.scores, expected.scores, rtol=1e-6)
+    other_mean = evaluate(model, views="center", scales=36)
+    assert not np.allclose(result.scores, other_mean.scores)
+
+
+def test_table_and_json(tmp_path):
+    result = evaluate(small_model(), views="center", batch_size=128)
+    table = results_table([result])
+    header, rule, row = table.splitlines()
+    assert header.split() == ["model", "views", "scales", "top-1", "top-5", "images"]
+    assert row.split() == ["model_14", "centre", "32", f"{100 * result.top1_error:.2f}",
+                           f"{100 * result.top5_error:.2f}", "359"]
+    write_json([result], tmp_path / "results.json")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved == [{
+        "model": "model_14", "views": "center", "scales": [32],
+        "top1_error": result.top1_error, "top5_error": result.top5_error,
+        "num_images": 359, "split": "validation", "data": "digits",
+    }]
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match="views"):
+        evaluate(small_model(), views="twelve")
+    with pytest.raises(ValueError, match="scales"):
+        evaluate(small_model(), views="center", scales=(16,))
+    with pytest.raises(ValueError, match="models"):
+        evaluate([])
