@@ -1,0 +1,105 @@
+import json
+
+import keras
+import numpy as np
+import onnxruntime
+import pytest
+import tensorflow as tf
+
+from keras_prelu import data
+from keras_prelu import export
+from keras_prelu.training import CaffeSGD
+from keras_prelu.zoo import Model14
+
+MEAN = np.array([30.0, 60.0, 90.0], dtype="float32")
+SIZES = [(2, 32, 32, 3), (1, 45, 61, 3)]
+
+
+def small_model(input_shape=(32, 32, 3)):
+    return Model14(input_shape=input_shape, fc_units=(32, 32), num_classes=10, seed=0)
+
+
+def expected(model, images):
+    """The Keras model of any size on the images minus the mean, by hand."""
+    any_size = small_model((None, None, 3))
+    any_size.set_weights(model.get_weights())
+    return np.asarray(any_size(images.astype("float32") - MEAN))
+
+
+def images_of(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=shape).astype("uint8")
+
+
+def test_trained_model_keras_round_trip(tmp_path):
+    model = small_model()
+    model.compile(optimizer=CaffeSGD(learning_rate=0.01), loss="sparse_categorical_crossentropy")
+    source = data.get_source(data.DEFAULT_SOURCE)
+    model.fit(data.training_dataset(source, 32, seed=0).take(3), verbose=0)
+    images = images_of((4, 32, 32, 3)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(loaded) is Model14
+    np.testing.assert_array_equal(loaded(images), model(images))
+    for weight, reloaded in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(weight, reloaded)
+
+
+def test_saved_model_serves_images_of_any_size(tmp_path):
+    model = small_model()
+    export.export_saved_model(model, str(tmp_path / "saved"), mean=MEAN)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    signature = served.signatures["serving_default"]
+    for shape in SIZES:
+        images = images_of(shape)
+        truth = expected(model, images)
+        np.testing.assert_allclose(
+            served.serve(images.astype("float32"))["probabilities"], truth, rtol=1e-5, atol=1e-7
+        )
+        np.testing.assert_allclose(
+            served.serve_uint8(images)["probabilities"], truth, rtol=1e-5, atol=1e-7
+        )
+        np.testing.assert_allclose(
+            signature(images=tf.constant(images, tf.float32))["probabilities"],
+            truth, rtol=1e-5, atol=1e-7,
+        )
+        np.testing.assert_allclose(truth.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_onnx_agrees_with_keras_at_two_sizes(tmp_path):
+    model = small_model()
+    path = export.export_onnx(model, str(tmp_path / "model.onnx"), mean=MEAN)
+    session = onnxruntime.InferenceSession(path)
+    (input_,) = session.get_inputs()
+    for shape in SIZES:
+        images = images_of(shape, seed=1)
+        (probabilities,) = session.run(None, {input_.name: images.astype("float32")})
+        np.testing.assert_allclose(probabilities, expected(model, images), rtol=1e-5, atol=1e-7)
+
+
+def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
+    model = small_model()
+    model.save(tmp_path / "model.keras")
+    per_pixel = np.broadcast_to(MEAN, (32, 32, 3)).copy()
+    per_pixel[0, 0, 0] += 32 * 32 * 3.0  # channel 0 averages to MEAN[0] + 3
+    data.save_mean(per_pixel, tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"augmentation": {"crop_size": 32}}))
+    serving = export.serving_model(str(tmp_path))
+    np.testing.assert_allclose(
+        serving.get_layer("subtract_mean").offset, -(MEAN + [3.0, 0.0, 0.0]), rtol=1e-6
+    )
+    serving.save(tmp_path / "serving.keras")
+    reloaded = keras.saving.load_model(tmp_path / "serving.keras")
+    images = images_of((1, 40, 36, 3)).astype("float32")
+    np.testing.assert_allclose(reloaded(images), serving(images), rtol=1e-6)
+    np.testing.assert_allclose(
+        serving(images), expected(model, images + MEAN - (MEAN + [3.0, 0.0, 0.0])),
+        rtol=1e-5, atol=1e-7,
+    )
+
+
+def test_a_bare_model_needs_its_mean():
+    with pytest.raises(ValueError, match="mean"):
+        export.serving_model(small_model())
+    with pytest.raises(ValueError, match="mean"):
+        export.serving_model(small_model(), mean=np.zeros((2, 3)))
+    assert export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
