@@ -124,6 +124,32 @@ def _recipe_value_parser(field):
     return parse
 
 
+def _reproduce(args, out):
+    from keras_prelu.analysis import studies
+
+    options = {}
+    if args.seeds is not None:
+        options["seeds"] = tuple(args.seeds)
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.fc_units is not None:
+        options["fc_units"] = tuple(args.fc_units)
+    with_activations = dict(options)
+    if args.activations is not None:
+        with_activations["activations"] = tuple(args.activations)
+    results = studies.reproduce(
+        args.study,
+        args.out_dir,
+        runs_dir=args.runs_dir,
+        init=options,
+        activations=with_activations,
+        slopes=with_activations,
+    )
+    for result in results.values():
+        out.write(studies.format_summary(result) + "\n")
+    out.write(f"Numbers (JSON) and plots (PNG) in {args.out_dir}\n")
+
+
 def _add_recipe_arguments(parser):
     """One `--field-name` option per `Recipe` field, absent unless given."""
     from keras_prelu.training import BUNDLED_RECIPE
@@ -170,6 +196,43 @@ def build_parser():
                       help="side of the square input image (default 224)")
     info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
     info.set_defaults(run=_info)
+
+    from keras_prelu.analysis import studies
+
+    reproduce = verbs.add_parser(
+        "reproduce",
+        help="the paper's studies at small scale on the bundled digits",
+        description=(
+            "Reproduces a study of the paper on the bundled digits, sized for "
+            "a CPU: 'init' (He vs Xavier initialization of the 30-layer ReLU "
+            "model and of model B at a quarter width, Fig. 3), 'activations' "
+            "(ReLU, Leaky ReLU, PReLU shared and channel-wise on the 14-layer "
+            "model, several seeds, Table 2), 'slopes' (the learned slopes and "
+            "mean responses of those models, Table 1 and Fig. 2) or 'all'. "
+            "Writes JSON numbers and PNG plots (with matplotlib)."
+        ),
+    )
+    reproduce.add_argument("study", choices=studies.STUDIES + ("all",))
+    reproduce.add_argument("--out-dir", default=studies.DEFAULT_OUT_DIR,
+                           help=f"where the JSON and PNG files go (default "
+                                f"{studies.DEFAULT_OUT_DIR})")
+    reproduce.add_argument("--runs-dir", default=studies.DEFAULT_RUNS_DIR,
+                           help="where the trained models of 'activations' go, "
+                                f"read by 'slopes' (default {studies.DEFAULT_RUNS_DIR})")
+    reproduce.add_argument("--activations", nargs="+", default=None,
+                           choices=studies.STUDY_ACTIVATIONS,
+                           help="the activations of 'activations' and 'slopes' "
+                                "(default: all four)")
+    reproduce.add_argument("--seeds", type=int, nargs="+", default=None,
+                           help=f"seeds of each configuration (default "
+                                f"{' '.join(map(str, studies.STUDY_SEEDS))}; init: 0)")
+    reproduce.add_argument("--epochs", type=int, default=None,
+                           help=f"epochs of each run (default {studies.INIT_EPOCHS} "
+                                f"for init, {studies.ACTIVATION_EPOCHS} for activations)")
+    reproduce.add_argument("--fc-units", type=int, nargs=2, metavar=("FC1", "FC2"),
+                           default=None, help="widths of fc1 and fc2 (default "
+                           f"{' '.join(map(str, studies.STUDY_FC_UNITS))})")
+    reproduce.set_defaults(run=_reproduce)
 
     from keras_prelu.data import DEFAULT_SOURCE
     from keras_prelu.training.run import DEFAULT_MODEL

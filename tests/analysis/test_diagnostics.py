@@ -158,3 +158,32 @@ def test_mean_responses_rejects_unknown_layers_and_empty_data():
         mean_responses(model, [np.ones((2, 4))], layers=["nope"])
     with pytest.raises(ValueError, match="no batch"):
         mean_responses(model, [])
+
+
+def test_model30_xavier_over_he_fan_in_is_half_per_layer():
+    """Xavier's `n Var[w] = 1` vs He's `1/2 n Var[w] = 1` on the 30-layer model.
+
+    The same seed draws the same Gaussians, scaled by std ratio 1/sqrt(2) at
+    every layer; a bias-free ReLU network with max pooling is positively
+    homogeneous in each layer's weights, so at layer l the responses' variance
+    ratio is exactly 2^-l and the gradients' (above l) 2^-(L - l + 1).
+    """
+    from keras_prelu.zoo import Model30
+
+    def build(initializer):
+        return Model30(
+            input_shape=(32, 32, 3), num_classes=10, activation="relu",
+            initializer=initializer, fc_initializer=initializer,
+            fc_units=(16, 16), seed=5,
+        )
+
+    images = _gaussian((4, 32, 32, 3), seed=2)
+    he = signal_propagation(build("he_fan_in"), images)
+    xavier = signal_propagation(build("xavier"), images)
+    depth = len(he)
+    assert depth == 30
+    for l, (h, x) in enumerate(zip(he, xavier), start=1):
+        assert x.forward_variance / h.forward_variance == pytest.approx(0.5**l, rel=1e-3)
+        assert x.backward_variance / h.backward_variance == pytest.approx(
+            0.5 ** (depth - l + 1), rel=1e-3
+        )
