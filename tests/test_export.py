@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_prelu import data
+from keras_prelu import SpatialPyramidPooling
 from keras_prelu import export
 from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
@@ -103,3 +104,49 @@ def test_a_bare_model_needs_its_mean():
     with pytest.raises(ValueError, match="mean"):
         export.serving_model(small_model(), mean=np.zeros((2, 3)))
     assert export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
+
+
+def test_features_by_layer_name_and_include_top_false_share_the_pre_spp_map():
+    top = small_model((None, None, 3))
+    base = Model14(input_shape=(None, None, 3), include_top=False, seed=0)
+    features = keras.Model(
+        top.input,
+        [top.get_layer("act2_4").output, top.get_layer("act3_6").output,
+         top.get_layer("spp").output],
+    )
+    images = images_of((2, 48, 40, 3)).astype("float32") - MEAN
+    stage_2, pre_spp, vector = features(images)
+    # Same seed, same conv weights: the headless model returns the pre-SPP map.
+    np.testing.assert_allclose(base(images), pre_spp, rtol=1e-6)
+    assert stage_2.shape[1:] == (7, 5, 128) and pre_spp.shape[1:] == (3, 2, 256)
+    # The SPP vector: level 6 of channel 0, bin (0, 0) is the max of map rows/cols [0, 1).
+    assert vector.shape[1:] == (256 * (36 + 9 + 4 + 1),)
+    np.testing.assert_allclose(vector[:, 0], np.asarray(pre_spp)[:, 0, 0, 0])
+    # The 1x1 level (last 256 values): the global max of each channel.
+    np.testing.assert_allclose(vector[:, -256:], np.asarray(pre_spp).max(axis=(1, 2)))
+
+
+def test_fine_tune_a_new_head_on_a_frozen_base():
+    base = Model14(input_shape=(32, 32, 3), include_top=False, seed=0)
+    base.trainable = False
+    frozen = [np.array(w) for w in base.weights]
+    inputs = keras.Input((32, 32, 3))
+    x = SpatialPyramidPooling((2, 1), name="spp")(base(inputs, training=False))
+    outputs = keras.layers.Dense(3, activation="softmax", name="new_head")(x)
+    model = keras.Model(inputs, outputs)
+    source = data.get_source(data.DEFAULT_SOURCE)
+
+    def three_classes(dataset):
+        return dataset.unbatch().filter(lambda image, label: label < 3).batch(32)
+
+    train = three_classes(data.training_dataset(source, 64, seed=0)).cache()
+    validation = three_classes(data.evaluation_dataset(source, 64)).cache()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    before = model.evaluate(validation, return_dict=True, verbose=0)
+    model.fit(train, epochs=4, verbose=0)
+    after = model.evaluate(validation, return_dict=True, verbose=0)
+    assert after["loss"] < before["loss"]
+    assert after["accuracy"] > 0.8  # chance: 1/3
+    for weight, start in zip(base.weights, frozen):
+        np.testing.assert_array_equal(weight, start)
