@@ -41,6 +41,7 @@ from keras_prelu.analysis.slopes import learned_slopes
 from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
 from keras_prelu.zoo import ARCHITECTURES
+from keras_prelu.training.run import _validation_dataset as _validation
 from keras_prelu.zoo import Model30
 
 logger = logging.getLogger(__name__)
@@ -85,17 +86,6 @@ def _write_json(out_dir, name, result):
     path.write_text(json.dumps(result, indent=2) + "\n")
     logger.info("Wrote %s", path)
     return path
-
-
-def _validation(source, augmentation, batch_size):
-    return data_lib.evaluation_dataset(
-        source,
-        batch_size,
-        views="center",
-        scale=augmentation.scale_range[0],
-        crop_size=augmentation.crop_size,
-        mean=augmentation.mean,
-    )
 
 
 # --- Study 1: initialization ------------------------------------------------
