@@ -87,6 +87,50 @@ def _train(args, out):
     out.write(result.summary() + "\n")
 
 
+def _evaluate(args, out):
+    from keras_prelu.evaluation import evaluate
+    from keras_prelu.evaluation import results_table
+    from keras_prelu.evaluation import write_json
+
+    results = []
+    try:
+        for views in args.views:
+            results.append(
+                evaluate(
+                    args.models if len(args.models) > 1 else args.models[0],
+                    args.data,
+                    split=args.split,
+                    views=views,
+                    scales=args.scales,
+                    crop_size=args.crop_size,
+                    batch_size=args.batch_size,
+                    window=tuple(args.window) if args.window else None,
+                    data_dir=args.data_dir,
+                )
+            )
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"keras-prelu evaluate: error: {error}") from error
+    out.write(results_table(results) + "\n")
+    if args.json:
+        write_json(results, args.json)
+        out.write(f"Results written to {args.json}\n")
+
+
+def _export(args, out):
+    from keras_prelu import export
+
+    try:
+        if args.format == "keras":
+            export.serving_model(args.model, mean=args.mean).save(args.output)
+        elif args.format == "onnx":
+            export.export_onnx(args.model, args.output, mean=args.mean)
+        else:
+            export.export_saved_model(args.model, args.output, mean=args.mean)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        raise SystemExit(f"keras-prelu export: error: {error}") from error
+    out.write(f"Exported {args.model} ({args.format}) to {args.output}\n")
+
+
 def _parse_bool(text):
     value = text.strip().lower()
     if value in ("true", "yes", "1"):
@@ -276,6 +320,57 @@ def build_parser():
                        default=None, help="widths of fc1 and fc2")
     _add_recipe_arguments(train)
     train.set_defaults(run=_train)
+
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="top-1/top-5 error of trained models: centre, 10-view, dense",
+        description=(
+            "Tests trained models the paper's ways over a whole split and prints "
+            "a table like the paper's. Several models are an ensemble (scores "
+            "averaged)."
+        ),
+    )
+    evaluate.add_argument("models", nargs="+", metavar="MODEL",
+                          help="a run folder of 'keras-prelu train' or a .keras file")
+    evaluate.add_argument("--data", default=None,
+                          help="the source (default: the run's, else "
+                               f"{DEFAULT_SOURCE!r})")
+    evaluate.add_argument("--data-dir", default=None,
+                          help="the tensorflow-datasets data folder")
+    evaluate.add_argument("--split", default="validation")
+    evaluate.add_argument("--views", nargs="+", choices=("center", "ten", "dense"),
+                          default=["center"],
+                          help="ways of testing, one table row each (default center)")
+    evaluate.add_argument("--scales", type=int, nargs="+", default=None,
+                          help="shorter sides, scores averaged (default: the "
+                               "smallest training scale; dense: the paper's "
+                               "224 256 384 480 640 relative to a 224 crop)")
+    evaluate.add_argument("--crop-size", type=int, default=None,
+                          help="crop side and training crop (default: the run's)")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--window", type=int, nargs=2, metavar=("H", "W"),
+                          default=None,
+                          help="dense window on the last conv map (default: "
+                               "the map of the training crop, 14 14 for model A)")
+    evaluate.add_argument("--json", default=None, help="also write the results here")
+    evaluate.set_defaults(run=_evaluate)
+
+    export_ = verbs.add_parser(
+        "export",
+        help="export a trained model: SavedModel, ONNX or .keras, with its mean",
+        description=(
+            "Exports a model that takes RGB images in [0, 255] of any size, "
+            "subtracts the run's mean and returns class probabilities."
+        ),
+    )
+    export_.add_argument("model", help="a run folder or a .keras file")
+    export_.add_argument("output", help="the SavedModel folder, .onnx or .keras file")
+    export_.add_argument("--format", choices=("saved_model", "onnx", "keras"),
+                         default="saved_model")
+    export_.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
+                         default=None,
+                         help="the mean subtracted (default: the run's mean.json)")
+    export_.set_defaults(run=_export)
     return parser
 
 
