@@ -38,11 +38,8 @@ from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.slopes import PAPER_TABLE_1
 from keras_prelu.analysis.slopes import PAPER_TABLE_1_RANGES
 from keras_prelu.analysis.slopes import learned_slopes
-from keras_prelu.initializers import PReLUHeNormal
-from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
-from keras_prelu.zoo import ARCHITECTURES
 from keras_prelu.training.run import _validation_dataset as _validation
-from keras_prelu.zoo import Model30
+from keras_prelu.zoo import get_model
 
 logger = logging.getLogger(__name__)
 
@@ -89,50 +86,6 @@ def _write_json(out_dir, name, result):
 
 
 # --- Study 1: initialization ------------------------------------------------
-
-
-def narrow_model(architecture, *, width, initializer, input_shape, num_classes,
-                 fc_units=STUDY_FC_UNITS, seed=0):
-    """A plain ReLU network of `architecture`'s stages with `width` x the filters.
-
-    The layers use `initializer`: "he" (Eqn 16, fan-out, with a = 0, for
-    the convolutions; Eqn 12, fan-in, for the fc layers, whose fan-in is up
-    to 200 times their fan-out here) or "xavier" (`n Var[w] = 1`, fan-in);
-    no dropout. For trying a zoo model's depth pattern at a
-    cost a CPU affords (e.g. model B at a quarter of its width).
-    """
-    arch = ARCHITECTURES[architecture]
-    seeds = iter(range(seed, seed + 10_000))
-
-    def init(mode="fan_out"):
-        if initializer == "xavier":
-            return PReLUHeNormal(slope=1.0, mode="fan_in", seed=next(seeds))
-        return PReLUHeNormal(slope=0.0, mode=mode, seed=next(seeds))
-
-    inputs = keras.Input(input_shape, name="image")
-    x = inputs
-    for s, stage in enumerate(arch.stages, start=1):
-        filters = max(1, round(stage.filters * width))
-        for i in range(1, stage.depth + 1):
-            first = i == 1
-            x = keras.layers.Conv2D(
-                filters,
-                stage.kernel_size,
-                strides=stage.strides if first else 1,
-                padding=stage.padding if first else "same",
-                kernel_initializer=init(),
-                name=f"conv{s}_{i}",
-            )(x)
-            x = keras.layers.ReLU(name=f"act{s}_{i}")(x)
-        if stage.pool is not None:
-            x = keras.layers.MaxPooling2D(*stage.pool, name=f"pool{s}")(x)
-    x = SpatialPyramidPooling(arch.spp_levels or (1,), name="spp")(x)
-    for k, units in enumerate(fc_units, start=1):
-        x = keras.layers.Dense(units, kernel_initializer=init("fan_in"), name=f"fc{k}")(x)
-        x = keras.layers.ReLU(name=f"act_fc{k}")(x)
-    x = keras.layers.Dense(num_classes, kernel_initializer=init("fan_in"), name="fc3")(x)
-    outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=f"{architecture}_x{width:g}")
 
 
 class _GradientProbe(keras.callbacks.Callback):
@@ -223,7 +176,7 @@ def init_study(out_dir=DEFAULT_OUT_DIR, *, epochs=INIT_EPOCHS, seeds=(0,),
     """Study 1: He vs Xavier initialization of deep ReLU models (Fig. 3).
 
     Trains the 30-layer model (`Model30`, ReLU) and model B's pattern at
-    `model_b_width` of its widths (`narrow_model`; None skips it) from both
+    `model_b_width` of its widths (`width_multiplier`; None skips it) from both
     initializations, with the bundled recipe (rate 1e-2, momentum 0.9,
     decay 5e-4, batch 32) for `epochs` epochs of `steps_per_epoch` steps
     (default: one pass over the training split), per seed. The He rule is
@@ -246,27 +199,25 @@ def init_study(out_dir=DEFAULT_OUT_DIR, *, epochs=INIT_EPOCHS, seeds=(0,),
     recipe = BUNDLED_RECIPE
     if steps_per_epoch is None:
         steps_per_epoch = source.num_examples("train") // recipe.batch_size
-    builders = {
-        "model_30": lambda init, seed: Model30(
-            input_shape=(crop, crop, 3), num_classes=source.num_classes,
-            activation="relu", initializer=init, fc_initializer=FC_RULE[init],
-            fc_units=fc_units, seed=seed,
-        ),
-    }
+    widths = {"model_30": 1.0}
     if model_b_width is not None:
-        builders["model_b"] = lambda init, seed: narrow_model(
-            "model_b", width=model_b_width, initializer=init,
-            input_shape=(crop, crop, 3), num_classes=source.num_classes,
-            fc_units=fc_units, seed=seed,
+        widths["model_b"] = model_b_width
+
+    def build(model_name, init, seed):
+        return get_model(
+            model_name, input_shape=(crop, crop, 3), num_classes=source.num_classes,
+            activation="relu", initializer=init, fc_initializer=FC_RULE[init],
+            fc_units=fc_units, width_multiplier=widths[model_name], seed=seed,
         )
+
     batch, _ = next(iter(data_lib.training_dataset(
         source, recipe.batch_size, augmentation=augmentation, seed=0)))
     runs = {}
     signal = {}
-    for model_name, build in builders.items():
+    for model_name in widths:
         for init in ("he", "xavier"):
             for seed in seeds:
-                model = build(init, seed)
+                model = build(model_name, init, seed)
                 if seed == seeds[0]:
                     rows = signal_propagation(model, batch)
                     signal.setdefault(model_name, {})[init] = [

@@ -128,6 +128,8 @@ class PReLUNet(keras.Model):
         dropout: dropout rate after fc1 and fc2.
         fc_units: widths of fc1 and fc2, `(4096, 4096)` in the paper; smaller
             widths fit small datasets.
+        width_multiplier: scales every convolution's width (rounded, at least
+            1): a model's depth pattern at a fraction of its cost.
         pooling: with `include_top=False`: None (the feature map), `"spp"`,
             `"avg"` or `"max"` (a vector).
         weights: path of a `.weights.h5` file to load, or None.
@@ -151,6 +153,7 @@ class PReLUNet(keras.Model):
         fc_initializer="paper",
         dropout=DROPOUT_RATE,
         fc_units=FC_UNITS,
+        width_multiplier=1.0,
         pooling=None,
         weights=None,
         seed=None,
@@ -180,6 +183,11 @@ class PReLUNet(keras.Model):
                 "`input_shape` must be (height, width, channels) with known "
                 f"channels, got input_shape={input_shape!r}."
             )
+        if not width_multiplier > 0:
+            raise ValueError(
+                "`width_multiplier` must be positive, "
+                f"got width_multiplier={width_multiplier!r}."
+            )
         fc_units = tuple(fc_units)
         if include_top:
             _validate_top(arch, input_shape, num_classes, fc_units, dropout)
@@ -200,7 +208,7 @@ class PReLUNet(keras.Model):
                 name = conv_name(s, stage, i)
                 first = i == 1
                 x = keras.layers.Conv2D(
-                    stage.filters,
+                    max(1, round(stage.filters * width_multiplier)),
                     stage.kernel_size,
                     strides=stage.strides if first else 1,
                     padding=stage.padding if first else "same",
@@ -265,6 +273,7 @@ class PReLUNet(keras.Model):
         self.fc_initializer = fc_initializer
         self.dropout = dropout
         self.fc_units = fc_units
+        self.width_multiplier = width_multiplier
         self.pooling = pooling
         self.seed = seed
         if weights is not None:
@@ -285,6 +294,7 @@ class PReLUNet(keras.Model):
             "fc_initializer": self.fc_initializer,
             "dropout": self.dropout,
             "fc_units": self.fc_units,
+            "width_multiplier": self.width_multiplier,
             "pooling": self.pooling,
             "seed": self.seed,
         }

@@ -217,6 +217,15 @@ def test_weights_argument_loads_a_file(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_width_multiplier_scales_every_convolution():
+    base = Model14(include_top=False)
+    narrow = Model14(include_top=False, width_multiplier=0.25)
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            assert narrow.get_layer(layer.name).filters == layer.filters // 4
+    assert narrow.get_layer("act3_6").count_params() == 64  # channel-wise slopes
+
+
 def test_seed_makes_models_reproducible():
     first = Model14(include_top=False, seed=3).get_weights()
     second = Model14(include_top=False, seed=3).get_weights()
@@ -235,6 +244,7 @@ def test_seed_makes_models_reproducible():
         ({"input_shape": (224, 224)}, "input_shape"),
         ({"fc_units": (4096,)}, "fc_units"),
         ({"dropout": 1.0}, "dropout"),
+        ({"width_multiplier": 0}, "width_multiplier"),
         ({"weights": "/no/such/file.weights.h5"}, "weights"),
         ({"architecture": "model_b"}, "architecture"),
     ],
