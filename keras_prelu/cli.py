@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import types
 import typing
@@ -51,6 +52,9 @@ def _train(args, out):
     from keras_prelu.training import default_recipe
     from keras_prelu.training import fit
 
+    _use_backend(args)
+    _join_processes(args)
+
     overrides = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(Recipe)
@@ -85,6 +89,58 @@ def _train(args, out):
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"keras-prelu train: error: {error}") from error
     out.write(result.summary() + "\n")
+
+
+def _use_backend(args):
+    """Runs the command again under `--backend` when Keras has another one.
+
+    Keras fixes its backend when it is first imported (from KERAS_BACKEND),
+    which this module has already done.
+    """
+    import keras
+
+    if args.backend is None or args.backend == keras.backend.backend():
+        return
+    if args.argv is not None:
+        raise SystemExit(
+            f"keras-prelu train: error: --backend {args.backend}: Keras was "
+            f"imported with the {keras.backend.backend()!r} backend; set "
+            f"KERAS_BACKEND={args.backend} before importing it."
+        )
+    logging.getLogger(__name__).info("Restarting on the %s backend.", args.backend)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(
+        sys.executable,
+        [sys.executable, "-m", "keras_prelu.cli", *sys.argv[1:]],
+        dict(os.environ, KERAS_BACKEND=args.backend),
+    )
+
+
+def _join_processes(args):
+    """Starts `keras.distribution` across processes when asked (JAX)."""
+    import keras
+
+    from keras_prelu.training import distribution
+
+    settings = (args.coordinator, args.num_processes, args.process_id)
+    try:
+        wanted = distribution.wants_processes(*settings)
+        if not wanted:
+            return
+        if keras.backend.backend() != "jax":
+            raise ValueError(
+                "training on several processes uses keras.distribution and "
+                f"needs the JAX backend (the backend is "
+                f"{keras.backend.backend()!r}; tf.distribute's "
+                "MultiWorkerMirroredStrategy cannot run model.fit in Keras 3): "
+                "add --backend jax."
+            )
+        distribution.initialize_processes(
+            *settings, heartbeat_timeout=args.heartbeat_timeout
+        )
+    except ValueError as error:
+        raise SystemExit(f"keras-prelu train: error: {error}") from error
 
 
 def _evaluate(args, out):
@@ -318,6 +374,30 @@ def build_parser():
                        help="the model's activation (default prelu)")
     train.add_argument("--fc-units", type=int, nargs=2, metavar=("FC1", "FC2"),
                        default=None, help="widths of fc1 and fc2")
+    from keras_prelu.training.distribution import DEFAULT_HEARTBEAT_TIMEOUT
+
+    processes = train.add_argument_group(
+        "backend and processes",
+        "Several processes (machines) train one model with keras.distribution "
+        "on the JAX backend; each reads its shard of the data, process 0 writes "
+        "the run. Unset options are read from KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID (or "
+        "JAX_COORDINATOR_ADDRESS), else from a Slurm or Open MPI launcher.",
+    )
+    processes.add_argument("--backend", choices=("tensorflow", "jax"), default=None,
+                           help="the Keras backend (default: KERAS_BACKEND's)")
+    processes.add_argument("--num-processes", type=int, default=None, metavar="N",
+                           help="the number of processes of the run")
+    processes.add_argument("--process-id", type=int, default=None, metavar="I",
+                           help="this process' id in [0, N); 0 writes the run")
+    processes.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                           help="address and free port of process 0's machine, "
+                                "the same for every process")
+    processes.add_argument("--heartbeat-timeout", type=int,
+                           default=DEFAULT_HEARTBEAT_TIMEOUT, metavar="SECONDS",
+                           help="a process silent this long is declared dead and "
+                                "the others stop with an error (default "
+                                f"{DEFAULT_HEARTBEAT_TIMEOUT})")
     _add_recipe_arguments(train)
     train.set_defaults(run=_train)
 
@@ -377,6 +457,7 @@ def build_parser():
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    args.argv = argv
     args.run(args, sys.stdout)
     return 0
 

@@ -54,6 +54,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         stateful_callbacks: callbacks whose `get_state()`/`set_state()` are
             saved and restored with the checkpoint, e.g. a
             `SwitchLROnPlateau`; one of each class at most.
+        write: whether this process writes the checkpoints. In a
+            multi-process run every process restores from `directory` but
+            only one (process 0) writes it.
 
     Example:
 
@@ -64,8 +67,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     ...           callbacks=[switch, checkpoint])
     """
 
-    def __init__(self, directory, stateful_callbacks=()):
+    def __init__(self, directory, stateful_callbacks=(), write=True):
         super().__init__()
+        self.write = bool(write)
         if not directory:
             raise ValueError(
                 "Argument `directory` must be a non-empty path. "
@@ -143,11 +147,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self.model._initial_epoch = epochs_completed
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.write:
+            return
         epochs_completed = epoch + 1
         self.directory.mkdir(parents=True, exist_ok=True)
         weights_name = f"epoch-{epochs_completed:04d}.weights.h5"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{weights_name}"
-        self.model.save_weights(temporary)
+        with _outside_distribution():
+            self.model.save_weights(temporary)
         _durable_replace(temporary, self.directory / weights_name)
         state = {
             "epochs_completed": epochs_completed,
@@ -172,6 +179,26 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def _variables_left_out_by_save_weights(self):
         saved = {id(weight) for weight in self.model.weights}
         return [v for v in self.model.variables if id(v) not in saved]
+
+
+class _outside_distribution:
+    """Suspends the `keras.distribution` in force (JAX), then restores it.
+
+    `save_weights` creates a throwaway optimizer (to list attribute names);
+    under a multi-process distribution its variables would be placed on all
+    the processes' devices, a collective that only the writing process
+    joins: it would wait forever.
+    """
+
+    def __enter__(self):
+        self.distribution = None
+        if keras.backend.backend() == "jax":
+            self.distribution = keras.distribution.distribution()
+            keras.distribution.set_distribution(None)
+
+    def __exit__(self, *exc_info):
+        if self.distribution is not None:
+            keras.distribution.set_distribution(self.distribution)
 
 
 def _durable_replace(source, destination):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.recipe import Recipe
@@ -199,9 +200,14 @@ def fit(
         )
     source = _get_source(data, data_dir=data_dir, download=download)
     augmentation = _augmentation(augmentation, source)
-    steps_per_epoch = _check_splits(source, recipe.batch_size)
-    strategy = get_strategy(recipe.strategy)
-    replicas = strategy.num_replicas_in_sync
+    process_id, num_processes = distribution_lib.process_position()
+    steps_per_epoch = _check_splits(source, recipe.batch_size, num_processes)
+    strategy, distribution = _strategy_and_distribution(recipe.strategy)
+    replicas = (
+        strategy.num_replicas_in_sync
+        if distribution is None
+        else distribution_lib.num_replicas(distribution)
+    )
     if recipe.batch_size % replicas:
         raise ValueError(
             f"Recipe field `batch_size` ({recipe.batch_size}, the global "
@@ -226,19 +232,35 @@ def fit(
     else:
         if recipe.seed is None:
             recipe = dataclasses.replace(
-                recipe, seed=int(np.random.SeedSequence().entropy % 2**31)
+                recipe,
+                seed=distribution_lib.broadcast_from_first_process(
+                    int(np.random.SeedSequence().entropy % 2**31)
+                ),
             )
         epochs_completed = 0
+    # Several processes: all must resume from the same checkpoint (one
+    # run_dir on shared storage) with the same seed; only process 0 writes.
+    distribution_lib.check_same_in_all_processes(
+        epochs_completed, f"the epochs completed in {paths['checkpoint']}"
+    )
+    distribution_lib.check_same_in_all_processes(recipe.seed, "the seed")
     augmentation = _with_mean(augmentation, mean, source, paths["mean"])
+    distribution_lib.barrier("keras_prelu.fit: run files read")
+    writes = process_id == 0
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    recipe.save(paths["recipe"])
-    paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
-    data_lib.save_mean(augmentation.mean, run_dir)
-    _keep_log_rows(paths["log"], epochs_completed)
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        recipe.save(paths["recipe"])
+        paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
+        data_lib.save_mean(augmentation.mean, run_dir)
+        _keep_log_rows(paths["log"], epochs_completed)
 
     keras.utils.set_random_seed(recipe.seed)
-    with strategy.scope(), _dtype_policy(recipe.mixed_precision):
+    with (
+        strategy.scope(),
+        _distribution_scope(distribution),
+        _dtype_policy(recipe.mixed_precision),
+    ):
         network = get_model(model, **{"seed": recipe.seed, **model_kwargs})
         network.compile(
             optimizer=recipe.optimizer(),
@@ -251,24 +273,36 @@ def fit(
         )
     switch = recipe.learning_rate_switch()
     checkpoint = ResumableCheckpoint(
-        paths["checkpoint"], stateful_callbacks=[switch]
+        paths["checkpoint"], stateful_callbacks=[switch], write=writes
     )
     callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
-        keras.callbacks.CSVLogger(paths["log"], append=True),
-        *_tensorboard(paths),
+        *(
+            [keras.callbacks.CSVLogger(paths["log"], append=True),
+             *_tensorboard(paths)]
+            if writes
+            else []
+        ),
         checkpoint,  # last: it records whether training was stopped
     ]
+    if not writes:
+        verbose = 0
     train = _training_epochs(
         source,
         augmentation,
         recipe,
         steps_per_epoch,
         first_epoch=min(epochs_completed, recipe.epochs - 1),
+        num_shards=num_processes,
+        shard_index=process_id,
     )
-    validation = _validation_dataset(source, augmentation, recipe.batch_size)
+    # Every process evaluates the whole validation split as its share of
+    # each global batch: the errors are those of one process.
+    validation = _validation_dataset(
+        source, augmentation, recipe.batch_size // num_processes
+    )
     logger.info(
-        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas) "
+        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas%s) "
         "for up to %d epochs in %s%s.",
         model,
         source.name,
@@ -276,28 +310,35 @@ def fit(
         steps_per_epoch,
         recipe.batch_size,
         replicas,
+        f" in {num_processes} processes; this is process {process_id}"
+        if num_processes > 1
+        else "",
         recipe.epochs,
         run_dir,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
-    network.fit(
-        train,
-        validation_data=validation,
-        epochs=recipe.epochs,
-        initial_epoch=epochs_completed,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # each epoch's pipeline shuffles, from its seed
-        verbose=verbose,
-    )
-    evaluation = {
-        name: float(value)
-        for name, value in network.evaluate(
-            validation, return_dict=True, verbose=verbose
-        ).items()
-    }
-    paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
-    network.save(paths["model"])
+    with _distribution_scope(distribution):
+        network.fit(
+            train,
+            validation_data=validation,
+            epochs=recipe.epochs,
+            initial_epoch=epochs_completed,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            shuffle=False,  # each epoch's pipeline shuffles, from its seed
+            verbose=verbose,
+        )
+        evaluation = {
+            name: float(value)
+            for name, value in network.evaluate(
+                validation, return_dict=True, verbose=verbose
+            ).items()
+        }
+    distribution_lib.barrier("keras_prelu.fit: trained")
+    if writes:
+        paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
+        network.save(paths["model"])
+    distribution_lib.barrier("keras_prelu.fit: saved")
     state = checkpoint.read_state() or {"epochs_completed": 0}
     result = FitResult(
         model=network,
@@ -358,9 +399,20 @@ def _augmentation(augmentation, source):
         raise ValueError(f"Argument `augmentation`: {error}") from error
 
 
-def _check_splits(source, batch_size):
-    """Steps per epoch; raises for splits without a batch / any example."""
+def _check_splits(source, batch_size, num_processes=1):
+    """Steps per epoch; raises for splits without a batch / any example.
+
+    With several processes, each reads its shard (every `num_processes`-th
+    example) in batches of `batch_size / num_processes`: an epoch has the
+    batches of the smallest shard.
+    """
     train_examples = source.num_examples("train")
+    if batch_size % num_processes:
+        raise ValueError(
+            f"Recipe field `batch_size` ({batch_size}, the global batch) must "
+            f"be divisible by the {num_processes} processes, each of which "
+            f"reads its share of it; choose a multiple of {num_processes}."
+        )
     if train_examples < batch_size:
         raise ValueError(
             f"Argument `data`: the training split of {source.name!r} has "
@@ -372,7 +424,7 @@ def _check_splits(source, batch_size):
             f"Argument `data`: the validation split of {source.name!r} is "
             "empty; training watches the validation error."
         )
-    return train_examples // batch_size
+    return (train_examples // num_processes) // (batch_size // num_processes)
 
 
 def _model_kwargs(data, model_kwargs, source, augmentation, recipe):
@@ -512,6 +564,36 @@ def _keep_log_rows(path, epochs_completed):
             csv.writer(file).writerows(kept if len(kept) > 1 else [])
 
 
+def _strategy_and_distribution(name):
+    """`(tf.distribute strategy, keras.distribution or None)` for `name`.
+
+    TensorFlow: `get_strategy(name)`. JAX: the default (no-op) strategy and
+    `distribution.get_distribution(name)`.
+    """
+    if keras.backend.backend() == "jax":
+        import tensorflow as tf
+
+        return tf.distribute.get_strategy(), distribution_lib.get_distribution(
+            name
+        )
+    return get_strategy(name), None
+
+
+class _distribution_scope:
+    """`distribution.scope()`, or nothing for `None`."""
+
+    def __init__(self, distribution):
+        self.scope = None if distribution is None else distribution.scope()
+
+    def __enter__(self):
+        if self.scope is not None:
+            self.scope.__enter__()
+
+    def __exit__(self, *exc_info):
+        if self.scope is not None:
+            return self.scope.__exit__(*exc_info)
+
+
 class _dtype_policy:
     """Builds layers under "mixed_float16" when asked, then restores."""
 
@@ -543,12 +625,22 @@ def _tensorboard(paths):
     return [keras.callbacks.TensorBoard(paths["tensorboard"], write_graph=False)]
 
 
-def _training_epochs(source, augmentation, recipe, steps_per_epoch, first_epoch):
+def _training_epochs(
+    source,
+    augmentation,
+    recipe,
+    steps_per_epoch,
+    first_epoch,
+    num_shards=1,
+    shard_index=0,
+):
     """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
 
     Each epoch is the first pass of a pipeline seeded by `epoch_seed(seed,
     epoch)`: its order and augmentation are the same whichever process
     trains it (a tf.data reshuffle sequence would restart with the process).
+    With several processes, each reads shard `shard_index` of `num_shards`:
+    its part of every global batch.
     """
 
     def epoch(index):
@@ -558,6 +650,8 @@ def _training_epochs(source, augmentation, recipe, steps_per_epoch, first_epoch)
                 recipe.batch_size,
                 augmentation=augmentation,
                 seed=epoch_seed(recipe.seed, index),
+                num_shards=num_shards,
+                shard_index=shard_index,
             )
             .repeat()
             .take(steps_per_epoch)
