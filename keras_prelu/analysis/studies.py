@@ -38,7 +38,7 @@ from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.slopes import PAPER_TABLE_1
 from keras_prelu.analysis.slopes import PAPER_TABLE_1_RANGES
 from keras_prelu.analysis.slopes import learned_slopes
-from keras_prelu.training.run import _validation_dataset as _validation
+from keras_prelu.training.run import validation_dataset
 from keras_prelu.zoo import get_model
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _train_for_init_study(model, source, augmentation, *, recipe, epochs,
         train,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        validation_data=_validation(source, augmentation, recipe.batch_size),
+        validation_data=validation_dataset(source, augmentation, recipe.batch_size),
         callbacks=[probe],
         verbose=0,
     ).history
@@ -467,7 +467,7 @@ def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
         activation_study(out_dir, runs_dir=runs_dir, activations=activations,
                          seeds=seeds, data=data, **activation_kwargs)
     source = data_lib.get_source(data)
-    validation = _validation(source, source.default_augmentation(), 64)
+    validation = validation_dataset(source, source.default_augmentation(), 64)
     slopes = {}
     responses = {}
     for activation in activations:

@@ -298,7 +298,7 @@ def fit(
     )
     # Every process evaluates the whole validation split as its share of
     # each global batch: the errors are those of one process.
-    validation = _validation_dataset(
+    validation = validation_dataset(
         source, augmentation, recipe.batch_size // num_processes
     )
     logger.info(
@@ -351,7 +351,10 @@ def fit(
         run_dir=run_dir,
         paths=paths,
     )
-    logger.info("%s", result.summary())
+    logger.info(
+        "Run finished: top-1 error %.4f, top-5 error %.4f; written to %s",
+        evaluation["top1_error"], evaluation["top5_error"], run_dir,
+    )
     return result
 
 
@@ -663,7 +666,9 @@ def _training_epochs(
     return dataset
 
 
-def _validation_dataset(source, augmentation, batch_size):
+def validation_dataset(source, augmentation, batch_size):
+    """The validation split as `fit` tests it: the centre crop of the image
+    resized to the smallest training scale, minus the training mean."""
     return data_lib.evaluation_dataset(
         source,
         batch_size,
