@@ -379,8 +379,9 @@ def build_parser():
     processes = train.add_argument_group(
         "backend and processes",
         "Several processes (machines) train one model with keras.distribution "
-        "on the JAX backend; each reads its shard of the data, process 0 writes "
-        "the run. Unset options are read from KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "on the JAX backend; each feeds its rows of every global batch, "
+        "process 0 writes the run. Unset options are read from "
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES, "
         "KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID (or "
         "JAX_COORDINATOR_ADDRESS), else from a Slurm or Open MPI launcher.",
     )

@@ -202,7 +202,7 @@ def get_distribution(name="auto"):
     - `"mirrored"` is `tf.distribute` and raises.
 
     Each process feeds its own part of the global batch
-    (`auto_shard_dataset=False`); `fit` shards the data by process.
+    (`auto_shard_dataset=False`); `fit` gives each its rows of every global batch.
 
     Returns:
         A `DataParallel`, or `None`.

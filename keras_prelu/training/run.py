@@ -293,8 +293,8 @@ def fit(
         recipe,
         steps_per_epoch,
         first_epoch=min(epochs_completed, recipe.epochs - 1),
-        num_shards=num_processes,
-        shard_index=process_id,
+        num_processes=num_processes,
+        process_id=process_id,
     )
     # Every process evaluates the whole validation split as its share of
     # each global batch: the errors are those of one process.
@@ -405,9 +405,9 @@ def _augmentation(augmentation, source):
 def _check_splits(source, batch_size, num_processes=1):
     """Steps per epoch; raises for splits without a batch / any example.
 
-    With several processes, each reads its shard (every `num_processes`-th
-    example) in batches of `batch_size / num_processes`: an epoch has the
-    batches of the smallest shard.
+    An epoch has the same global batches whatever the number of processes
+    (each process takes its `batch_size / num_processes` rows of each, see
+    `_training_epochs`): `train_examples // batch_size` of them.
     """
     train_examples = source.num_examples("train")
     if batch_size % num_processes:
@@ -427,7 +427,7 @@ def _check_splits(source, batch_size, num_processes=1):
             f"Argument `data`: the validation split of {source.name!r} is "
             "empty; training watches the validation error."
         )
-    return (train_examples // num_processes) // (batch_size // num_processes)
+    return train_examples // batch_size
 
 
 def _model_kwargs(data, model_kwargs, source, augmentation, recipe):
@@ -634,31 +634,46 @@ def _training_epochs(
     recipe,
     steps_per_epoch,
     first_epoch,
-    num_shards=1,
-    shard_index=0,
+    num_processes=1,
+    process_id=0,
 ):
     """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
 
     Each epoch is the first pass of a pipeline seeded by `epoch_seed(seed,
     epoch)`: its order and augmentation are the same whichever process
     trains it (a tf.data reshuffle sequence would restart with the process).
-    With several processes, each reads shard `shard_index` of `num_shards`:
-    its part of every global batch.
+
+    With several processes, every process builds the global batches of one
+    process and keeps its rows of each: rows `[process_id * b, (process_id +
+    1) * b)`, `b = batch_size / num_processes`, the rows `DataParallel` places
+    on this process' devices (`keras.distribution.list_devices()` lists
+    process 0's first). The union of the processes' batches of step `t` is
+    then the global batch of step `t` of a one-process run, with the same
+    crops, flips and colour noise, so that the run computes what one process
+    would. `data.training_dataset(..., num_shards, shard_index)` does not:
+    it splits the shuffled file listing, shuffles within each shard and
+    seeds each shard's augmentation apart, so its shards' union is another
+    batch of other examples. The price is that every process decodes and
+    augments the whole global batch.
     """
+    local_batch = recipe.batch_size // num_processes
+    begin = process_id * local_batch
 
     def epoch(index):
-        return (
-            data_lib.training_dataset(
-                source,
-                recipe.batch_size,
-                augmentation=augmentation,
-                seed=epoch_seed(recipe.seed, index),
-                num_shards=num_shards,
-                shard_index=shard_index,
-            )
-            .repeat()
-            .take(steps_per_epoch)
+        dataset = data_lib.training_dataset(
+            source,
+            recipe.batch_size,
+            augmentation=augmentation,
+            seed=epoch_seed(recipe.seed, index),
         )
+        if num_processes > 1:
+            dataset = dataset.map(
+                lambda images, labels: (
+                    images[begin : begin + local_batch],
+                    labels[begin : begin + local_batch],
+                )
+            )
+        return dataset.repeat().take(steps_per_epoch)
 
     dataset = epoch(first_epoch)
     for index in range(first_epoch + 1, recipe.epochs):
