@@ -11,10 +11,6 @@ import typing
 from keras_prelu import __version__
 
 
-def _format_count(value):
-    return f"{value:,}"
-
-
 def _info(args, out):
     from keras_prelu.analysis import layer_complexity
     from keras_prelu.analysis import model_complexity

@@ -89,19 +89,6 @@ def learned_slopes(model):
     return rows
 
 
-def slope_table(models):
-    """Table 1 for several models: `{layer: {label: SlopeRow}}`.
-
-    Args:
-        models: `{label: model}`, e.g. `{"channel-shared": ..., "channel-wise": ...}`.
-    """
-    table = {}
-    for label, model in models.items():
-        for row in learned_slopes(model):
-            table.setdefault(row.name, {})[label] = row
-    return table
-
-
 def format_slope_table(rows):
     """The rows of `learned_slopes` as a text table (mean, min, max)."""
     lines = [f"{'layer':<10} {'kind':<15} {'count':>6} {'mean':>8} {'min':>8} {'max':>8}"]
