@@ -40,9 +40,9 @@ class DigitsSource(ListedSource):
         }
         super().__init__(DIGITS_SOURCE_NAME, [str(name) for name in digits.target_names], splits)
 
-    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
+    def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         examples = self.listed_examples(
-            split, shuffle=shuffle, seed=seed, num_shards=num_shards, shard_index=shard_index
+            split, shuffle=shuffle, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
         )
         return examples.map(lambda image, label: {"image": image, "label": label})
 

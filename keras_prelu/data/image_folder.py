@@ -66,10 +66,10 @@ class ImageFolderSource(ListedSource):
         }
         super().__init__(os.fspath(root), class_names, listed)
 
-    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
+    def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         # File names are small: all of them are shuffled before anything is read.
         files = self.listed_examples(
-            split, shuffle=shuffle, seed=seed, num_shards=num_shards, shard_index=shard_index
+            split, shuffle=shuffle, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
         )
         return files.map(
             lambda path, label: {"image": tf.io.read_file(path), "label": label, "path": path},

@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from keras_prelu.data import transforms
 from keras_prelu.data.augmentation import check_mean
-from keras_prelu.data.source import check_shard
 
 # Examples held for shuffling after they are read (the file order is shuffled in full
 # by the sources first): enough to mix records, bounded so that memory stays flat.
@@ -22,63 +21,100 @@ def training_dataset(
     shuffle_buffer=DEFAULT_SHUFFLE_BUFFER,
     num_shards=1,
     shard_index=0,
+    reshuffle_each_iteration=True,
 ):
     """Batches of augmented training images, `(images, labels)`, remainder dropped.
 
     Images are float32 `(batch, crop, crop, 3)` from the paper's training transform
     (`Augmentation`, SPEC.md section 5), labels int32 `(batch,)`. Each pass over the
-    dataset (each epoch) is reshuffled and re-augmented; with a `seed`, the sequence
-    of passes is the same on every run.
+    dataset (each epoch) is reshuffled and re-augmented, unless
+    `reshuffle_each_iteration` is False; with a `seed`, the sequence of passes is
+    the same on every run.
+
+    With `num_shards` processes, every process draws the same order and the same
+    augmentation seed for every example, and keeps rows `[shard_index * b,
+    (shard_index + 1) * b)` of each global batch, `b = batch_size / num_shards`,
+    before decoding: the shards of a step together are the global batch of one
+    process, crops included, and each process decodes only its rows (every
+    process still reads every encoded image, the cheap part).
 
     Args:
         source: a `Source` (see `get_source`).
-        batch_size: the global batch size. With `num_shards` processes, each yields
+        batch_size: the global batch size; each shard yields
             `batch_size // num_shards` images a batch.
         split: the split to read.
         augmentation: an `Augmentation`; defaults to `source.default_augmentation()`.
-        seed: an integer for a reproducible order and augmentation, or None.
+        seed: an integer for a reproducible order and augmentation, or None;
+            required with several shards, which must agree on both.
         shuffle_buffer: examples buffered for shuffling after they are read.
-        num_shards: the number of processes that share the data.
-        shard_index: this process' shard, in `[0, num_shards)`; sharding happens
-            before any file is read.
+        num_shards: the number of processes that share each global batch.
+        shard_index: this process' shard, in `[0, num_shards)`.
+        reshuffle_each_iteration: whether each pass draws a new order and new
+            augmentations; if False, every iteration yields the same batches.
     """
     check_shard(num_shards, shard_index)
-    per_shard_batch_size = _check_batch_size(batch_size, num_shards)
+    shard_batch_size = _check_batch_size(batch_size, num_shards)
     if not isinstance(shuffle_buffer, int) or shuffle_buffer < 0:
         raise ValueError(
             "`shuffle_buffer` must be an integer >= 0 (0: no buffer). "
             f"Received: shuffle_buffer={shuffle_buffer!r}"
         )
+    if num_shards > 1 and seed is None:
+        raise ValueError(
+            f"`seed` must be an integer with num_shards={num_shards}: the shards "
+            "must draw the same order and augmentation. Received: seed=None"
+        )
     if augmentation is None:
         augmentation = source.default_augmentation()
     examples = source.dataset(
-        split, shuffle=True, seed=seed, num_shards=num_shards, shard_index=shard_index
+        split, shuffle=True, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
     )
     if shuffle_buffer:
-        examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    # One random number per example: the seed of its augmentation, new every epoch,
-    # and other in every shard.
-    shard_seed = (
-        None
-        if seed is None
-        else int(np.random.SeedSequence([seed, shard_index]).generate_state(1)[0])
+        examples = examples.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
+        )
+    # One random number per example: the seed of its augmentation.
+    augmentation_seed = (
+        None if seed is None else int(np.random.SeedSequence([seed, 0]).generate_state(1)[0])
     )
-    seeds = tf.data.Dataset.random(seed=shard_seed, rerandomize_each_iteration=True)
+    seeds = tf.data.Dataset.random(
+        seed=augmentation_seed, rerandomize_each_iteration=reshuffle_each_iteration
+    )
     examples = tf.data.Dataset.zip(examples, seeds).map(
         lambda example, example_seed: dict(example, seed=tf.stack([example_seed, 0]))
     )
+    examples = _drop_incomplete(source, examples)
+    if num_shards > 1:
+        examples = (
+            examples.batch(batch_size, drop_remainder=True)
+            .map(lambda batch: _shard_rows(batch, shard_batch_size, shard_index))
+            .unbatch()
+        )
     return _batch(
         source,
         examples,
-        lambda example: transforms.augment(example["image"], example["seed"], augmentation),
-        per_shard_batch_size,
+        lambda example: (
+            transforms.augment(example["image"], example["seed"], augmentation),
+            example["label"],
+        ),
+        shard_batch_size,
         drop_remainder=True,
         deterministic=seed is not None,
     )
 
 
 def evaluation_dataset(
-    source, batch_size, *, split="validation", views="center", scale=None, crop_size=None, mean=None
+    source,
+    batch_size,
+    *,
+    split="validation",
+    views="center",
+    scale=None,
+    crop_size=None,
+    mean=None,
+    pad_remainder=False,
+    num_shards=1,
+    shard_index=0,
 ):
     """Batches of evaluation images, `(images, labels)`, every image exactly once.
 
@@ -92,28 +128,47 @@ def evaluation_dataset(
       differ in size, so `batch_size` must be 1, and a per-pixel `mean` is reduced
       to its per-channel average.
 
-    The last batch keeps the remainder. Images whose files cannot be decoded are
-    skipped and reported (`source.undecodable_files`).
+    The last batch keeps the remainder, unless `pad_remainder`: then every batch
+    has `batch_size` rows, the last one filled up with copies of its first
+    example, and the dataset yields `(images, labels, weights)`, weights 1.0 for
+    the examples and 0.0 for the copies. Several devices or processes need that:
+    each takes an equal share of every batch. With `num_shards` processes, each
+    yields rows `[shard_index * b, (shard_index + 1) * b)` of every padded batch,
+    `b = batch_size / num_shards`, decoding only those.
+
+    Images whose files cannot be decoded are reported
+    (`source.undecodable_files`) and skipped, or with `pad_remainder`, kept as
+    blank images of weight 0, so that the number of batches is known in advance.
 
     Args:
         source: a `Source`.
-        batch_size: the batch size.
+        batch_size: the batch size (the global one, with several shards).
         split: the split to read.
         views: "center", "ten" or "full".
         scale: the shorter side; defaults to the smallest training scale of
             `source.default_augmentation()` (256 for the paper).
         crop_size: the crop side; defaults to the source's training crop (224).
         mean: the mean subtracted; defaults to the source's training mean.
+        pad_remainder: whether to pad the last batch and yield weights.
+        num_shards: the number of processes that share each batch; more than
+            one needs `pad_remainder`.
+        shard_index: this process' shard, in `[0, num_shards)`.
     """
     if views not in transforms.EVALUATION_VIEWS:
         raise ValueError(
             f"`views` must be one of {transforms.EVALUATION_VIEWS}. Received: views={views!r}"
         )
-    _check_batch_size(batch_size, num_shards=1)
+    check_shard(num_shards, shard_index)
+    shard_batch_size = _check_batch_size(batch_size, num_shards)
     if views == "full" and batch_size != 1:
         raise ValueError(
             "`batch_size` must be 1 for views='full' (whole images differ in size). "
             f"Received: batch_size={batch_size}"
+        )
+    if num_shards > 1 and not pad_remainder:
+        raise ValueError(
+            f"`pad_remainder` must be True with num_shards={num_shards}: every shard "
+            "must yield the same number of full batches. Received: pad_remainder=False"
         )
     defaults = source.default_augmentation()
     scale = defaults.scale_range[0] if scale is None else scale
@@ -132,26 +187,63 @@ def evaluation_dataset(
         "full": lambda image: transforms.full_view(image, scale, mean),
     }
     view = view_functions[views]
+    if not pad_remainder:
+        return _batch(
+            source,
+            _drop_incomplete(source, source.dataset(split)),
+            lambda example: (view(example["image"]), example["label"]),
+            batch_size,
+            drop_remainder=False,
+            deterministic=True,
+        )
+    examples = (
+        _weigh_out_incomplete(source, source.dataset(split))
+        .batch(batch_size)
+        .map(lambda batch: _pad_rows(batch, batch_size))
+        .map(lambda batch: _shard_rows(batch, shard_batch_size, shard_index))
+        .unbatch()
+    )
+    num_batches = -(-source.num_examples(split) // batch_size)
     return _batch(
         source,
-        source.dataset(split),
-        lambda example: view(example["image"]),
-        batch_size,
-        drop_remainder=False,
+        examples,
+        lambda example: (view(example["image"]), example["label"], example["weight"]),
+        shard_batch_size,
+        drop_remainder=True,
         deterministic=True,
-    )
+        skip_errors=False,
+    ).apply(tf.data.experimental.assert_cardinality(num_batches))
 
 
-def _batch(source, examples, transform, batch_size, *, drop_remainder, deterministic):
-    """Maps `transform` over `examples` in parallel, then batches and prefetches."""
-    if "path" in examples.element_spec:
-        pairs = _skip_undecodable(source, examples, transform, deterministic)
-    else:
-        pairs = examples.map(
-            lambda example: (transform(example), example["label"]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=deterministic,
-        )
+def _shard_rows(batch, shard_batch_size, shard_index):
+    """Rows `[shard_index * b, (shard_index + 1) * b)` of a batch of examples."""
+    begin = shard_index * shard_batch_size
+    return {key: value[begin : begin + shard_batch_size] for key, value in batch.items()}
+
+
+def _pad_rows(batch, batch_size):
+    """A batch of examples filled up to `batch_size` rows with weight-0 copies of its first."""
+    missing = batch_size - tf.shape(batch["weight"])[0]
+    padded = {
+        key: tf.concat([value, tf.repeat(value[:1], missing, axis=0)], axis=0)
+        for key, value in batch.items()
+    }
+    padded["weight"] = tf.concat([batch["weight"], tf.zeros([missing])], axis=0)
+    return padded
+
+
+def _batch(source, examples, outputs, batch_size, *, drop_remainder, deterministic,
+           skip_errors=True):
+    """Maps `outputs` over `examples` in parallel, then batches and prefetches.
+
+    With `skip_errors`, an image from a file that passed `_drop_incomplete` but still
+    fails to decode is skipped by `ignore_errors`, which logs TensorFlow's error: a
+    run never stops on a bad file. Without, the error stops the run, so that the
+    number of batches is the one planned.
+    """
+    pairs = examples.map(outputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if skip_errors and "path" in examples.element_spec:
+        pairs = pairs.ignore_errors(log_warning=True)
     return pairs.batch(
         batch_size,
         drop_remainder=drop_remainder,
@@ -160,35 +252,47 @@ def _batch(source, examples, transform, batch_size, *, drop_remainder, determini
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _skip_undecodable(source, examples, transform, deterministic):
-    """`(transform(example), label)` for the image files that decode.
+def _drop_incomplete(source, examples):
+    """The examples of image files that are whole JPEGs or PNGs.
 
-    Files that are not whole JPEGs or PNGs (truncated downloads, other formats,
-    garbage) are dropped before decoding and reported by `source.report_undecodable`
-    with their paths. A file that passes that check but still fails to decode is
-    skipped by `ignore_errors`, which logs TensorFlow's error: a run never stops on
-    a bad file.
+    Files that are not (truncated downloads, other formats, garbage) are dropped
+    before decoding and reported by `source.report_undecodable` with their paths.
+    Sources without files are returned as they are.
     """
+    if "path" not in examples.element_spec:
+        return examples
+    return examples.filter(lambda example: _is_complete_or_reported(source, example))
+
+
+def _weigh_out_incomplete(source, examples):
+    """The examples with a `weight`: 1.0, or 0.0 for the files `_drop_incomplete`
+    drops, whose image becomes a blank PNG instead; the count is kept."""
+    if "path" not in examples.element_spec:
+        return examples.map(lambda example: dict(example, weight=tf.constant(1.0)))
+
+    def weigh(example):
+        complete = _is_complete_or_reported(source, example)
+        blank = tf.io.encode_png(tf.zeros([1, 1, 3], tf.uint8))
+        return dict(
+            example,
+            image=tf.where(complete, example["image"], blank),
+            weight=tf.cast(complete, tf.float32),
+        )
+
+    return examples.map(weigh)
+
+
+def _is_complete_or_reported(source, example):
+    """Whether the example's file is a whole image; reports its path if not."""
 
     def report(path):
         source.report_undecodable(path.numpy().decode())
         return False
 
-    def complete_or_report(example):
-        return tf.cond(
-            transforms.is_complete_image(example["image"]),
-            lambda: True,
-            lambda: tf.py_function(report, [example["path"]], tf.bool),
-        )
-
-    return (
-        examples.filter(complete_or_report)
-        .map(
-            lambda example: (transform(example), example["label"]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=deterministic,
-        )
-        .ignore_errors(log_warning=True)
+    return tf.cond(
+        transforms.is_complete_image(example["image"]),
+        lambda: True,
+        lambda: tf.py_function(report, [example["path"]], tf.bool),
     )
 
 
@@ -200,3 +304,15 @@ def _check_batch_size(batch_size, num_shards):
             f"Received: batch_size={batch_size!r}"
         )
     return batch_size // num_shards
+
+
+def check_shard(num_shards, shard_index):
+    if not isinstance(num_shards, int) or num_shards < 1:
+        raise ValueError(
+            f"`num_shards` must be a positive integer. Received: num_shards={num_shards!r}"
+        )
+    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"`shard_index` must be an integer in [0, {num_shards}). "
+            f"Received: shard_index={shard_index!r}"
+        )

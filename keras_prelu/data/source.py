@@ -42,11 +42,11 @@ class Source(abc.ABC):
         """The number of examples in `split`."""
 
     @abc.abstractmethod
-    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
-        """The raw examples of `split`, shard `shard_index` of `num_shards`.
+    def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
+        """The raw examples of `split`.
 
-        Sharding comes first, before anything is read or decoded. With `shuffle`,
-        the order is reshuffled on every iteration (deterministically if `seed`).
+        With `shuffle`, in a random order (the same one on every run if `seed`),
+        new on every iteration unless `reshuffle_each_iteration` is False.
         """
 
     def default_augmentation(self):
@@ -78,15 +78,16 @@ class ListedSource(Source):
     def num_examples(self, split):
         return len(self._splits[check_split(split)][1])
 
-    def listed_examples(self, split, *, shuffle, seed, num_shards, shard_index):
-        """`(item, int32 label)` pairs of a shard; the listing is shuffled in full."""
-        check_shard(num_shards, shard_index)
+    def listed_examples(self, split, *, shuffle, seed, reshuffle_each_iteration):
+        """`(item, int32 label)` pairs; the listing is shuffled in full."""
         items, labels = self._splits[check_split(split)]
         examples = tf.data.Dataset.from_tensor_slices(
             (items, np.asarray(labels, dtype=np.int32))
-        ).shard(num_shards, shard_index)
+        )
         if shuffle:
-            examples = examples.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+            examples = examples.shuffle(
+                len(labels), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
+            )
         return examples
 
 
@@ -95,14 +96,3 @@ def check_split(split, accepted=SPLITS):
         raise ValueError(f"`split` must be one of {accepted}. Received: split={split!r}")
     return split
 
-
-def check_shard(num_shards, shard_index):
-    if not isinstance(num_shards, int) or num_shards < 1:
-        raise ValueError(
-            f"`num_shards` must be a positive integer. Received: num_shards={num_shards!r}"
-        )
-    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
-        raise ValueError(
-            f"`shard_index` must be an integer in [0, {num_shards}). "
-            f"Received: shard_index={shard_index!r}"
-        )

@@ -7,7 +7,6 @@ import tensorflow_datasets as tfds
 
 from keras_prelu.data.digits import DIGITS_SOURCE_NAME
 from keras_prelu.data.source import Source
-from keras_prelu.data.source import check_shard
 from keras_prelu.data.source import check_split
 
 # Datasets whose builders need files that the user downloads by hand, by name.
@@ -102,14 +101,15 @@ class TFDSSource(Source):
             )
         return self._num_examples[split]
 
-    def dataset(self, split, *, shuffle=False, seed=None, num_shards=1, shard_index=0):
-        check_shard(num_shards, shard_index)
+    def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         split = self._tfds_split(split)
         examples = self._builder.as_dataset(
-            split=tfds.even_splits(split, num_shards)[shard_index] if num_shards > 1 else split,
+            split=split,
             shuffle_files=shuffle,
             decoders={self._image_key: tfds.decode.SkipDecoding()},
-            read_config=tfds.ReadConfig(shuffle_seed=seed),
+            read_config=tfds.ReadConfig(
+                shuffle_seed=seed, shuffle_reshuffle_each_iteration=reshuffle_each_iteration
+            ),
         )
         return examples.map(
             lambda example: {

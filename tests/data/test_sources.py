@@ -113,27 +113,6 @@ def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
     assert {report.rsplit(": ", 1)[1] for report in reports} == broken_paths
 
 
-def test_sharding_splits_a_source_into_disjoint_covering_parts(tmp_path, rng):
-    write_class_folders(tmp_path, ["a", "b"], rng)
-    sources = [
-        data.get_source(data.DEFAULT_SOURCE),
-        data.get_source(str(tmp_path), validation_fraction=0.0),
-    ]
-    for source in sources:
-        key = "path" if source.name != data.DEFAULT_SOURCE else "image"
-        whole = [np.asarray(e[key]).tobytes() for e in source.dataset("train").as_numpy_iterator()]
-        shards = [
-            [
-                np.asarray(e[key]).tobytes()
-                for e in source.dataset(
-                    "train", num_shards=3, shard_index=index
-                ).as_numpy_iterator()
-            ]
-            for index in range(3)
-        ]
-        assert sorted(sum(shards, [])) == sorted(whole)
-
-
 @pytest.mark.parametrize(
     "name, kwargs, message",
     [
@@ -160,8 +139,6 @@ def test_image_folder_rejects_bad_arguments(tmp_path, rng):
         data.get_source(str(tmp_path / "train"), validation_fraction=1.0)
     with pytest.raises(ValueError, match="`split`"):
         data.get_source(str(tmp_path)).dataset("test")
-    with pytest.raises(ValueError, match="`shard_index`"):
-        data.get_source(str(tmp_path)).dataset("train", num_shards=2, shard_index=2)
     (tmp_path / "empty" / "class").mkdir(parents=True)
     with pytest.raises(ValueError, match="no .* images"):
         data.get_source(str(tmp_path / "empty"))
