@@ -20,20 +20,13 @@ BACKEND_INDEPENDENT_TESTS = [
 ]
 
 
-@pytest.mark.slow
-def test_backend_independent_tests_pass_on_jax():
+# The training smoke test: `fit` trains, evaluates, saves and resumes.
+TRAINING_SMOKE_TESTS = ["tests/training/test_fit.py"]
+
+
+def run_tests_on_jax(*arguments):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not slow",
-            *BACKEND_INDEPENDENT_TESTS,
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
         env=python_env("jax"),
         cwd=Path(__file__).parents[1],
         capture_output=True,
@@ -41,3 +34,13 @@ def test_backend_independent_tests_pass_on_jax():
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_backend_independent_tests_pass_on_jax():
+    run_tests_on_jax("-m", "not slow", *BACKEND_INDEPENDENT_TESTS)
+
+
+@pytest.mark.slow
+def test_the_training_smoke_tests_pass_on_jax():
+    run_tests_on_jax(*TRAINING_SMOKE_TESTS)

@@ -1,5 +1,6 @@
 """`fit`: one call that trains a zoo model with the paper's recipe, resumably."""
 
+import contextlib
 import csv
 import dataclasses
 import importlib.util
@@ -36,7 +37,7 @@ TENSORBOARD_DIRNAME = "tensorboard"
 # The main job (`keras-prelu train` without arguments, or `fit()`): the
 # 14-layer model on the bundled digits, a few minutes on a 2-core CPU. Only
 # the length of the run is fitted to it: 12 epochs of mini-batches of 32
-# (45 steps an epoch on its 1438 training images), and a plateau of 2 epochs
+# (44 steps an epoch on its 1438 training images), and a plateau of 2 epochs
 # switches the rate, so that a short run can switch. The rest is the paper's
 # (learning rate 1e-2 -> 1e-3 -> 1e-4, momentum 0.9, Caffe decay 0.0005,
 # dropout 0.5).
@@ -126,6 +127,7 @@ def fit(
     model_kwargs=None,
     data_dir=None,
     download=False,
+    callbacks=(),
     verbose="auto",
 ):
     """Trains zoo model `model` on source `data` the paper's way; resumes.
@@ -143,8 +145,8 @@ def fit(
        augmentation, validating on the centre crops of the validation
        split, with callbacks in this order: the learning-rate switch
        (`SwitchLROnPlateau`, on `val_top1_error`), `CSVLogger` (`log.csv`),
-       `TensorBoard` (`tensorboard/`) and a `ResumableCheckpoint`
-       (`checkpoint/`) each epoch;
+       `TensorBoard` (`tensorboard/`), the `callbacks` given and a
+       `ResumableCheckpoint` (`checkpoint/`) each epoch;
     4. the final model is evaluated on the validation split (centre crop)
        and saved as `model.keras`.
 
@@ -178,6 +180,9 @@ def fit(
             `default_model_kwargs(data)`; `dropout` and `seed` (the
             initializers') default to the recipe's.
         data_dir, download: passed to `get_source` (tensorflow-datasets).
+        callbacks: more `keras.callbacks.Callback`s, called after the
+            learning-rate switch and the logs, before the checkpoint (in
+            every process of a multi-process run).
         verbose: `model.fit`'s verbosity ("auto": progress bars).
 
     Returns:
@@ -216,6 +221,12 @@ def fit(
             f"multiple of {replicas}."
         )
     model_kwargs = _model_kwargs(data, model_kwargs, source, augmentation, recipe)
+    callbacks = list(callbacks)
+    if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
+        raise ValueError(
+            "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
+            f"Received: callbacks={callbacks!r}"
+        )
 
     run_dir = Path(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(model, source))
     paths = _paths(run_dir)
@@ -268,14 +279,14 @@ def fit(
                 from_logits=model_kwargs.get("classifier_activation", "softmax")
                 is None
             ),
-            metrics=[SparseTopKError(1), SparseTopKError(5)],
+            weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
             jit_compile=recipe.jit_compile,
         )
     switch = recipe.learning_rate_switch()
     checkpoint = ResumableCheckpoint(
         paths["checkpoint"], stateful_callbacks=[switch], write=writes
     )
-    callbacks = [
+    fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
         *(
             [keras.callbacks.CSVLogger(paths["log"], append=True),
@@ -283,6 +294,7 @@ def fit(
             if writes
             else []
         ),
+        *callbacks,
         checkpoint,  # last: it records whether training was stopped
     ]
     if not writes:
@@ -296,10 +308,13 @@ def fit(
         num_processes=num_processes,
         process_id=process_id,
     )
-    # Every process evaluates the whole validation split as its share of
-    # each global batch: the errors are those of one process.
     validation = validation_dataset(
-        source, augmentation, recipe.batch_size // num_processes
+        source,
+        augmentation,
+        recipe.batch_size,
+        pad=distribution is not None,
+        num_processes=num_processes,
+        process_id=process_id,
     )
     logger.info(
         "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas%s) "
@@ -317,28 +332,29 @@ def fit(
         run_dir,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
-    with _distribution_scope(distribution):
-        network.fit(
-            train,
-            validation_data=validation,
-            epochs=recipe.epochs,
-            initial_epoch=epochs_completed,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks,
-            shuffle=False,  # each epoch's pipeline shuffles, from its seed
-            verbose=verbose,
-        )
-        evaluation = {
-            name: float(value)
-            for name, value in network.evaluate(
-                validation, return_dict=True, verbose=verbose
-            ).items()
-        }
-    distribution_lib.barrier("keras_prelu.fit: trained")
-    if writes:
-        paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
-        network.save(paths["model"])
-    distribution_lib.barrier("keras_prelu.fit: saved")
+    with _resume_hint(checkpoint, num_processes):
+        with _distribution_scope(distribution):
+            network.fit(
+                train,
+                validation_data=validation,
+                epochs=recipe.epochs,
+                initial_epoch=epochs_completed,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=fit_callbacks,
+                shuffle=False,  # each epoch's pipeline shuffles, from its seed
+                verbose=verbose,
+            )
+            evaluation = {
+                name: float(value)
+                for name, value in network.evaluate(
+                    validation, return_dict=True, verbose=verbose
+                ).items()
+            }
+        distribution_lib.barrier("keras_prelu.fit: trained")
+        if writes:
+            paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
+            network.save(paths["model"])
+        distribution_lib.barrier("keras_prelu.fit: saved")
     state = checkpoint.read_state() or {"epochs_completed": 0}
     result = FitResult(
         model=network,
@@ -567,6 +583,31 @@ def _keep_log_rows(path, epochs_completed):
             csv.writer(file).writerows(kept if len(kept) > 1 else [])
 
 
+@contextlib.contextmanager
+def _resume_hint(checkpoint, num_processes):
+    """Says how to resume when a process of a multi-process run stops.
+
+    When one process dies, the others fail in their next collective, or are
+    stopped by JAX within the heartbeat timeout: every process must then be
+    started again.
+    """
+    try:
+        yield
+    except Exception:
+        if num_processes > 1:
+            state = checkpoint.read_state() or {"epochs_completed": 0}
+            logger.error(
+                "This process of the %d-process run stopped on the error below; "
+                "the others stop too. %s holds %d completed epochs: start all %d "
+                "processes again with the same arguments to resume from there.",
+                num_processes,
+                checkpoint.directory,
+                state["epochs_completed"],
+                num_processes,
+            )
+        raise
+
+
 def _strategy_and_distribution(name):
     """`(tf.distribute strategy, keras.distribution or None)` for `name`.
 
@@ -639,41 +680,31 @@ def _training_epochs(
 ):
     """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
 
-    Each epoch is the first pass of a pipeline seeded by `epoch_seed(seed,
-    epoch)`: its order and augmentation are the same whichever process
-    trains it (a tf.data reshuffle sequence would restart with the process).
-
-    With several processes, every process builds the global batches of one
-    process and keeps its rows of each: rows `[process_id * b, (process_id +
-    1) * b)`, `b = batch_size / num_processes`, the rows `DataParallel` places
-    on this process' devices (`keras.distribution.list_devices()` lists
-    process 0's first). The union of the processes' batches of step `t` is
-    then the global batch of step `t` of a one-process run, with the same
-    crops, flips and colour noise, so that the run computes what one process
-    would. `data.training_dataset(..., num_shards, shard_index)` does not:
-    it splits the shuffled file listing, shuffles within each shard and
-    seeds each shard's augmentation apart, so its shards' union is another
-    batch of other examples. The price is that every process decodes and
-    augments the whole global batch.
+    Each epoch is a pipeline seeded by `epoch_seed(seed, epoch)` that yields
+    the same batches on every pass: its order and augmentation are the same
+    whichever process trains it and however often it was started before
+    (Keras on JAX reads a batch to build the metrics, then starts over; a
+    tf.data reshuffle sequence would restart with the process).
+    With several processes, each takes its rows of every global batch (see
+    `data.training_dataset`), the rows `DataParallel` places on its devices
+    (`keras.distribution.list_devices()` lists process 0's first): the run
+    computes what one process would.
     """
-    local_batch = recipe.batch_size // num_processes
-    begin = process_id * local_batch
 
     def epoch(index):
-        dataset = data_lib.training_dataset(
-            source,
-            recipe.batch_size,
-            augmentation=augmentation,
-            seed=epoch_seed(recipe.seed, index),
-        )
-        if num_processes > 1:
-            dataset = dataset.map(
-                lambda images, labels: (
-                    images[begin : begin + local_batch],
-                    labels[begin : begin + local_batch],
-                )
+        return (
+            data_lib.training_dataset(
+                source,
+                recipe.batch_size,
+                augmentation=augmentation,
+                seed=epoch_seed(recipe.seed, index),
+                num_shards=num_processes,
+                shard_index=process_id,
+                reshuffle_each_iteration=False,
             )
-        return dataset.repeat().take(steps_per_epoch)
+            .repeat()
+            .take(steps_per_epoch)
+        )
 
     dataset = epoch(first_epoch)
     for index in range(first_epoch + 1, recipe.epochs):
@@ -681,14 +712,32 @@ def _training_epochs(
     return dataset
 
 
-def validation_dataset(source, augmentation, batch_size):
+def validation_dataset(
+    source, augmentation, batch_size, *, pad=False, num_processes=1, process_id=0
+):
     """The validation split as `fit` tests it: the centre crop of the image
-    resized to the smallest training scale, minus the training mean."""
-    return data_lib.evaluation_dataset(
+    resized to the smallest training scale, minus the training mean.
+
+    With `pad` (several devices share each batch), the last batch is filled
+    up to `batch_size` (see `data.evaluation_dataset`) and every process
+    gets its rows of each. The filling weighs 0 and the examples `padded /
+    examples`: Keras averages the loss of each batch over all its rows and
+    weighs the batches by their rows, so that the loss, like the weighted
+    errors, is then the mean over the examples alone.
+    """
+    dataset = data_lib.evaluation_dataset(
         source,
         batch_size,
         views="center",
         scale=augmentation.scale_range[0],
         crop_size=augmentation.crop_size,
         mean=augmentation.mean,
+        pad_remainder=pad,
+        num_shards=num_processes,
+        shard_index=process_id,
     )
+    if not pad:
+        return dataset
+    examples = source.num_examples("validation")
+    scale = -(-examples // batch_size) * batch_size / examples
+    return dataset.map(lambda images, labels, weights: (images, labels, weights * scale))

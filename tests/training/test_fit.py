@@ -13,6 +13,7 @@ from keras_prelu.training import SparseTopKError
 from keras_prelu.training import fit
 from keras_prelu.training import run as fit_module
 from keras_prelu.training.run import epoch_seed
+from keras_prelu.zoo import get_model
 from tests.training.subprocesses import run_python
 
 # Two epochs of 5 steps on the bundled digits, with a narrow top.
@@ -36,8 +37,12 @@ def independent_top_k_errors(model, dataset):
 @pytest.mark.slow
 def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     run_dir = tmp_path / "run"
+    epoch_logs = []
     result = fit(
-        run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0
+        run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epoch_logs.append(dict(logs))
+        )],
     )
 
     assert result.epochs_completed == 2
@@ -47,6 +52,9 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
                  "val_top1_error", "val_top5_error", "learning_rate"):
         assert len(result.history[name]) == 2, name
     assert result.history["learning_rate"] == pytest.approx([1e-2, 1e-2])
+    assert [logs["val_top1_error"] for logs in epoch_logs] == pytest.approx(
+        result.history["val_top1_error"]
+    )
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
     np.testing.assert_array_equal(
@@ -99,6 +107,7 @@ def check_nothing_written(run_dir):
         ({"model_kwargs": {"num_classes": 3}}, "num_classes"),
         ({"mean": "imagenet"}, "`mean`"),
         ({"recipe": {"epochs": 2}}, "`recipe`"),
+        ({"callbacks": [print]}, "`callbacks`"),
     ],
 )
 def test_bad_input_is_rejected_before_anything_is_written(tmp_path, kwargs, match):
@@ -217,3 +226,36 @@ def test_top_k_error_is_one_minus_top_k_accuracy():
         assert (clone.k, clone.name) == (k, f"top{k}_error")
     with pytest.raises(ValueError, match="`k`"):
         SparseTopKError(0)
+
+
+def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
+    source = data.get_source(data.DEFAULT_SOURCE)
+    augmentation = source.default_augmentation()
+    model = get_model(
+        "model_14", input_shape=(32, 32, 3), num_classes=source.num_classes,
+        fc_units=(16, 16), seed=0,
+    )
+    # Untrained, the model scores every class about 0.1, with ties (21 of
+    # the 359 images) that top-k breaks by position: distinct class biases
+    # separate the scores.
+    classifier = model.get_layer("fc3")
+    classifier.bias.assign(np.linspace(-1, 1, source.num_classes, dtype="float32"))
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
+    )
+    # 359 digits: a last batch of 103 examples and 153 weighed-out copies.
+    plain, padded = (
+        model.evaluate(
+            fit_module.validation_dataset(source, augmentation, 256, pad=pad),
+            return_dict=True, verbose=0,
+        )
+        for pad in (False, True)
+    )
+    top1, top5 = independent_top_k_errors(
+        model, fit_module.validation_dataset(source, augmentation, 256)
+    )
+    assert plain["top1_error"] == pytest.approx(top1, abs=1e-6)
+    assert padded["top1_error"] == pytest.approx(top1, abs=1e-6)
+    assert padded["top5_error"] == pytest.approx(top5, abs=1e-6)
+    assert padded["loss"] == pytest.approx(plain["loss"], rel=1e-5)
