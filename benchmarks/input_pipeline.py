@@ -6,7 +6,9 @@ side by side with a straightforward PIL + NumPy implementation of the same trans
 noise, mean subtraction), on 500x375 JPEGs cut from the photographs that ship with
 scikit-learn. Each is pinned to the same number of cores, in alternating rounds (the best
 round of each counts, as other load on the machine only slows rounds down); then
-the resident memory is sampled over one long run to show that it stays flat.
+the resident memory is sampled over one long run to show that it stays flat. Last, the
+global batches per second of one process of two (`num_shards=2`, which decodes only its
+half of each batch) over those of one process alone.
 
     python benchmarks/input_pipeline.py [--rounds 5] [--images 2048] [--cores 1]
 """
@@ -135,6 +137,18 @@ def main():
             )
             del iterator
 
+        shard = data.training_dataset(
+            source, args.batch_size, seed=0, num_shards=2, shard_index=0
+        ).repeat()
+        shard_rates = {"one process": [], "one of two processes": []}
+        for _ in range(args.rounds):
+            for name, dataset in zip(shard_rates, (batches, shard)):
+                iterator = started(dataset)
+                shard_rates[name].append(
+                    images_per_second(lambda: next(iterator), num_batches, args.batch_size)
+                )
+                del iterator
+
         iterator = started(batches)
         memory = []
         for _ in range(args.memory_images // args.images):
@@ -157,6 +171,10 @@ def main():
     for name, rate in per_core.items():
         logger.info("  %-17s %7.1f images/s per core (%d core(s))", name, rate, cores_used[name])
     logger.info("  ratio per core: %.2fx", per_core["keras_prelu.data"] / per_core["PIL + NumPy"])
+    logger.info(
+        "  global batches/s of one of two processes over one process: %.2fx",
+        max(shard_rates["one of two processes"]) / max(shard_rates["one process"]),
+    )
     logger.info(
         "  keras_prelu.data resident memory over %d images, MiB, every %d: %s",
         len(memory) * num_batches * args.batch_size,
