@@ -96,10 +96,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start(command, **variables):
+def start(command):
     return subprocess.Popen(
         command,
-        env=python_env("jax", **variables),
+        env=python_env("jax"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
