@@ -158,6 +158,7 @@ def _evaluate(args, out):
                     batch_size=args.batch_size,
                     window=tuple(args.window) if args.window else None,
                     data_dir=args.data_dir,
+                    flip=args.flip,
                 )
             )
     except (ValueError, FileNotFoundError) as error:
@@ -425,6 +426,10 @@ def build_parser():
     evaluate.add_argument("--crop-size", type=int, default=None,
                           help="crop side and training crop (default: the run's)")
     evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                          help="add flipped views to ten and dense (default: when "
+                               "the run trained on flipped images, and for models "
+                               "without a run)")
     evaluate.add_argument("--window", type=int, nargs=2, metavar=("H", "W"),
                           default=None,
                           help="dense window on the last conv map (default: "

@@ -1,6 +1,7 @@
 """Top-1 / top-5 error of a model or an ensemble, tested the paper's ways (SPEC.md 6)."""
 
 import dataclasses
+import functools
 import json
 import logging
 
@@ -20,6 +21,7 @@ VIEWS = ("center", "ten", "dense")
 # {224, 256, 384, 480, 640} with equal weights, for 224x224 training crops.
 PAPER_DENSE_SCALES = (224, 256, 384, 480, 640)
 _VIEW_NAMES = {"center": "centre", "ten": "10-view", "dense": "dense"}
+_VIEW_NAMES_WITHOUT_FLIPS = {"center": "centre", "ten": "5-view", "dense": "dense, no flips"}
 
 
 def top_k_error(scores, labels, k):
@@ -53,6 +55,7 @@ class EvaluationResult:
         top1_error, top5_error: fractions in [0, 1].
         num_images: images in the split, each counted once.
         split, data: what was tested.
+        flip: whether the views included horizontal flips.
         scores: `(num_images, classes)` averaged scores (not written to JSON).
         labels: `(num_images,)` labels (not written to JSON).
     """
@@ -65,6 +68,7 @@ class EvaluationResult:
     num_images: int
     split: str
     data: str
+    flip: bool = True
     scores: np.ndarray = dataclasses.field(repr=False, compare=False, default=None)
     labels: np.ndarray = dataclasses.field(repr=False, compare=False, default=None)
 
@@ -79,6 +83,7 @@ class EvaluationResult:
             "num_images": self.num_images,
             "split": self.split,
             "data": self.data,
+            "flip": self.flip,
         }
 
 
@@ -89,7 +94,7 @@ def results_table(results):
         rows.append(
             (
                 result.model,
-                _VIEW_NAMES[result.views],
+                (_VIEW_NAMES if result.flip else _VIEW_NAMES_WITHOUT_FLIPS)[result.views],
                 ",".join(str(s) for s in result.scales),
                 f"{100 * result.top1_error:.2f}",
                 f"{100 * result.top5_error:.2f}",
@@ -128,6 +133,7 @@ def evaluate(
     window=None,
     max_windows=DEFAULT_MAX_WINDOWS,
     data_dir=None,
+    flip=None,
 ):
     """Top-1 and top-5 error of a model, or an ensemble, over a whole split.
 
@@ -136,9 +142,9 @@ def evaluate(
 
     - "center": the centre crop of the image resized to shorter side `scale`;
     - "ten": the 4 corner crops and the centre crop and their flips, scores
-      averaged;
+      averaged (5 views without flips);
     - "dense": the conv layers run once on the whole image resized to shorter
-      side `scale` and once on its flip; every window of the last conv map of
+      side `scale` and once on its flip (unless not `flip`); every window of the last conv map of
       the size the training crop gives (14x14 for models A, B, C at 224) is
       pooled by SPP and scored by the fc layers (`DenseScorer`), all windows'
       scores averaged.
@@ -168,6 +174,10 @@ def evaluate(
             the one derived from the crop.
         max_windows: dense windows scored by the fc layers at once.
         data_dir: tensorflow-datasets' data folder.
+        flip: whether "ten" and "dense" add horizontally flipped views, as the
+            paper does for models trained on flipped images. Default: True
+            unless every model's run trained without flips (the bundled
+            digits): a model never shown a mirrored digit only loses on one.
 
     Returns:
         An `EvaluationResult`.
@@ -182,6 +192,8 @@ def evaluate(
         data = trained[0].data or data_lib.DEFAULT_SOURCE
     source = data_lib.get_source(data, data_dir=data_dir)
     defaults = source.default_augmentation()
+    if flip is None:
+        flip = any(member.flip for member in trained)
 
     total_scores, labels, used_scales = 0.0, None, None
     for member in trained:
@@ -190,7 +202,7 @@ def evaluate(
         member_mean = mean if mean is not None else member.mean
         scores, member_labels = _model_scores(
             member, source, split, views, member_scales, crop, member_mean,
-            batch_size, window, max_windows,
+            batch_size, window, max_windows, flip,
         )
         if labels is not None and not np.array_equal(labels, member_labels):
             raise ValueError("The models of the ensemble saw the images in different orders.")
@@ -210,6 +222,7 @@ def evaluate(
         num_images=len(labels),
         split=split,
         data=str(data),
+        flip=bool(flip),
         scores=scores,
         labels=labels,
     )
@@ -230,13 +243,13 @@ def _scales(scales, views, single_scale, crop):
 
 
 def _model_scores(member, source, split, views, scales, crop, mean, batch_size, window,
-                  max_windows):
+                  max_windows, flip):
     """`(scores, labels)` of one model, scores averaged over `scales`."""
     if views == "dense":
         scorer = DenseScorer(
             any_size(member.model), crop_size=crop, window=window, max_windows=max_windows
         )
-        predict = scorer
+        predict = functools.partial(scorer, flip=flip)
         batch_size = 1
     else:
         model = member.model
@@ -253,7 +266,8 @@ def _model_scores(member, source, split, views, scales, crop, mean, batch_size, 
         batches, scale_labels = [], []
         for images, batch_labels in dataset:
             if views == "ten":
-                images = np.asarray(images)
+                # Views 5-9 are the flips of views 0-4 (`transforms.ten_views`).
+                images = np.asarray(images)[:, : 10 if flip else 5]
                 per_view = np.asarray(predict(images.reshape(-1, *images.shape[2:])))
                 batches.append(per_view.reshape(len(images), -1, per_view.shape[-1]).mean(1))
             else:

@@ -30,6 +30,8 @@ class Trained:
         crop_size: the training crop side, or None when unknown.
         scale: the smallest training scale (the single-scale testing scale), or None.
         data: the source the run trained on, or None.
+        flip: whether training flipped images horizontally (the paper's, and
+            the default when unknown); testing adds flipped views only then.
     """
 
     model: keras.Model
@@ -38,6 +40,7 @@ class Trained:
     crop_size: int = None
     scale: int = None
     data: str = None
+    flip: bool = True
 
 
 def load_trained(spec):
@@ -71,6 +74,7 @@ def load_trained(spec):
             crop_size=augmentation.get("crop_size", _fixed_side(model)),
             scale=(augmentation.get("scale_range") or [None])[0],
             data=run.get("data"),
+            flip=augmentation.get("flip", True),
         )
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}.")

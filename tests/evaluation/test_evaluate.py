@@ -59,7 +59,9 @@ def test_center_error_counts_every_image_once_and_matches_keras_metrics():
 def test_ten_views_average_the_scores_of_the_ten_crops():
     model = small_model()
     result = evaluate(model, views="ten", scales=40, batch_size=128)
+    without_flips = evaluate(model, views="ten", scales=40, batch_size=128, flip=False)
     assert result.num_images == len(VALIDATION)
+    assert result.flip and not without_flips.flip
     for index in (0, 200, 358):
         crops = np.asarray(transforms.ten_views(tf.constant(VALIDATION[index]["image"]), 40, 32, MEAN))
         # The 10 crops by hand: corners and centre of the 40x40 image, then mirrored.
@@ -69,6 +71,10 @@ def test_ten_views_average_the_scores_of_the_ten_crops():
         np.testing.assert_allclose(crops[7], corner[:, ::-1], atol=1e-4)
         expected = np.asarray(model(crops)).mean(axis=0)
         np.testing.assert_allclose(result.scores[index], expected, rtol=1e-5, atol=1e-6)
+        unflipped = np.asarray(model(crops[:5])).mean(axis=0)
+        np.testing.assert_allclose(
+            without_flips.scores[index], unflipped, rtol=1e-5, atol=1e-6
+        )
 
 
 @pytest.mark.slow
@@ -112,6 +118,32 @@ def test_run_folder_supplies_mean_crop_and_data(tmp_path):
     assert not np.allclose(result.scores, other_mean.scores)
 
 
+def test_views_of_a_run_trained_without_flips_are_not_flipped(tmp_path):
+    model = small_model()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "model.keras")
+    (run_dir / "run.json").write_text(json.dumps({
+        "model": "model_14", "data": "digits",
+        "augmentation": {"scale_range": [32, 40], "crop_size": 32, "flip": False},
+    }))
+    ten = evaluate(str(run_dir), views="ten", batch_size=128)
+    np.testing.assert_allclose(
+        ten.scores, evaluate(model, views="ten", batch_size=128, flip=False).scores,
+        rtol=1e-6,
+    )
+    dense = evaluate(str(run_dir), views="dense", scales=32)
+    scorer = DenseScorer(any_size(model), crop_size=32)
+    image = np.asarray(transforms.full_view(tf.constant(VALIDATION[0]["image"]), 32, MEAN))
+    np.testing.assert_allclose(
+        dense.scores[0], scorer(image[None], flip=False)[0], rtol=1e-5, atol=1e-6
+    )
+    assert not np.allclose(dense.scores[0], scorer(image[None])[0], rtol=1e-5)
+    table = results_table([ten, dense])
+    assert [line.split()[1] for line in table.splitlines()[2:]] == ["5-view", "dense,"]
+    assert evaluate(str(run_dir), views="ten", batch_size=128, flip=True).flip
+
+
 def test_table_and_json(tmp_path):
     result = evaluate(small_model(), views="center", batch_size=128)
     table = results_table([result])
@@ -124,7 +156,7 @@ def test_table_and_json(tmp_path):
     assert saved == [{
         "model": "model_14", "views": "center", "scales": [32],
         "top1_error": result.top1_error, "top5_error": result.top5_error,
-        "num_images": 359, "split": "validation", "data": "digits",
+        "num_images": 359, "split": "validation", "data": "digits", "flip": True,
     }]
 
 
