@@ -144,10 +144,10 @@ def evaluate(
     - "ten": the 4 corner crops and the centre crop and their flips, scores
       averaged (5 views without flips);
     - "dense": the conv layers run once on the whole image resized to shorter
-      side `scale` and once on its flip (unless not `flip`); every window of the last conv map of
-      the size the training crop gives (14x14 for models A, B, C at 224) is
-      pooled by SPP and scored by the fc layers (`DenseScorer`), all windows'
-      scores averaged.
+      side `scale` and once on its flip (if `flip`); every window of the last
+      conv map of the size the training crop gives (14x14 for models A, B, C
+      at 224) is pooled by SPP and scored by the fc layers (`DenseScorer`),
+      all windows' scores averaged.
 
     Scores (the model's outputs, softmax probabilities for the zoo's models) are
     averaged over `scales` with equal weights, then over the models of an
@@ -184,6 +184,8 @@ def evaluate(
     """
     if views not in VIEWS:
         raise ValueError(f"`views` must be one of {VIEWS}. Received: views={views!r}")
+    if flip is not None and not isinstance(flip, bool):
+        raise ValueError(f"`flip` must be True, False or None. Received: flip={flip!r}")
     specs = list(models) if isinstance(models, (list, tuple)) else [models]
     if not specs:
         raise ValueError("`models` must name at least one model.")

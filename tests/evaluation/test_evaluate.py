@@ -163,6 +163,8 @@ def test_table_and_json(tmp_path):
 def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="views"):
         evaluate(small_model(), views="twelve")
+    with pytest.raises(ValueError, match="`flip`"):
+        evaluate(small_model(), views="ten", flip="yes")
     with pytest.raises(ValueError, match="scales"):
         evaluate(small_model(), views="center", scales=(16,))
     with pytest.raises(ValueError, match="models"):
