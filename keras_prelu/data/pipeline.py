@@ -270,9 +270,11 @@ def _weigh_out_incomplete(source, examples):
     if "path" not in examples.element_spec:
         return examples.map(lambda example: dict(example, weight=tf.constant(1.0)))
 
+    # A constant of the map below, not an encoding per example.
+    blank = tf.io.encode_png(tf.zeros([1, 1, 3], tf.uint8))
+
     def weigh(example):
         complete = _is_complete_or_reported(source, example)
-        blank = tf.io.encode_png(tf.zeros([1, 1, 3], tf.uint8))
         return dict(
             example,
             image=tf.where(complete, example["image"], blank),

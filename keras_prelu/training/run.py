@@ -623,19 +623,9 @@ def _strategy_and_distribution(name):
     return get_strategy(name), None
 
 
-class _distribution_scope:
-    """`distribution.scope()`, or nothing for `None`."""
-
-    def __init__(self, distribution):
-        self.scope = None if distribution is None else distribution.scope()
-
-    def __enter__(self):
-        if self.scope is not None:
-            self.scope.__enter__()
-
-    def __exit__(self, *exc_info):
-        if self.scope is not None:
-            return self.scope.__exit__(*exc_info)
+def _distribution_scope(distribution):
+    """`distribution.scope()`, or no scope for `None`."""
+    return contextlib.nullcontext() if distribution is None else distribution.scope()
 
 
 class _dtype_policy:
