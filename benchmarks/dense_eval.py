@@ -80,20 +80,26 @@ def run_method(args):
     score = scorer.window_scores if args.method == "dense" else reference_scorer(scorer)
     score(np.asarray(scorer.features(batch[:1], training=False)))  # warm-up: traces
     start = time.perf_counter()
-    maps = [np.asarray(scorer.features(batch[i : i + 1], training=False)) for i in range(len(batch))]
+    maps = [
+        np.asarray(scorer.features(batch[i : i + 1], training=False)) for i in range(len(batch))
+    ]
     conv_seconds = time.perf_counter() - start
     start = time.perf_counter()
     scores = [score(feature_map) for feature_map in maps]
     window_seconds = time.perf_counter() - start
     np.save(args.scores, np.concatenate(scores))
-    print(json.dumps({
-        "conv_seconds": conv_seconds,
-        "window_seconds": window_seconds,
-        "windows": sum(len(s) for s in scores),
-        "map": list(maps[0].shape[1:3]),
-        "window": list(scorer.window),
-        "peak_bytes": peak_bytes(),
-    }))
+    print(
+        json.dumps(
+            {
+                "conv_seconds": conv_seconds,
+                "window_seconds": window_seconds,
+                "windows": sum(len(s) for s in scores),
+                "map": list(maps[0].shape[1:3]),
+                "window": list(scorer.window),
+                "peak_bytes": peak_bytes(),
+            }
+        )
+    )
 
 
 def peak_bytes():
@@ -126,8 +132,15 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         for method in METHODS:
             path = os.path.join(folder, f"{method}.npy")
-            command = [sys.executable, __file__, *sys.argv[1:], "--method", method,
-                       "--scores", path]
+            command = [
+                sys.executable,
+                __file__,
+                *sys.argv[1:],
+                "--method",
+                method,
+                "--scores",
+                path,
+            ]
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             results[method] = json.loads(output.stdout.strip().splitlines()[-1])
             scores[method] = np.load(path)
@@ -150,10 +163,13 @@ def main():
         dense["conv_seconds"] + dense["window_seconds"]
     )
     difference = np.abs(scores["dense"] - scores["reference"]).max()
-    print(f"speed-up of dense over the reference: {ratio:.1f}x on the windows, "
-          f"{total_ratio:.1f}x with the conv layers")
-    print(f"largest score difference: {difference:.2e} "
-          f"(scores up to {scores['reference'].max():.2e})")
+    print(
+        f"speed-up of dense over the reference: {ratio:.1f}x on the windows, "
+        f"{total_ratio:.1f}x with the conv layers"
+    )
+    print(
+        f"largest score difference: {difference:.2e} (scores up to {scores['reference'].max():.2e})"
+    )
 
 
 if __name__ == "__main__":

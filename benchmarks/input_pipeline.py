@@ -133,7 +133,7 @@ def main():
             # A new iterator each round: no batch is prepared while PIL is timed.
             iterator = started(batches)
             rates["keras_prelu.data"].append(
-                images_per_second(lambda: next(iterator), num_batches, args.batch_size)
+                images_per_second(iterator.__next__, num_batches, args.batch_size)
             )
             del iterator
 
@@ -145,14 +145,14 @@ def main():
             for name, dataset in zip(shard_rates, (batches, shard)):
                 iterator = started(dataset)
                 shard_rates[name].append(
-                    images_per_second(lambda: next(iterator), num_batches, args.batch_size)
+                    images_per_second(iterator.__next__, num_batches, args.batch_size)
                 )
                 del iterator
 
         iterator = started(batches)
         memory = []
         for _ in range(args.memory_images // args.images):
-            images_per_second(lambda: next(iterator), num_batches, args.batch_size)
+            images_per_second(iterator.__next__, num_batches, args.batch_size)
             memory.append(resident_memory_mib())
 
     # The PIL loop runs in one thread, on one core, whatever --cores is.

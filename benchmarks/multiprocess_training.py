@@ -70,8 +70,17 @@ def run_round(processes, cores, batch, folder, share_cores=False):
     outputs = [os.path.join(run_dir, f"seconds-{index}.json") for index in range(processes)]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(WORKER), ",".join(map(str, share)),
-             str(batch), str(EPOCHS), os.path.join(run_dir, "run"), output, *arguments],
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(WORKER),
+                ",".join(map(str, share)),
+                str(batch),
+                str(EPOCHS),
+                os.path.join(run_dir, "run"),
+                output,
+                *arguments,
+            ],
             env=env,
         )
         for share, output, arguments in zip(shares, outputs, extra)
@@ -90,8 +99,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cores", type=int, nargs="+", default=sorted(os.sched_getaffinity(0)))
     parser.add_argument("--batch", type=int, default=128, help="the global batch")
-    parser.add_argument("--share-cores", action="store_true",
-                        help="run both processes on all the cores instead of half each")
+    parser.add_argument(
+        "--share-cores",
+        action="store_true",
+        help="run both processes on all the cores instead of half each",
+    )
     args = parser.parse_args()
     if len(args.cores) < 2:
         parser.error("--cores needs at least two cores, one per process")
@@ -101,16 +113,25 @@ def main():
             for processes in best:
                 seconds = run_round(processes, args.cores, args.batch, folder, args.share_cores)
                 best[processes] = min(best[processes], seconds)
-                print(f"round {round_index}: {processes} process(es): "
-                      f"{1 / seconds:.2f} steps/s", flush=True)
-    print(json.dumps({
-        "global_batch": args.batch,
-        "cores": len(args.cores),
-        "cores_per_process_of_two": len(args.cores) if args.share_cores else len(args.cores) // 2,
-        "one_process_steps_per_second": 1 / best[1],
-        "two_processes_steps_per_second": 1 / best[2],
-        "two_over_one": best[1] / best[2],
-    }, indent=2))
+                print(
+                    f"round {round_index}: {processes} process(es): {1 / seconds:.2f} steps/s",
+                    flush=True,
+                )
+    print(
+        json.dumps(
+            {
+                "global_batch": args.batch,
+                "cores": len(args.cores),
+                "cores_per_process_of_two": len(args.cores)
+                if args.share_cores
+                else len(args.cores) // 2,
+                "one_process_steps_per_second": 1 / best[1],
+                "two_processes_steps_per_second": 1 / best[2],
+                "two_over_one": best[1] / best[2],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,21 +39,28 @@ VARIANTS = ("relu", "prelu", "prelu_shared", "keras_prelu")
 def build(variant, image_size, jit_compile):
     """Model A with `variant`'s activation, compiled for SGD with momentum."""
     activation = "prelu" if variant == "keras_prelu" else variant
-    model = ModelA(input_shape=(image_size, image_size, 3), num_classes=1000,
-                   activation=activation, seed=0)
+    model = ModelA(
+        input_shape=(image_size, image_size, 3), num_classes=1000, activation=activation, seed=0
+    )
     if variant == "keras_prelu":
+
         def replace(layer):
             if isinstance(layer, PReLU):
                 rank = len(layer.input.shape)
                 shared_axes = list(range(1, rank - 1)) or None
                 return keras.layers.PReLU(
                     alpha_initializer=keras.initializers.Constant(0.25),
-                    shared_axes=shared_axes, name=layer.name)
+                    shared_axes=shared_axes,
+                    name=layer.name,
+                )
             return layer.__class__.from_config(layer.get_config())
 
         model = keras.models.clone_model(model, clone_function=replace)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
-                  "sparse_categorical_crossentropy", jit_compile=jit_compile)
+    model.compile(
+        keras.optimizers.SGD(0.01, momentum=0.9),
+        "sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
+    )
     return model
 
 
@@ -92,9 +99,16 @@ def time_steps(args):
 
 def peak_memory(args, variant):
     """Peak resident memory (MiB) of a fresh process training `variant`."""
-    command = [sys.executable, __file__, "--measure-memory", variant,
-               "--image-size", str(args.image_size),
-               "--batch-size", str(args.batch_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--measure-memory",
+        variant,
+        "--image-size",
+        str(args.image_size),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     output = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])["peak_mib"]
 
@@ -127,8 +141,9 @@ def measure_memory(args):
     peak_bytes = accelerator_peak_bytes()
     if peak_bytes is None:
         with open("/proc/self/status") as status:
-            peak_bytes = 1024 * next(int(line.split()[1]) for line in status
-                                     if line.startswith("VmHWM:"))
+            peak_bytes = 1024 * next(
+                int(line.split()[1]) for line in status if line.startswith("VmHWM:")
+            )
     sys.stdout.write(json.dumps({"peak_mib": peak_bytes / 2**20}) + "\n")
 
 
@@ -145,15 +160,21 @@ def main():
         return
     results = time_steps(args)
     memory = {v: peak_memory(args, v) for v in VARIANTS}
-    print(f"model A on {keras.backend.backend()}, {args.image_size}x"
-          f"{args.image_size}, batch {args.batch_size}, median of {args.rounds} "
-          f"interleaved rounds of {args.steps} steps")
-    print(f"{'variant':<14}" + "".join(
-        f" {mode + ' step':>13} {'ratio':>6}" for mode in results) + "  peak MiB")
+    print(
+        f"model A on {keras.backend.backend()}, {args.image_size}x"
+        f"{args.image_size}, batch {args.batch_size}, median of {args.rounds} "
+        f"interleaved rounds of {args.steps} steps"
+    )
+    print(
+        f"{'variant':<14}"
+        + "".join(f" {mode + ' step':>13} {'ratio':>6}" for mode in results)
+        + "  peak MiB"
+    )
     for variant in VARIANTS:
         cells = "".join(
             f" {times[variant] * 1e3:>11.1f}ms {times[variant] / times['relu']:>6.3f}"
-            for times in results.values())
+            for times in results.values()
+        )
         print(f"{variant:<14}{cells} {memory[variant]:>9.0f}")
 
 

@@ -30,10 +30,7 @@ def _info(args, out):
     out.write(f"{'layer':<12} {'output':>16} {'params':>14} {'multiply-adds':>16}\n")
     for row in layer_complexity(model):
         shape = "x".join(str(d) for d in row.output_shape)
-        out.write(
-            f"{row.name:<12} {shape:>16} {row.params:>14,} "
-            f"{row.multiply_adds:>16,}\n"
-        )
+        out.write(f"{row.name:<12} {shape:>16} {row.params:>14,} {row.multiply_adds:>16,}\n")
     params, madds = model_complexity(model)
     out.write(f"{'total':<12} {'':>16} {params:>14,} {madds:>16,}\n")
     out.write(
@@ -132,9 +129,7 @@ def _join_processes(args):
                 "MultiWorkerMirroredStrategy cannot run model.fit in Keras 3): "
                 "add --backend jax."
             )
-        distribution.initialize_processes(
-            *settings, heartbeat_timeout=args.heartbeat_timeout
-        )
+        distribution.initialize_processes(*settings, heartbeat_timeout=args.heartbeat_timeout)
     except ValueError as error:
         raise SystemExit(f"keras-prelu train: error: {error}") from error
 
@@ -287,10 +282,15 @@ def build_parser():
         "info",
         help="parameters and multiply-adds of a zoo model, per layer",
     )
-    info.add_argument("model", nargs="?", choices=list_models(),
-                      help="a zoo model; all models in one table if omitted")
-    info.add_argument("--image-size", type=int, default=224,
-                      help="side of the square input image (default 224)")
+    info.add_argument(
+        "model",
+        nargs="?",
+        choices=list_models(),
+        help="a zoo model; all models in one table if omitted",
+    )
+    info.add_argument(
+        "--image-size", type=int, default=224, help="side of the square input image (default 224)"
+    )
     info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
     info.set_defaults(run=_info)
 
@@ -310,25 +310,47 @@ def build_parser():
         ),
     )
     reproduce.add_argument("study", choices=studies.STUDIES + ("all",))
-    reproduce.add_argument("--out-dir", default=studies.DEFAULT_OUT_DIR,
-                           help=f"where the JSON and PNG files go (default "
-                                f"{studies.DEFAULT_OUT_DIR})")
-    reproduce.add_argument("--runs-dir", default=studies.DEFAULT_RUNS_DIR,
-                           help="where the trained models of 'activations' go, "
-                                f"read by 'slopes' (default {studies.DEFAULT_RUNS_DIR})")
-    reproduce.add_argument("--activations", nargs="+", default=None,
-                           choices=studies.STUDY_ACTIVATIONS,
-                           help="the activations of 'activations' and 'slopes' "
-                                "(default: all four)")
-    reproduce.add_argument("--seeds", type=int, nargs="+", default=None,
-                           help=f"seeds of each configuration (default "
-                                f"{' '.join(map(str, studies.STUDY_SEEDS))}; init: 0)")
-    reproduce.add_argument("--epochs", type=int, default=None,
-                           help=f"epochs of each run (default {studies.INIT_EPOCHS} "
-                                f"for init, {studies.ACTIVATION_EPOCHS} for activations)")
-    reproduce.add_argument("--fc-units", type=int, nargs=2, metavar=("FC1", "FC2"),
-                           default=None, help="widths of fc1 and fc2 (default "
-                           f"{' '.join(map(str, studies.STUDY_FC_UNITS))})")
+    reproduce.add_argument(
+        "--out-dir",
+        default=studies.DEFAULT_OUT_DIR,
+        help=f"where the JSON and PNG files go (default {studies.DEFAULT_OUT_DIR})",
+    )
+    reproduce.add_argument(
+        "--runs-dir",
+        default=studies.DEFAULT_RUNS_DIR,
+        help="where the trained models of 'activations' go, "
+        f"read by 'slopes' (default {studies.DEFAULT_RUNS_DIR})",
+    )
+    reproduce.add_argument(
+        "--activations",
+        nargs="+",
+        default=None,
+        choices=studies.STUDY_ACTIVATIONS,
+        help="the activations of 'activations' and 'slopes' (default: all four)",
+    )
+    reproduce.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help=f"seeds of each configuration (default "
+        f"{' '.join(map(str, studies.STUDY_SEEDS))}; init: 0)",
+    )
+    reproduce.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"epochs of each run (default {studies.INIT_EPOCHS} "
+        f"for init, {studies.ACTIVATION_EPOCHS} for activations)",
+    )
+    reproduce.add_argument(
+        "--fc-units",
+        type=int,
+        nargs=2,
+        metavar=("FC1", "FC2"),
+        default=None,
+        help=f"widths of fc1 and fc2 (default {' '.join(map(str, studies.STUDY_FC_UNITS))})",
+    )
     reproduce.set_defaults(run=_reproduce)
 
     from keras_prelu.data import DEFAULT_SOURCE
@@ -344,33 +366,65 @@ def build_parser():
             "interrupted run."
         ),
     )
-    train.add_argument("--model", choices=list_models(), default=DEFAULT_MODEL,
-                       help=f"the zoo model (default {DEFAULT_MODEL})")
-    train.add_argument("--data", default=DEFAULT_SOURCE,
-                       help=f"{DEFAULT_SOURCE!r} (bundled, the default), a folder "
-                            "of class folders or a tensorflow-datasets name "
-                            "such as imagenet2012")
-    train.add_argument("--data-dir", default=None,
-                       help="the tensorflow-datasets data folder")
-    train.add_argument("--download", action="store_true",
-                       help="let tensorflow-datasets download and prepare the data")
-    train.add_argument("--run-dir", default=None,
-                       help="the run's folder (default runs/<model>-<data>)")
-    train.add_argument("--scale-range", type=int, nargs=2, metavar=("MIN", "MAX"),
-                       default=None,
-                       help="shorter-side scale jitter range (default: the "
-                            "data's; the paper's 256 512)")
-    train.add_argument("--crop-size", "--image-size", dest="crop_size", type=int,
-                       default=None,
-                       help="training crop side, the model's input size "
-                            "(default: the data's; the paper's 224)")
-    train.add_argument("--mean", choices=("compute",), default=None,
-                       help="'compute': subtract the per-pixel mean of the "
-                            "training split (default: the data's mean)")
-    train.add_argument("--activation", choices=ACTIVATIONS, default=None,
-                       help="the model's activation (default prelu)")
-    train.add_argument("--fc-units", type=int, nargs=2, metavar=("FC1", "FC2"),
-                       default=None, help="widths of fc1 and fc2")
+    train.add_argument(
+        "--model",
+        choices=list_models(),
+        default=DEFAULT_MODEL,
+        help=f"the zoo model (default {DEFAULT_MODEL})",
+    )
+    train.add_argument(
+        "--data",
+        default=DEFAULT_SOURCE,
+        help=f"{DEFAULT_SOURCE!r} (bundled, the default), a folder "
+        "of class folders or a tensorflow-datasets name "
+        "such as imagenet2012",
+    )
+    train.add_argument("--data-dir", default=None, help="the tensorflow-datasets data folder")
+    train.add_argument(
+        "--download",
+        action="store_true",
+        help="let tensorflow-datasets download and prepare the data",
+    )
+    train.add_argument(
+        "--run-dir", default=None, help="the run's folder (default runs/<model>-<data>)"
+    )
+    train.add_argument(
+        "--scale-range",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="shorter-side scale jitter range (default: the data's; the paper's 256 512)",
+    )
+    train.add_argument(
+        "--crop-size",
+        "--image-size",
+        dest="crop_size",
+        type=int,
+        default=None,
+        help="training crop side, the model's input size (default: the data's; the paper's 224)",
+    )
+    train.add_argument(
+        "--mean",
+        choices=("compute",),
+        default=None,
+        help="'compute': subtract the per-pixel mean of the "
+        "training split (default: the data's mean)",
+    )
+    train.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default=None,
+        help="the model's activation (default prelu)",
+    )
+    train.add_argument(
+        "--fc-units",
+        type=int,
+        nargs=2,
+        metavar=("FC1", "FC2"),
+        default=None,
+        help="widths of fc1 and fc2",
+    )
     from keras_prelu.training.distribution import DEFAULT_HEARTBEAT_TIMEOUT
 
     processes = train.add_argument_group(
@@ -382,20 +436,41 @@ def build_parser():
         "KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID (or "
         "JAX_COORDINATOR_ADDRESS), else from a Slurm or Open MPI launcher.",
     )
-    processes.add_argument("--backend", choices=("tensorflow", "jax"), default=None,
-                           help="the Keras backend (default: KERAS_BACKEND's)")
-    processes.add_argument("--num-processes", type=int, default=None, metavar="N",
-                           help="the number of processes of the run")
-    processes.add_argument("--process-id", type=int, default=None, metavar="I",
-                           help="this process' id in [0, N); 0 writes the run")
-    processes.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                           help="address and free port of process 0's machine, "
-                                "the same for every process")
-    processes.add_argument("--heartbeat-timeout", type=int,
-                           default=DEFAULT_HEARTBEAT_TIMEOUT, metavar="SECONDS",
-                           help="a process silent this long is declared dead and "
-                                "the others stop with an error (default "
-                                f"{DEFAULT_HEARTBEAT_TIMEOUT})")
+    processes.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax"),
+        default=None,
+        help="the Keras backend (default: KERAS_BACKEND's)",
+    )
+    processes.add_argument(
+        "--num-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the number of processes of the run",
+    )
+    processes.add_argument(
+        "--process-id",
+        type=int,
+        default=None,
+        metavar="I",
+        help="this process' id in [0, N); 0 writes the run",
+    )
+    processes.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="address and free port of process 0's machine, the same for every process",
+    )
+    processes.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=DEFAULT_HEARTBEAT_TIMEOUT,
+        metavar="SECONDS",
+        help="a process silent this long is declared dead and "
+        "the others stop with an error (default "
+        f"{DEFAULT_HEARTBEAT_TIMEOUT})",
+    )
     _add_recipe_arguments(train)
     train.set_defaults(run=_train)
 
@@ -408,32 +483,57 @@ def build_parser():
             "averaged)."
         ),
     )
-    evaluate.add_argument("models", nargs="+", metavar="MODEL",
-                          help="a run folder of 'keras-prelu train' or a .keras file")
-    evaluate.add_argument("--data", default=None,
-                          help="the source (default: the run's, else "
-                               f"{DEFAULT_SOURCE!r})")
-    evaluate.add_argument("--data-dir", default=None,
-                          help="the tensorflow-datasets data folder")
+    evaluate.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="a run folder of 'keras-prelu train' or a .keras file",
+    )
+    evaluate.add_argument(
+        "--data", default=None, help=f"the source (default: the run's, else {DEFAULT_SOURCE!r})"
+    )
+    evaluate.add_argument("--data-dir", default=None, help="the tensorflow-datasets data folder")
     evaluate.add_argument("--split", default="validation")
-    evaluate.add_argument("--views", nargs="+", choices=("center", "ten", "dense"),
-                          default=["center"],
-                          help="ways of testing, one table row each (default center)")
-    evaluate.add_argument("--scales", type=int, nargs="+", default=None,
-                          help="shorter sides, scores averaged (default: the "
-                               "smallest training scale; dense: the paper's "
-                               "224 256 384 480 640 relative to a 224 crop)")
-    evaluate.add_argument("--crop-size", type=int, default=None,
-                          help="crop side and training crop (default: the run's)")
+    evaluate.add_argument(
+        "--views",
+        nargs="+",
+        choices=("center", "ten", "dense"),
+        default=["center"],
+        help="ways of testing, one table row each (default center)",
+    )
+    evaluate.add_argument(
+        "--scales",
+        type=int,
+        nargs="+",
+        default=None,
+        help="shorter sides, scores averaged (default: the "
+        "smallest training scale; dense: the paper's "
+        "224 256 384 480 640 relative to a 224 crop)",
+    )
+    evaluate.add_argument(
+        "--crop-size",
+        type=int,
+        default=None,
+        help="crop side and training crop (default: the run's)",
+    )
     evaluate.add_argument("--batch-size", type=int, default=32)
-    evaluate.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                          help="add flipped views to ten and dense (default: when "
-                               "the run trained on flipped images, and for models "
-                               "without a run)")
-    evaluate.add_argument("--window", type=int, nargs=2, metavar=("H", "W"),
-                          default=None,
-                          help="dense window on the last conv map (default: "
-                               "the map of the training crop, 14 14 for model A)")
+    evaluate.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add flipped views to ten and dense (default: when "
+        "the run trained on flipped images, and for models "
+        "without a run)",
+    )
+    evaluate.add_argument(
+        "--window",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="dense window on the last conv map (default: "
+        "the map of the training crop, 14 14 for model A)",
+    )
     evaluate.add_argument("--json", default=None, help="also write the results here")
     evaluate.set_defaults(run=_evaluate)
 
@@ -447,11 +547,17 @@ def build_parser():
     )
     export_.add_argument("model", help="a run folder or a .keras file")
     export_.add_argument("output", help="the SavedModel folder, .onnx or .keras file")
-    export_.add_argument("--format", choices=("saved_model", "onnx", "keras"),
-                         default="saved_model")
-    export_.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
-                         default=None,
-                         help="the mean subtracted (default: the run's mean.json)")
+    export_.add_argument(
+        "--format", choices=("saved_model", "onnx", "keras"), default="saved_model"
+    )
+    export_.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        default=None,
+        help="the mean subtracted (default: the run's mean.json)",
+    )
     export_.set_defaults(run=_export)
     return parser
 

@@ -22,9 +22,8 @@ antialiased resizing, or a crop of it. A per-pixel mean (`mean="compute"` in
 `fit`) is reduced to its per-channel average, as the dense evaluation does.
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import any_size
@@ -67,9 +66,7 @@ def serving_model(model, *, mean=None):
         )
     network = any_size(trained.model)
     images = keras.Input(ANY_SIZE, name="image")
-    centred = keras.layers.Rescaling(
-        1.0, offset=(-mean).tolist(), name="subtract_mean"
-    )(images)
+    centred = keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name="subtract_mean")(images)
     return keras.Model(images, network(centred), name=f"{trained.name}_serving")
 
 

@@ -24,6 +24,7 @@ def gradients(loss_fn, *args):
 
 def layer_gradients(layer, inputs, upstream):
     """`(dE/dinputs, [dE/dw for each trainable weight])` for `E = sum(upstream * layer(inputs))`."""
+
     def loss(x, *weights):
         outputs, _ = layer.stateless_call(list(weights), [], x)
         return ops.sum(outputs * upstream)

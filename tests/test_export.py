@@ -6,8 +6,8 @@ import onnxruntime
 import pytest
 import tensorflow as tf
 
-from keras_prelu import data
 from keras_prelu import SpatialPyramidPooling
+from keras_prelu import data
 from keras_prelu import export
 from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
@@ -61,7 +61,9 @@ def test_saved_model_serves_images_of_any_size(tmp_path):
         )
         np.testing.assert_allclose(
             signature(images=tf.constant(images, tf.float32))["probabilities"],
-            truth, rtol=1e-5, atol=1e-7,
+            truth,
+            rtol=1e-5,
+            atol=1e-7,
         )
         np.testing.assert_allclose(truth.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -93,8 +95,10 @@ def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
     images = images_of((1, 40, 36, 3)).astype("float32")
     np.testing.assert_allclose(reloaded(images), serving(images), rtol=1e-6)
     np.testing.assert_allclose(
-        serving(images), expected(model, images + MEAN - (MEAN + [3.0, 0.0, 0.0])),
-        rtol=1e-5, atol=1e-7,
+        serving(images),
+        expected(model, images + MEAN - (MEAN + [3.0, 0.0, 0.0])),
+        rtol=1e-5,
+        atol=1e-7,
     )
 
 
@@ -103,7 +107,9 @@ def test_a_bare_model_needs_its_mean():
         export.serving_model(small_model())
     with pytest.raises(ValueError, match="mean"):
         export.serving_model(small_model(), mean=np.zeros((2, 3)))
-    assert export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
+    assert (
+        export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
+    )
 
 
 def test_features_by_layer_name_and_include_top_false_share_the_pre_spp_map():
@@ -111,8 +117,11 @@ def test_features_by_layer_name_and_include_top_false_share_the_pre_spp_map():
     base = Model14(input_shape=(None, None, 3), include_top=False, seed=0)
     features = keras.Model(
         top.input,
-        [top.get_layer("act2_4").output, top.get_layer("act3_6").output,
-         top.get_layer("spp").output],
+        [
+            top.get_layer("act2_4").output,
+            top.get_layer("act3_6").output,
+            top.get_layer("spp").output,
+        ],
     )
     images = images_of((2, 48, 40, 3)).astype("float32") - MEAN
     stage_2, pre_spp, vector = features(images)
@@ -141,8 +150,9 @@ def test_fine_tune_a_new_head_on_a_frozen_base():
 
     train = three_classes(data.training_dataset(source, 64, seed=0)).cache()
     validation = three_classes(data.evaluation_dataset(source, 64)).cache()
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     before = model.evaluate(validation, return_dict=True, verbose=0)
     model.fit(train, epochs=4, verbose=0)
     after = model.evaluate(validation, return_dict=True, verbose=0)

@@ -65,8 +65,12 @@ def test_serialization_round_trip():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"mode": "fan_avg"}, "mode"), ({"slope": "0.25"}, "slope"),
-     ({"slope": float("inf")}, "slope"), ({"slope": True}, "slope")],
+    [
+        ({"mode": "fan_avg"}, "mode"),
+        ({"slope": "0.25"}, "slope"),
+        ({"slope": float("inf")}, "slope"),
+        ({"slope": True}, "slope"),
+    ],
 )
 def test_errors_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
@@ -79,8 +83,7 @@ def propagate(slope, init_slope, depth=30, width=1024, seed=0):
     x = rng.normal(size=(256, width)).astype("float32")
     variances = []
     for layer in range(depth):
-        kernel = sample(PReLUHeNormal(slope=init_slope, mode="fan_in", seed=layer),
-                        (width, width))
+        kernel = sample(PReLUHeNormal(slope=init_slope, mode="fan_in", seed=layer), (width, width))
         y = x @ kernel
         variances.append(y.var())
         x = np.where(y > 0, y, slope * y)

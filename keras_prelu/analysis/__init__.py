@@ -23,13 +23,11 @@ from keras_prelu.analysis.signal import plot_signal
 from keras_prelu.analysis.signal import random_projection_loss
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.signal import weight_layers
-from keras_prelu.analysis.slopes import PAPER_TABLE_1
 from keras_prelu.analysis.slopes import SlopeRow
 from keras_prelu.analysis.slopes import format_slope_table
 from keras_prelu.analysis.slopes import learned_slopes
 
 __all__ = [
-    "PAPER_TABLE_1",
     "LayerComplexity",
     "ResponseRow",
     "SignalRow",

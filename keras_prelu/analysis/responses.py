@@ -74,9 +74,7 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
         known = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
         missing = [name for name in layers if name not in known]
         if missing:
-            raise ValueError(
-                f"`layers` names layers that {model.name!r} does not have: {missing}."
-            )
+            raise ValueError(f"`layers` names layers that {model.name!r} does not have: {missing}.")
         chosen = [known[name] for name in layers]
     if not chosen:
         raise ValueError(f"`model` {model.name!r} has no activation layer to read.")

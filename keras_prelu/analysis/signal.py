@@ -72,9 +72,7 @@ def random_projection_loss(outputs, seed=0):
     """
     generator = np.random.default_rng(seed)
     shape = tuple(keras.ops.shape(outputs))
-    g = keras.ops.convert_to_tensor(
-        generator.standard_normal(shape).astype("float32")
-    )
+    g = keras.ops.convert_to_tensor(generator.standard_normal(shape).astype("float32"))
     return keras.ops.sum(keras.ops.cast(outputs, "float32") * g)
 
 
@@ -104,9 +102,7 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
     """
     layers = weight_layers(model)
     if not layers:
-        raise ValueError(
-            f"`model` has no convolution or dense layer to measure: {model.name!r}."
-        )
+        raise ValueError(f"`model` has no convolution or dense layer to measure: {model.name!r}.")
     try:
         probe_tensors = [t for layer in layers for t in (layer.input, layer.output)]
     except (AttributeError, ValueError) as error:
@@ -134,9 +130,7 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
             outputs = values[count:]
             objective = loss(outputs[0] if len(outputs) == 1 else outputs)
         layer_inputs = values[0:count:2]
-        gradients = tape.gradient(
-            objective, layer_inputs, unconnected_gradients="zero"
-        )
+        gradients = tape.gradient(objective, layer_inputs, unconnected_gradients="zero")
     else:
         values = probe(inputs, training=False)
         gradients = [None] * len(layers)
@@ -173,10 +167,7 @@ def _as_list(values):
 
 def format_signal_table(rows):
     """The rows of `signal_propagation` as a text table."""
-    lines = [
-        f"{'layer':<12} {'n':>7} {'n^':>7} {'Var[w]':>10} "
-        f"{'Var[y]':>10} {'Var[dx]':>10}"
-    ]
+    lines = [f"{'layer':<12} {'n':>7} {'n^':>7} {'Var[w]':>10} {'Var[y]':>10} {'Var[dx]':>10}"]
     for row in rows:
         backward = "-" if row.backward_variance is None else f"{row.backward_variance:.3e}"
         lines.append(
@@ -207,13 +198,9 @@ def plot_signal(curves, path, *, title=None):
         depth = np.arange(1, len(rows) + 1)
         forward.semilogy(depth, [r.forward_variance for r in rows], ".-", label=label)
         if all(r.backward_variance is not None for r in rows):
-            backward.semilogy(
-                depth, [r.backward_variance for r in rows], ".-", label=label
-            )
+            backward.semilogy(depth, [r.backward_variance for r in rows], ".-", label=label)
     forward.set(xlabel="weight layer l", ylabel="Var[y_l]", title="forward (Eqn 10)")
-    backward.set(
-        xlabel="weight layer l", ylabel="Var[dx_l]", title="backward (Eqn 14)"
-    )
+    backward.set(xlabel="weight layer l", ylabel="Var[dx_l]", title="backward (Eqn 14)")
     forward.legend(fontsize="small")
     if title:
         figure.suptitle(title)

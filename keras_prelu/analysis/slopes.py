@@ -3,8 +3,8 @@
 The paper's Table 1 lists, for the 14-layer model, the learned coefficient of
 each layer's channel-shared PReLU and the mean of its channel-wise ones:
 0.681 / 0.596 for conv1, 0.10-0.56 for conv2_x, 0.008-0.21 for conv3_x,
-0.063 / 0.074 for fc1 and 0.031 / 0.075 for fc2 (`PAPER_TABLE_1`). Early layers keep large
-slopes, deeper ones become "more nonlinear".
+0.063 / 0.074 for fc1 and 0.031 / 0.075 for fc2 (`keras_prelu.paper.TABLE_1`).
+Early layers keep large slopes, deeper ones become "more nonlinear".
 """
 
 import dataclasses
@@ -13,16 +13,6 @@ import keras
 import numpy as np
 
 from keras_prelu.layers.prelu import PReLU
-
-# Table 1 of the paper: the learned coefficients of the 14-layer model,
-# `{layer: (channel-shared, channel-wise mean)}`, and the range of both
-# columns over the layers of stages 2 and 3.
-PAPER_TABLE_1 = {
-    "conv1": (0.681, 0.596),
-    "fc1": (0.063, 0.074),
-    "fc2": (0.031, 0.075),
-}
-PAPER_TABLE_1_RANGES = {"conv2_x": (0.10, 0.56), "conv3_x": (0.008, 0.21)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,14 +29,13 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu import paper
 from keras_prelu.analysis.responses import mean_responses
 from keras_prelu.analysis.responses import plot_mean_responses
 from keras_prelu.analysis.signal import _pyplot
 from keras_prelu.analysis.signal import plot_signal
 from keras_prelu.analysis.signal import save_figure
 from keras_prelu.analysis.signal import signal_propagation
-from keras_prelu.analysis.slopes import PAPER_TABLE_1
-from keras_prelu.analysis.slopes import PAPER_TABLE_1_RANGES
 from keras_prelu.analysis.slopes import learned_slopes
 from keras_prelu.training.run import validation_dataset
 from keras_prelu.zoo import get_model
@@ -62,13 +61,6 @@ MODEL_B_WIDTH = 0.25
 # The fan-out rule would scale fc1's forward variance by its fan-in over its
 # fan-out (12800 / 64 = 200 here), which makes the He runs diverge at once.
 FC_RULE = {"he": "he_fan_in", "xavier": "xavier"}
-# The paper's numbers to compare with (SPEC.md section 7, Table 2; Sec. 2.2).
-PAPER_TABLE_2 = {
-    "relu": (33.82, 13.34),
-    "leaky_relu": (33.80, 13.56),
-    "prelu_shared": (32.71, 12.87),
-    "prelu": (32.64, 12.75),
-}
 PAPER_INIT = (
     "Fig. 3: the 22-layer model B converges with both initializations, He's "
     "earlier; the 30-layer ReLU model converges with He's and stalls "
@@ -119,9 +111,7 @@ class _GradientProbe(keras.callbacks.Callback):
         first, last = kernels[0], kernels[-1]
         with tf.GradientTape() as tape:
             predictions = self.model(self.images, training=False)
-            loss = keras.losses.sparse_categorical_crossentropy(
-                self.labels, predictions
-            )
+            loss = keras.losses.sparse_categorical_crossentropy(self.labels, predictions)
             loss = tf.reduce_mean(loss)
         grads = tape.gradient(loss, [first, last])
         self.records.append(
@@ -135,8 +125,9 @@ class _GradientProbe(keras.callbacks.Callback):
         )
 
 
-def _train_for_init_study(model, source, augmentation, *, recipe, epochs,
-                          steps_per_epoch, probe_every, seed):
+def _train_for_init_study(
+    model, source, augmentation, *, recipe, epochs, steps_per_epoch, probe_every, seed
+):
     """Trains `model` at the recipe's initial rate; returns curves and errors."""
     from keras_prelu.training import SparseTopKError
 
@@ -170,9 +161,17 @@ def _train_for_init_study(model, source, augmentation, *, recipe, epochs,
     }
 
 
-def init_study(out_dir=DEFAULT_OUT_DIR, *, epochs=INIT_EPOCHS, seeds=(0,),
-               fc_units=STUDY_FC_UNITS, steps_per_epoch=None, probe_every=5,
-               model_b_width=MODEL_B_WIDTH, data=data_lib.DEFAULT_SOURCE):
+def init_study(
+    out_dir=DEFAULT_OUT_DIR,
+    *,
+    epochs=INIT_EPOCHS,
+    seeds=(0,),
+    fc_units=STUDY_FC_UNITS,
+    steps_per_epoch=None,
+    probe_every=5,
+    model_b_width=MODEL_B_WIDTH,
+    data=data_lib.DEFAULT_SOURCE,
+):
     """Study 1: He vs Xavier initialization of deep ReLU models (Fig. 3).
 
     Trains the 30-layer model (`Model30`, ReLU) and model B's pattern at
@@ -205,13 +204,22 @@ def init_study(out_dir=DEFAULT_OUT_DIR, *, epochs=INIT_EPOCHS, seeds=(0,),
 
     def build(model_name, init, seed):
         return get_model(
-            model_name, input_shape=(crop, crop, 3), num_classes=source.num_classes,
-            activation="relu", initializer=init, fc_initializer=FC_RULE[init],
-            fc_units=fc_units, width_multiplier=widths[model_name], seed=seed,
+            model_name,
+            input_shape=(crop, crop, 3),
+            num_classes=source.num_classes,
+            activation="relu",
+            initializer=init,
+            fc_initializer=FC_RULE[init],
+            fc_units=fc_units,
+            width_multiplier=widths[model_name],
+            seed=seed,
         )
 
-    batch, _ = next(iter(data_lib.training_dataset(
-        source, recipe.batch_size, augmentation=augmentation, seed=0)))
+    batch, _ = next(
+        iter(
+            data_lib.training_dataset(source, recipe.batch_size, augmentation=augmentation, seed=0)
+        )
+    )
     runs = {}
     signal = {}
     for model_name in widths:
@@ -225,23 +233,34 @@ def init_study(out_dir=DEFAULT_OUT_DIR, *, epochs=INIT_EPOCHS, seeds=(0,),
                     ]
                 logger.info("Study init: %s, %s init, seed %d", model_name, init, seed)
                 run = _train_for_init_study(
-                    model, source, augmentation, recipe=recipe, epochs=epochs,
-                    steps_per_epoch=steps_per_epoch, probe_every=probe_every, seed=seed,
+                    model,
+                    source,
+                    augmentation,
+                    recipe=recipe,
+                    epochs=epochs,
+                    steps_per_epoch=steps_per_epoch,
+                    probe_every=probe_every,
+                    seed=seed,
                 )
                 runs.setdefault(model_name, {}).setdefault(init, {})[str(seed)] = run
                 logger.info(
                     "  val top-1 error per epoch %s, first-layer gradient norm %.3g -> %.3g",
                     [round(e, 3) for e in run["epochs"]["val_top1_error"]],
-                    run["steps"][0]["first_grad_norm"], run["steps"][-1]["first_grad_norm"],
+                    run["steps"][0]["first_grad_norm"],
+                    run["steps"][-1]["first_grad_norm"],
                 )
     result = {
         "study": "init",
         "paper": PAPER_INIT,
         "data": source.name,
         "config": {
-            "epochs": epochs, "steps_per_epoch": steps_per_epoch, "seeds": list(seeds),
-            "fc_units": list(fc_units), "model_b_width": model_b_width,
-            "recipe": recipe.to_dict(), "probe_every": probe_every,
+            "epochs": epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "seeds": list(seeds),
+            "fc_units": list(fc_units),
+            "model_b_width": model_b_width,
+            "recipe": recipe.to_dict(),
+            "probe_every": probe_every,
         },
         "summary": _init_summary(runs, signal),
         "signal_at_init": signal,
@@ -286,8 +305,9 @@ def _plot_init(result, out_dir):
         for init, by_seed in by_init.items():
             for seed, run in by_seed.items():
                 steps = [r["step"] for r in run["steps"]]
-                ax.plot(steps, [r["probe_loss"] for r in run["steps"]],
-                        label=f"{init} (seed {seed})")
+                ax.plot(
+                    steps, [r["probe_loss"] for r in run["steps"]], label=f"{init} (seed {seed})"
+                )
         ax.set(xlabel="step", ylabel="training loss (fixed batch)", title=model_name)
         ax.legend(fontsize="small")
     figure.suptitle("He vs Xavier initialization, ReLU, digits")
@@ -298,8 +318,11 @@ def _plot_init(result, out_dir):
         for init, by_seed in by_init.items():
             for seed, run in by_seed.items():
                 steps = [r["step"] for r in run["steps"]]
-                ax.semilogy(steps, [r["first_grad_norm"] for r in run["steps"]],
-                            label=f"{init} (seed {seed})")
+                ax.semilogy(
+                    steps,
+                    [r["first_grad_norm"] for r in run["steps"]],
+                    label=f"{init} (seed {seed})",
+                )
         ax.set(xlabel="step", ylabel="||dE/dW|| of conv1", title=model_name)
         ax.legend(fontsize="small")
     save_figure(figure, out_dir / "init_gradients.png")
@@ -321,10 +344,17 @@ def _run_dir(runs_dir, activation, seed):
     return Path(runs_dir) / f"model_14-{activation}-seed{seed}"
 
 
-def activation_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
-                     activations=STUDY_ACTIVATIONS, seeds=STUDY_SEEDS,
-                     epochs=ACTIVATION_EPOCHS, fc_units=STUDY_FC_UNITS,
-                     batch_size=None, data=data_lib.DEFAULT_SOURCE):
+def activation_study(
+    out_dir=DEFAULT_OUT_DIR,
+    *,
+    runs_dir=DEFAULT_RUNS_DIR,
+    activations=STUDY_ACTIVATIONS,
+    seeds=STUDY_SEEDS,
+    epochs=ACTIVATION_EPOCHS,
+    fc_units=STUDY_FC_UNITS,
+    batch_size=None,
+    data=data_lib.DEFAULT_SOURCE,
+):
     """Study 2: Table 2's rectifiers on the 14-layer model, several seeds.
 
     Each run is `keras_prelu.training.fit` with the bundled recipe (its
@@ -377,16 +407,19 @@ def activation_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
             "top1_error_max": float(top1.max()),
             "top5_error_mean": float(top5.mean()),
             "top5_error_std": float(top5.std(ddof=1)) if top5.size > 1 else 0.0,
-            "paper_top1_top5": PAPER_TABLE_2.get(activation),
+            "paper_top1_top5": paper.TABLE_2.get(activation),
         }
     result = {
         "study": "activations",
-        "paper": "Table 2 (ImageNet, 10-view, 75 epochs): " + ", ".join(
-            f"{a} {t1}/{t5}" for a, (t1, t5) in PAPER_TABLE_2.items()),
+        "paper": "Table 2 (ImageNet, 10-view, 75 epochs): "
+        + ", ".join(f"{a} {t1}/{t5}" for a, (t1, t5) in paper.TABLE_2.items()),
         "data": str(data),
         "config": {
-            "model": "model_14", "epochs": epochs, "seeds": list(seeds),
-            "fc_units": list(fc_units), "recipe": recipe.to_dict(),
+            "model": "model_14",
+            "epochs": epochs,
+            "seeds": list(seeds),
+            "fc_units": list(fc_units),
+            "recipe": recipe.to_dict(),
             "errors": "percent, validation centre crop",
         },
         "summary": summary,
@@ -405,16 +438,24 @@ def _plot_activations(result, out_dir):
     for activation, by_seed in result["runs"].items():
         errors = np.array([r["val_top1_error"] for r in by_seed.values()]) * 100
         epochs = np.arange(1, errors.shape[1] + 1)
-        line, = curves.plot(epochs, errors.mean(axis=0), ".-", label=activation)
-        curves.fill_between(epochs, errors.min(axis=0), errors.max(axis=0),
-                            color=line.get_color(), alpha=0.2)
-    curves.set(xlabel="epoch", ylabel="val top-1 error (%)",
-               title="14-layer model, mean and range over seeds")
+        (line,) = curves.plot(epochs, errors.mean(axis=0), ".-", label=activation)
+        curves.fill_between(
+            epochs, errors.min(axis=0), errors.max(axis=0), color=line.get_color(), alpha=0.2
+        )
+    curves.set(
+        xlabel="epoch",
+        ylabel="val top-1 error (%)",
+        title="14-layer model, mean and range over seeds",
+    )
     curves.legend(fontsize="small")
     names = list(result["summary"])
     summary = result["summary"]
-    bars.bar(names, [summary[n]["top1_error_mean"] for n in names],
-             yerr=[summary[n]["top1_error_std"] for n in names], capsize=4)
+    bars.bar(
+        names,
+        [summary[n]["top1_error_mean"] for n in names],
+        yerr=[summary[n]["top1_error_std"] for n in names],
+        capsize=4,
+    )
     bars.set(ylabel="final top-1 error (%)", title="mean +- std over seeds")
     bars.tick_params(axis="x", labelsize="small")
     save_figure(figure, out_dir / "activations.png")
@@ -426,7 +467,7 @@ def _plot_activations(result, out_dir):
 def _paper_layer_name(activation_layer):
     """`act2_1` -> `conv2_1`, `act_fc1` -> `fc1` (Table 1's names)."""
     if activation_layer.startswith("act_"):
-        return activation_layer[len("act_"):]
+        return activation_layer[len("act_") :]
     return activation_layer.replace("act", "conv", 1)
 
 
@@ -436,9 +477,16 @@ def _stage(layer):
     return layer.split("_")[0]
 
 
-def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
-                activations=STUDY_ACTIVATIONS, seeds=STUDY_SEEDS,
-                data=data_lib.DEFAULT_SOURCE, train_missing=True, **activation_kwargs):
+def slope_study(
+    out_dir=DEFAULT_OUT_DIR,
+    *,
+    runs_dir=DEFAULT_RUNS_DIR,
+    activations=STUDY_ACTIVATIONS,
+    seeds=STUDY_SEEDS,
+    data=data_lib.DEFAULT_SOURCE,
+    train_missing=True,
+    **activation_kwargs,
+):
     """Study 3: learned slopes (Table 1) and mean responses (Fig. 2).
 
     Reads the trained models of `activation_study` from `runs_dir` (their
@@ -455,7 +503,9 @@ def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
     from keras_prelu.training.run import MODEL_FILENAME
 
     missing = [
-        (a, s) for a in activations for s in seeds
+        (a, s)
+        for a in activations
+        for s in seeds
         if not (_run_dir(runs_dir, a, s) / MODEL_FILENAME).exists()
     ]
     if missing:
@@ -464,8 +514,14 @@ def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
                 f"No trained model in {runs_dir} for {missing}; run the "
                 "activations study first (keras-prelu reproduce activations)."
             )
-        activation_study(out_dir, runs_dir=runs_dir, activations=activations,
-                         seeds=seeds, data=data, **activation_kwargs)
+        activation_study(
+            out_dir,
+            runs_dir=runs_dir,
+            activations=activations,
+            seeds=seeds,
+            data=data,
+            **activation_kwargs,
+        )
     source = data_lib.get_source(data)
     validation = validation_dataset(source, source.default_augmentation(), 64)
     slopes = {}
@@ -485,15 +541,18 @@ def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
     result = {
         "study": "slopes",
         "paper": {
-            "table_1": PAPER_TABLE_1,
-            "table_1_ranges": PAPER_TABLE_1_RANGES,
+            "table_1": paper.TABLE_1,
+            "table_1_ranges": paper.TABLE_1_RANGES,
             "claims": "conv1 keeps the largest slope; deeper layers get smaller "
-                      "slopes (more nonlinear); PReLU layers have smaller mean "
-                      "responses than ReLU layers (Fig. 2).",
+            "slopes (more nonlinear); PReLU layers have smaller mean "
+            "responses than ReLU layers (Fig. 2).",
         },
         "data": str(data),
-        "config": {"activations": list(activations), "seeds": list(seeds),
-                   "runs_dir": str(runs_dir)},
+        "config": {
+            "activations": list(activations),
+            "seeds": list(seeds),
+            "runs_dir": str(runs_dir),
+        },
         "summary": _slope_summary(slopes, responses),
         "slopes": slopes,
         "mean_responses": responses,
@@ -506,8 +565,7 @@ def slope_study(out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR,
 def _mean_over_seeds(by_seed, field):
     layers = list(next(iter(by_seed.values())))
     return {
-        layer: float(np.mean([rows[layer][field] for rows in by_seed.values()]))
-        for layer in layers
+        layer: float(np.mean([rows[layer][field] for rows in by_seed.values()])) for layer in layers
     }
 
 
@@ -527,8 +585,7 @@ def _slope_summary(slopes, responses):
             "conv1_largest_of_all": max(means, key=means.get) == "conv1",
             "conv1_largest_of_conv": max(conv, key=conv.get) == "conv1",
             "seeds_with_conv1_largest": sum(
-                max(rows, key=lambda k: rows[k]["mean"]) == "conv1"
-                for rows in by_seed.values()
+                max(rows, key=lambda k: rows[k]["mean"]) == "conv1" for rows in by_seed.values()
             ),
             # Spearman's rank correlation of slope with depth: < 0 when
             # deeper layers have smaller slopes.
@@ -558,12 +615,18 @@ def _plot_slopes(result, out_dir):
         layers = list(next(iter(by_seed.values())))
         x = np.arange(len(layers))
         means = [np.mean([rows[l]["mean"] for rows in by_seed.values()]) for l in layers]
-        line, = axes.plot(x, means, ".-", label=f"{activation} (mean)")
+        (line,) = axes.plot(x, means, ".-", label=f"{activation} (mean)")
         if activation == "prelu":
             low = [np.mean([rows[l]["min"] for rows in by_seed.values()]) for l in layers]
             high = [np.mean([rows[l]["max"] for rows in by_seed.values()]) for l in layers]
-            axes.fill_between(x, low, high, color=line.get_color(), alpha=0.15,
-                              label="prelu (min-max over channels)")
+            axes.fill_between(
+                x,
+                low,
+                high,
+                color=line.get_color(),
+                alpha=0.15,
+                label="prelu (min-max over channels)",
+            )
     paper = result["paper"]["table_1"]
     for k, label in enumerate(("paper, shared", "paper, channel-wise mean")):
         points = [(layers.index(l), v[k]) for l, v in paper.items() if l in layers]
@@ -589,10 +652,10 @@ def reproduce(study, out_dir=DEFAULT_OUT_DIR, *, runs_dir=DEFAULT_RUNS_DIR, **kw
         results["init"] = init_study(out_dir, **kwargs.get("init", {}))
     if study in ("activations", "all"):
         results["activations"] = activation_study(
-            out_dir, runs_dir=runs_dir, **kwargs.get("activations", {}))
+            out_dir, runs_dir=runs_dir, **kwargs.get("activations", {})
+        )
     if study in ("slopes", "all"):
-        results["slopes"] = slope_study(
-            out_dir, runs_dir=runs_dir, **kwargs.get("slopes", {}))
+        results["slopes"] = slope_study(out_dir, runs_dir=runs_dir, **kwargs.get("slopes", {}))
     return results
 
 
@@ -602,8 +665,9 @@ def format_summary(result):
     summary = result["summary"]
     lines = [f"Study {study}: {result['paper'] if isinstance(result['paper'], str) else ''}"]
     if study == "init":
-        lines.append(f"{'model/init':<16} {'val top-1':>9} {'loss':>7} "
-                     f"{'conv1 grad norm start -> end':>30}")
+        lines.append(
+            f"{'model/init':<16} {'val top-1':>9} {'loss':>7} {'conv1 grad norm start -> end':>30}"
+        )
         for name, row in summary.items():
             lines.append(
                 f"{name:<16} {row['final_val_top1_error']:>9.3f} "

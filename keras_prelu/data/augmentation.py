@@ -1,14 +1,10 @@
-"""The paper's training augmentation, as data (SPEC.md section 5)."""
+"""The paper's training augmentation, as data (Sec. 3)."""
 
 import dataclasses
 
 import numpy as np
 
-# He et al. 2015, Sec. 3 (SPEC.md section 5): the shorter side s is drawn uniformly
-# from [256, 512] and a 224x224 crop is taken; alpha_i ~ N(0, 0.1) for colour altering.
-PAPER_SCALE_RANGE = (256, 512)
-PAPER_CROP_SIZE = 224
-PAPER_PCA_STD = 0.1
+from keras_prelu import paper
 
 # Per-channel RGB mean of ImageNet 2012 training pixels in [0, 255] (VGG, TF-slim).
 IMAGENET_RGB_MEAN = (123.68, 116.78, 103.94)
@@ -25,7 +21,7 @@ IMAGENET_PCA_EIGENVECTORS = (
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Augmentation:
-    """The training augmentation of He et al. 2015, Sec. 3 (SPEC.md section 5).
+    """The training augmentation of He et al. 2015, Sec. 3.
 
     For every image, in this order:
 
@@ -58,10 +54,10 @@ class Augmentation:
         A. Krizhevsky et al., "ImageNet Classification with Deep CNNs", 2012, Sec. 4.1.
     """
 
-    scale_range: tuple = PAPER_SCALE_RANGE
-    crop_size: int = PAPER_CROP_SIZE
+    scale_range: tuple = paper.SCALE_RANGE
+    crop_size: int = paper.CROP_SIZE
     flip: bool = True
-    pca_std: float = PAPER_PCA_STD
+    pca_std: float = paper.PCA_STD
     mean: tuple = IMAGENET_RGB_MEAN
     pca_eigenvalues: tuple = IMAGENET_PCA_EIGENVALUES
     pca_eigenvectors: tuple = IMAGENET_PCA_EIGENVECTORS

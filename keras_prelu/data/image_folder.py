@@ -83,8 +83,9 @@ def _split_folders(root):
         raise ValueError(f"`root` must be a folder. Received: root={root!r}")
     found = {}
     for split, names in SPLIT_FOLDERS.items():
-        folders = [os.path.join(root, name) for name in names]
-        found.update({split: folder for folder in folders if os.path.isdir(folder)})
+        for name in names:
+            if os.path.isdir(os.path.join(root, name)):
+                found[split] = os.path.join(root, name)
     if found and set(found) != set(SPLIT_FOLDERS):
         raise ValueError(
             f"`root` must have both a train and a validation folder {SPLIT_FOLDERS}, or "

@@ -18,7 +18,7 @@ def compute_mean(
     `mean = (1 / N) * sum_n x_n` over the N images `x_n` resized to shorter side
     `scale` and centre-cropped to `crop_size` (the evaluation "center" view), summed
     batch by batch in float64: memory does not grow with N. The paper subtracts the
-    per-pixel mean (He et al. 2015, Sec. 3; SPEC.md section 5).
+    per-pixel mean (He et al. 2015, Sec. 3).
 
     Args:
         source: a `Source`.

@@ -26,7 +26,7 @@ def training_dataset(
     """Batches of augmented training images, `(images, labels)`, remainder dropped.
 
     Images are float32 `(batch, crop, crop, 3)` from the paper's training transform
-    (`Augmentation`, SPEC.md section 5), labels int32 `(batch,)`. Each pass over the
+    (`Augmentation`, Sec. 3), labels int32 `(batch,)`. Each pass over the
     dataset (each epoch) is reshuffled and re-augmented, unless
     `reshuffle_each_iteration` is False; with a `seed`, the sequence of passes is
     the same on every run.
@@ -118,7 +118,7 @@ def evaluation_dataset(
 ):
     """Batches of evaluation images, `(images, labels)`, every image exactly once.
 
-    The paper's testing transforms (SPEC.md section 6), on the image resized so that
+    The paper's testing transforms (Sec. 3, Sec. 4), on the image resized so that
     its shorter side is `scale`:
 
     - "center": the centre crop, `(batch, crop, crop, 3)`;
@@ -232,8 +232,9 @@ def _pad_rows(batch, batch_size):
     return padded
 
 
-def _batch(source, examples, outputs, batch_size, *, drop_remainder, deterministic,
-           skip_errors=True):
+def _batch(
+    source, examples, outputs, batch_size, *, drop_remainder, deterministic, skip_errors=True
+):
     """Maps `outputs` over `examples` in parallel, then batches and prefetches.
 
     With `skip_errors`, an image from a file that passed `_drop_incomplete` but still

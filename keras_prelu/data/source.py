@@ -81,9 +81,7 @@ class ListedSource(Source):
     def listed_examples(self, split, *, shuffle, seed, reshuffle_each_iteration):
         """`(item, int32 label)` pairs; the listing is shuffled in full."""
         items, labels = self._splits[check_split(split)]
-        examples = tf.data.Dataset.from_tensor_slices(
-            (items, np.asarray(labels, dtype=np.int32))
-        )
+        examples = tf.data.Dataset.from_tensor_slices((items, np.asarray(labels, dtype=np.int32)))
         if shuffle:
             examples = examples.shuffle(
                 len(labels), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
@@ -95,4 +93,3 @@ def check_split(split, accepted=SPLITS):
     if split not in accepted:
         raise ValueError(f"`split` must be one of {accepted}. Received: split={split!r}")
     return split
-

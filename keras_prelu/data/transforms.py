@@ -125,7 +125,7 @@ def center_view(image, scale, crop_size, mean):
 
 
 def ten_views(image, scale, crop_size, mean):
-    """The paper's 10 views (SPEC.md section 6) of `image` at shorter side `scale`.
+    """The paper's 10 views (Sec. 3) of `image` at shorter side `scale`.
 
     Shape (10, crop_size, crop_size, 3): the top-left, top-right, bottom-left,
     bottom-right and centre crops, then the horizontal flips of the same five.

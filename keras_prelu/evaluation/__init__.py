@@ -13,7 +13,6 @@ from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.dense import feature_map_size
 from keras_prelu.evaluation.dense import split_at_spp
-from keras_prelu.evaluation.evaluate import PAPER_DENSE_SCALES
 from keras_prelu.evaluation.evaluate import VIEWS
 from keras_prelu.evaluation.evaluate import EvaluationResult
 from keras_prelu.evaluation.evaluate import evaluate
@@ -26,7 +25,6 @@ from keras_prelu.evaluation.trained import load_trained
 
 __all__ = [
     "DEFAULT_MAX_WINDOWS",
-    "PAPER_DENSE_SCALES",
     "VIEWS",
     "DenseScorer",
     "EvaluationResult",

@@ -1,4 +1,4 @@
-"""Top-1 / top-5 error of a model or an ensemble, tested the paper's ways (SPEC.md 6)."""
+"""Top-1 / top-5 error of a model or an ensemble, tested the paper's ways (Sec. 3-4)."""
 
 import dataclasses
 import functools
@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from keras_prelu import data as data_lib
-from keras_prelu.data.augmentation import PAPER_CROP_SIZE
+from keras_prelu import paper
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
@@ -17,9 +17,6 @@ from keras_prelu.evaluation.trained import load_trained
 logger = logging.getLogger(__name__)
 
 VIEWS = ("center", "ten", "dense")
-# He et al. 2015, Sec. 4 (SPEC.md section 6): dense testing averages the scales
-# {224, 256, 384, 480, 640} with equal weights, for 224x224 training crops.
-PAPER_DENSE_SCALES = (224, 256, 384, 480, 640)
 _VIEW_NAMES = {"center": "centre", "ten": "10-view", "dense": "dense"}
 _VIEW_NAMES_WITHOUT_FLIPS = {"center": "centre", "ten": "5-view", "dense": "dense, no flips"}
 
@@ -138,7 +135,7 @@ def evaluate(
     """Top-1 and top-5 error of a model, or an ensemble, over a whole split.
 
     Every image of the split is scored once per model and scale, and counted
-    once. The ways of testing of the paper (SPEC.md section 6):
+    once. The ways of testing of the paper (Sec. 3, Sec. 4):
 
     - "center": the centre crop of the image resized to shorter side `scale`;
     - "ten": the 4 corner crops and the centre crop and their flips, scores
@@ -162,7 +159,7 @@ def evaluate(
         views: "center", "ten" or "dense".
         scales: the shorter sides, averaged. Default: the smallest training scale
             for "center" and "ten" (256 for the paper); for "dense", the paper's
-            `PAPER_DENSE_SCALES` relative to its 224 crop: `round(s * crop / 224)`,
+            `paper.DENSE_SCALES` relative to its 224 crop: `round(s * crop / 224)`,
             exactly {224, 256, 384, 480, 640} for a 224 crop.
         crop_size: the crop side (and the training crop that sets the dense
             window); default: the run's, the model's fixed input size, or the
@@ -203,15 +200,27 @@ def evaluate(
         member_scales = _scales(scales, views, member.scale or defaults.scale_range[0], crop)
         member_mean = mean if mean is not None else member.mean
         scores, member_labels = _model_scores(
-            member, source, split, views, member_scales, crop, member_mean,
-            batch_size, window, max_windows, flip,
+            member,
+            source,
+            split,
+            views,
+            member_scales,
+            crop,
+            member_mean,
+            batch_size,
+            window,
+            max_windows,
+            flip,
         )
         if labels is not None and not np.array_equal(labels, member_labels):
             raise ValueError("The models of the ensemble saw the images in different orders.")
         labels, used_scales = member_labels, member_scales
         total_scores = total_scores + scores
         logger.info(
-            "%s, %s, scales %s: top-1 error %.4f", member.name, views, member_scales,
+            "%s, %s, scales %s: top-1 error %.4f",
+            member.name,
+            views,
+            member_scales,
             top_k_error(scores, labels, 1),
         )
     scores = total_scores / len(trained)
@@ -233,7 +242,7 @@ def evaluate(
 def _scales(scales, views, single_scale, crop):
     if scales is None:
         if views == "dense":
-            return tuple(round(s * crop / PAPER_CROP_SIZE) for s in PAPER_DENSE_SCALES)
+            return tuple(round(s * crop / paper.CROP_SIZE) for s in paper.DENSE_SCALES)
         return (single_scale,)
     scales = (scales,) if isinstance(scales, int) else tuple(scales)
     if not scales or not all(isinstance(s, int) and s >= crop for s in scales):
@@ -244,8 +253,9 @@ def _scales(scales, views, single_scale, crop):
     return scales
 
 
-def _model_scores(member, source, split, views, scales, crop, mean, batch_size, window,
-                  max_windows, flip):
+def _model_scores(
+    member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip
+):
     """`(scores, labels)` of one model, scores averaged over `scales`."""
     if views == "dense":
         scorer = DenseScorer(
@@ -262,8 +272,13 @@ def _model_scores(member, source, split, views, scales, crop, mean, batch_size, 
     total, labels = 0.0, None
     for scale in scales:
         dataset = data_lib.evaluation_dataset(
-            source, batch_size, split=split, views=data_views, scale=scale,
-            crop_size=crop, mean=mean,
+            source,
+            batch_size,
+            split=split,
+            views=data_views,
+            scale=scale,
+            crop_size=crop,
+            mean=mean,
         )
         batches, scale_labels = [], []
         for images, batch_labels in dataset:

@@ -64,7 +64,9 @@ def load_trained(spec):
         if not model_path.exists():
             raise FileNotFoundError(f"{path} has no {MODEL_FILENAME}: not a finished run folder.")
         model = keras.saving.load_model(model_path)
-        run = json.loads((path / RUN_FILENAME).read_text()) if (path / RUN_FILENAME).exists() else {}
+        run = (
+            json.loads((path / RUN_FILENAME).read_text()) if (path / RUN_FILENAME).exists() else {}
+        )
         augmentation = run.get("augmentation", {})
         mean_path = path / data_lib.MEAN_FILENAME
         return Trained(

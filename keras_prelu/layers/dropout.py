@@ -35,21 +35,13 @@ class Dropout(keras.layers.Dropout):
 
     def call(self, inputs, training=False):
         replica_id, num_replicas = _replica_position()
-        shares_one_mask = (
-            self.noise_shape is not None and self.noise_shape[0] == 1
-        )
-        if (
-            not training
-            or self.rate == 0
-            or num_replicas == 1
-            or shares_one_mask
-        ):
+        shares_one_mask = self.noise_shape is not None and self.noise_shape[0] == 1
+        if not training or self.rate == 0 or num_replicas == 1 or shares_one_mask:
             return super().call(inputs, training=training)
         input_shape = ops.shape(inputs)
         noise_shape = self.noise_shape or (None,) * len(input_shape)
         local_shape = [
-            size if noise is None else noise
-            for noise, size in zip(noise_shape, input_shape)
+            size if noise is None else noise for noise, size in zip(noise_shape, input_shape)
         ]
         global_shape = [local_shape[0] * num_replicas, *local_shape[1:]]
         global_mask = keras.random.dropout(

@@ -5,8 +5,7 @@ import keras
 import ml_dtypes
 from keras import ops
 
-# The paper's initial slope: "we use a_i = 0.25 as the initialization" (Sec. 2.1).
-INITIAL_SLOPE = 0.25
+from keras_prelu.paper import INITIAL_SLOPE
 
 CHANNEL_WISE = "channel_wise"
 CHANNEL_SHARED = "channel_shared"
@@ -20,8 +19,7 @@ def standardize_data_format(data_format):
         return keras.config.image_data_format()
     if data_format not in DATA_FORMATS:
         raise ValueError(
-            f"`data_format` must be one of {DATA_FORMATS} or None, "
-            f"got data_format={data_format!r}."
+            f"`data_format` must be one of {DATA_FORMATS} or None, got data_format={data_format!r}."
         )
     return data_format
 
@@ -143,9 +141,7 @@ class PReLU(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(
-                f"`mode` must be one of {MODES}, got mode={mode!r}."
-            )
+            raise ValueError(f"`mode` must be one of {MODES}, got mode={mode!r}.")
         self.mode = mode
         if alpha_initializer is None:
             alpha_initializer = keras.initializers.Constant(INITIAL_SLOPE)
@@ -178,9 +174,7 @@ class PReLU(keras.layers.Layer):
                     "Use mode='channel_shared' or give the channel dimension."
                 )
             alpha_shape = (channels,)
-            self.input_spec = keras.layers.InputSpec(
-                min_ndim=2, axes={channel_axis: channels}
-            )
+            self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={channel_axis: channels})
         else:
             alpha_shape = (1,)
         self.alpha = self.add_weight(
@@ -209,15 +203,9 @@ class PReLU(keras.layers.Layer):
         config.update(
             {
                 "mode": self.mode,
-                "alpha_initializer": keras.initializers.serialize(
-                    self.alpha_initializer
-                ),
-                "alpha_regularizer": keras.regularizers.serialize(
-                    self.alpha_regularizer
-                ),
-                "alpha_constraint": keras.constraints.serialize(
-                    self.alpha_constraint
-                ),
+                "alpha_initializer": keras.initializers.serialize(self.alpha_initializer),
+                "alpha_regularizer": keras.regularizers.serialize(self.alpha_regularizer),
+                "alpha_constraint": keras.constraints.serialize(self.alpha_constraint),
                 "data_format": self.data_format,
             }
         )

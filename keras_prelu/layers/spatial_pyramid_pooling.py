@@ -2,11 +2,8 @@ import keras
 from keras import ops
 
 from keras_prelu.layers.prelu import standardize_data_format
+from keras_prelu.paper import LARGE_MODEL_LEVELS
 
-# Pyramid levels of the paper's models: {7, 3, 2, 1} (63 bins) for models A, B
-# and C (Table 3), {6, 3, 2, 1} (50 bins) for the 14-layer model (Table 1).
-LARGE_MODEL_LEVELS = (7, 3, 2, 1)
-SMALL_MODEL_LEVELS = (6, 3, 2, 1)
 POOLING_MODES = ("max", "average")
 
 
@@ -22,10 +19,7 @@ def bin_edges(size, bins):
     Returns:
         A list of `(start, end)` pairs.
     """
-    return [
-        ((i * size) // bins, ((i + 1) * size + bins - 1) // bins)
-        for i in range(bins)
-    ]
+    return [((i * size) // bins, ((i + 1) * size + bins - 1) // bins) for i in range(bins)]
 
 
 def validate_levels(levels):
@@ -98,10 +92,7 @@ class SpatialPyramidPooling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.levels = validate_levels(levels)
         if pooling not in POOLING_MODES:
-            raise ValueError(
-                f"`pooling` must be one of {POOLING_MODES}, "
-                f"got pooling={pooling!r}."
-            )
+            raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got pooling={pooling!r}.")
         self.pooling = pooling
         self.data_format = standardize_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)

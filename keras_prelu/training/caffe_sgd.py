@@ -5,6 +5,8 @@ import re
 import keras
 from keras import ops
 
+from keras_prelu import paper
+
 # Keras names the weight matrices of Dense/Conv layers `kernel` (and
 # `depthwise_kernel`, `pointwise_kernel`, `recurrent_kernel`): the weights the
 # paper decays. PReLU slopes (`alpha`) and biases do not match (Sec. 2.1).
@@ -63,9 +65,9 @@ class CaffeSGD(keras.optimizers.SGD):
 
     def __init__(
         self,
-        learning_rate=0.01,
-        momentum=0.9,
-        weight_decay=0.0005,
+        learning_rate=paper.LEARNING_RATE,
+        momentum=paper.MOMENTUM,
+        weight_decay=paper.WEIGHT_DECAY,
         decay_pattern=KERNELS_ONLY,
         nesterov=False,
         **kwargs,
@@ -111,9 +113,7 @@ class CaffeSGD(keras.optimizers.SGD):
         if self.is_decayed(variable):
             gradient = ops.add(
                 ops.cast(gradient, variable.dtype),
-                ops.multiply(
-                    ops.cast(self.weight_decay, variable.dtype), variable
-                ),
+                ops.multiply(ops.cast(self.weight_decay, variable.dtype), variable),
             )
         super().update_step(gradient, variable, learning_rate)
 

@@ -72,17 +72,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.write = bool(write)
         if not directory:
             raise ValueError(
-                "Argument `directory` must be a non-empty path. "
-                f"Received: directory={directory!r}"
+                f"Argument `directory` must be a non-empty path. Received: directory={directory!r}"
             )
         self.directory = Path(directory)
         self.stateful_callbacks = {}
         for callback in stateful_callbacks:
             name = type(callback).__name__
-            if not (
-                hasattr(callback, "get_state")
-                and hasattr(callback, "set_state")
-            ):
+            if not (hasattr(callback, "get_state") and hasattr(callback, "set_state")):
                 raise ValueError(
                     "Argument `stateful_callbacks` takes callbacks with "
                     f"`get_state()` and `set_state()`. Received: {name}"
@@ -135,9 +131,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self.directory,
                 epochs_completed,
             )
-            self.model._initial_epoch = max(
-                epochs_completed, self.params["epochs"]
-            )
+            self.model._initial_epoch = max(epochs_completed, self.params["epochs"])
         else:
             logger.info(
                 "Resuming run in %s after epoch %d.",
@@ -161,8 +155,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "stopped": bool(self.model.stop_training),
             "weights": weights_name,
             "callbacks": {
-                name: callback.get_state()
-                for name, callback in self.stateful_callbacks.items()
+                name: callback.get_state() for name, callback in self.stateful_callbacks.items()
             },
             "unsaved_variables": [
                 keras.ops.convert_to_numpy(variable).tolist()
@@ -206,9 +199,7 @@ def _durable_replace(source, destination):
     with open(source, "rb") as file:
         os.fsync(file.fileno())
     os.replace(source, destination)
-    directory = os.open(
-        os.path.dirname(os.path.abspath(destination)), os.O_RDONLY
-    )
+    directory = os.open(os.path.dirname(os.path.abspath(destination)), os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:

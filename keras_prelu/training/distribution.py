@@ -56,17 +56,13 @@ def process_settings(coordinator=None, num_processes=None, process_id=None):
     left to JAX's detection of the scheduler (Slurm, Open MPI, Cloud TPU).
     """
     if coordinator is None:
-        addresses = os.environ.get(ENV_JOB_ADDRESSES) or os.environ.get(
-            ENV_JAX_COORDINATOR
-        )
+        addresses = os.environ.get(ENV_JOB_ADDRESSES) or os.environ.get(ENV_JAX_COORDINATOR)
         coordinator = addresses.split(",")[0] if addresses else None
     if num_processes is None and os.environ.get(ENV_NUM_PROCESSES):
         num_processes = _env_int(ENV_NUM_PROCESSES)
     if process_id is None and os.environ.get(ENV_PROCESS_ID):
         process_id = _env_int(ENV_PROCESS_ID)
-    if num_processes is not None and (
-        not isinstance(num_processes, int) or num_processes < 1
-    ):
+    if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):
         raise ValueError(
             "Argument `num_processes` must be an int >= 1. "
             f"Received: num_processes={num_processes!r}"
@@ -80,9 +76,7 @@ def process_settings(coordinator=None, num_processes=None, process_id=None):
             f"Argument `process_id` must be an int in [0, num_processes="
             f"{num_processes}). Received: process_id={process_id!r}"
         )
-    if coordinator is not None and (
-        not isinstance(coordinator, str) or ":" not in coordinator
-    ):
+    if coordinator is not None and (not isinstance(coordinator, str) or ":" not in coordinator):
         raise ValueError(
             "Argument `coordinator` must be 'HOST:PORT', the address of "
             f"process 0. Received: coordinator={coordinator!r}"
@@ -97,9 +91,7 @@ def wants_processes(coordinator=None, num_processes=None, process_id=None):
     )
     if num_processes is not None:
         return num_processes > 1
-    return coordinator is not None or any(
-        os.environ.get(name) for name in (ENV_SLURM, ENV_OMPI)
-    )
+    return coordinator is not None or any(os.environ.get(name) for name in (ENV_SLURM, ENV_OMPI))
 
 
 def initialize_processes(
@@ -147,8 +139,7 @@ def initialize_processes(
     ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(
-                f"Argument `{name}` must be an int >= 1 (seconds). "
-                f"Received: {name}={value!r}"
+                f"Argument `{name}` must be an int >= 1 (seconds). Received: {name}={value!r}"
             )
     logger.info(
         "Joining %s processes as process %s (coordinator %s).",
@@ -168,9 +159,7 @@ def initialize_processes(
     # As keras.distribution.initialize does: one random seed in all the
     # processes, so that they create the same initial variables.
     keras.utils.set_random_seed(
-        broadcast_from_first_process(
-            int(np.random.SeedSequence().entropy % 2**31)
-        )
+        broadcast_from_first_process(int(np.random.SeedSequence().entropy % 2**31))
     )
     logger.info(
         "Process %d of %d: %d local devices, %d in all.",
@@ -293,6 +282,5 @@ def _env_int(name):
         return int(text)
     except ValueError:
         raise ValueError(
-            f"Environment variable {name} must be an integer. "
-            f"Received: {name}={text!r}"
+            f"Environment variable {name} must be an integer. Received: {name}={text!r}"
         ) from None

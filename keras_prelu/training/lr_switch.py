@@ -5,6 +5,8 @@ import math
 
 import keras
 
+from keras_prelu import paper
+
 logger = logging.getLogger(__name__)
 
 MODES = ("min", "max")
@@ -62,37 +64,29 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         self,
         monitor="val_loss",
         mode="min",
-        factor=0.1,
+        factor=paper.LEARNING_RATE_FACTOR,
         patience=5,
         min_delta=0.0,
         min_delta_mode="absolute",
-        min_learning_rate=1e-4,
+        min_learning_rate=paper.MIN_LEARNING_RATE,
     ):
         super().__init__()
         if mode not in MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {MODES}. "
-                f"Received: mode={mode!r}"
-            )
+            raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
         if min_delta_mode not in MIN_DELTA_MODES:
             raise ValueError(
                 f"Argument `min_delta_mode` must be one of {MIN_DELTA_MODES}. "
                 f"Received: min_delta_mode={min_delta_mode!r}"
             )
         if not 0 < factor < 1:
-            raise ValueError(
-                "Argument `factor` must be in (0, 1). "
-                f"Received: factor={factor!r}"
-            )
+            raise ValueError(f"Argument `factor` must be in (0, 1). Received: factor={factor!r}")
         if not isinstance(patience, int) or patience < 1:
             raise ValueError(
-                "Argument `patience` must be an int >= 1. "
-                f"Received: patience={patience!r}"
+                f"Argument `patience` must be an int >= 1. Received: patience={patience!r}"
             )
         if min_delta < 0:
             raise ValueError(
-                "Argument `min_delta` must be >= 0. "
-                f"Received: min_delta={min_delta!r}"
+                f"Argument `min_delta` must be >= 0. Received: min_delta={min_delta!r}"
             )
         if min_learning_rate <= 0:
             raise ValueError(
@@ -160,16 +154,13 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
             )
             self.model.stop_training = True
             return
-        new_learning_rate = max(
-            learning_rate * self.factor, self.min_learning_rate
-        )
+        new_learning_rate = max(learning_rate * self.factor, self.min_learning_rate)
         if self._at_floor(new_learning_rate):
             new_learning_rate = self.min_learning_rate
         optimizer.learning_rate = new_learning_rate
         self.switch_epochs.append(epoch + 1)
         logger.info(
-            "Epoch %d: %s has not improved on %.6g for %d epochs; learning "
-            "rate %.3g -> %.3g.",
+            "Epoch %d: %s has not improved on %.6g for %d epochs; learning rate %.3g -> %.3g.",
             epoch + 1,
             self.monitor,
             self.best,

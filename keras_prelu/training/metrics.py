@@ -5,9 +5,7 @@ import keras
 
 def sparse_top_k_error(y_true, y_pred, k=1):
     """`1 - top-k accuracy` per example: 1 where the label is not in the top k."""
-    accuracy = keras.metrics.sparse_top_k_categorical_accuracy(
-        y_true, y_pred, k=k
-    )
+    accuracy = keras.metrics.sparse_top_k_categorical_accuracy(y_true, y_pred, k=k)
     return 1.0 - accuracy
 
 

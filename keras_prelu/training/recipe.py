@@ -4,6 +4,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from keras_prelu import paper
 from keras_prelu.training.caffe_sgd import KERNELS_ONLY
 from keras_prelu.training.caffe_sgd import CaffeSGD
 from keras_prelu.training.lr_switch import MIN_DELTA_MODES
@@ -14,7 +15,7 @@ from keras_prelu.training.strategy import STRATEGIES
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How a model is trained; defaults are the paper's (Sec. 3, SPEC.md s5).
+    """How a model is trained; defaults are the paper's (Sec. 3).
 
     Fields the paper does not give (patience, min_delta) are ours and say so.
     Override any field with `dataclasses.replace(recipe, field=value)`; each
@@ -52,20 +53,20 @@ class Recipe:
         seed: seed for `keras.utils.set_random_seed`, or `None`.
     """
 
-    learning_rate: float = 1e-2
-    learning_rate_factor: float = 0.1
-    min_learning_rate: float = 1e-4
+    learning_rate: float = paper.LEARNING_RATE
+    learning_rate_factor: float = paper.LEARNING_RATE_FACTOR
+    min_learning_rate: float = paper.MIN_LEARNING_RATE
     patience: int = 5
     min_delta: float = 0.0
     min_delta_mode: str = "absolute"
     monitor: str = "val_top1_error"
     monitor_mode: str = "min"
-    momentum: float = 0.9
-    weight_decay: float = 0.0005
+    momentum: float = paper.MOMENTUM
+    weight_decay: float = paper.WEIGHT_DECAY
     decay_pattern: str = KERNELS_ONLY
-    batch_size: int = 128
-    epochs: int = 80
-    dropout: float = 0.5
+    batch_size: int = paper.BATCH_SIZE
+    epochs: int = paper.EPOCHS
+    dropout: float = paper.DROPOUT_RATE
     strategy: str = "auto"
     mixed_precision: bool = False
     jit_compile: bool | str = "auto"
@@ -76,8 +77,7 @@ class Recipe:
             value = getattr(self, field)
             if not is_valid(value):
                 raise ValueError(
-                    f"Recipe field `{field}` must be {accepted}. "
-                    f"Received: {field}={value!r}"
+                    f"Recipe field `{field}` must be {accepted}. Received: {field}={value!r}"
                 )
         if self.min_learning_rate > self.learning_rate:
             raise ValueError(
@@ -116,10 +116,7 @@ class Recipe:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(
-                f"Unknown recipe fields {unknown}. "
-                f"Known fields: {sorted(known)}"
-            )
+            raise ValueError(f"Unknown recipe fields {unknown}. Known fields: {sorted(known)}")
         return cls(**values)
 
     def save(self, path):

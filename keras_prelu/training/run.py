@@ -193,8 +193,7 @@ def fit(
     """
     if model not in list_models():
         raise ValueError(
-            f"Argument `model` must be one of {list_models()}. "
-            f"Received: model={model!r}"
+            f"Argument `model` must be one of {list_models()}. Received: model={model!r}"
         )
     if recipe is None:
         recipe = default_recipe(data)
@@ -276,21 +275,17 @@ def fit(
         network.compile(
             optimizer=recipe.optimizer(),
             loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=model_kwargs.get("classifier_activation", "softmax")
-                is None
+                from_logits=model_kwargs.get("classifier_activation", "softmax") is None
             ),
             weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
             jit_compile=recipe.jit_compile,
         )
     switch = recipe.learning_rate_switch()
-    checkpoint = ResumableCheckpoint(
-        paths["checkpoint"], stateful_callbacks=[switch], write=writes
-    )
+    checkpoint = ResumableCheckpoint(paths["checkpoint"], stateful_callbacks=[switch], write=writes)
     fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
         *(
-            [keras.callbacks.CSVLogger(paths["log"], append=True),
-             *_tensorboard(paths)]
+            [keras.callbacks.CSVLogger(paths["log"], append=True), *_tensorboard(paths)]
             if writes
             else []
         ),
@@ -325,9 +320,7 @@ def fit(
         steps_per_epoch,
         recipe.batch_size,
         replicas,
-        f" in {num_processes} processes; this is process {process_id}"
-        if num_processes > 1
-        else "",
+        f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
         recipe.epochs,
         run_dir,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
@@ -369,7 +362,9 @@ def fit(
     )
     logger.info(
         "Run finished: top-1 error %.4f, top-5 error %.4f; written to %s",
-        evaluation["top1_error"], evaluation["top5_error"], run_dir,
+        evaluation["top1_error"],
+        evaluation["top5_error"],
+        run_dir,
     )
     return result
 
@@ -382,11 +377,7 @@ def read_log(path):
     with path.open(newline="") as file:
         rows = list(csv.DictReader(file))
     columns = rows[0].keys() if rows else ()
-    return {
-        column: [float(row[column]) for row in rows]
-        for column in columns
-        if column != "epoch"
-    }
+    return {column: [float(row[column]) for row in rows] for column in columns if column != "epoch"}
 
 
 def epoch_seed(seed, epoch):
@@ -463,9 +454,7 @@ def _model_kwargs(data, model_kwargs, source, augmentation, recipe):
             )
     crop = augmentation.crop_size
     input_shape = tuple(kwargs.get("input_shape", (crop, crop, 3)))
-    if len(input_shape) != 3 or any(
-        size not in (None, crop) for size in input_shape[:2]
-    ):
+    if len(input_shape) != 3 or any(size not in (None, crop) for size in input_shape[:2]):
         raise ValueError(
             "Argument `model_kwargs['input_shape']` must take the "
             f"{crop}x{crop} crops of the augmentation: (height, width, 3) "
@@ -617,9 +606,7 @@ def _strategy_and_distribution(name):
     if keras.backend.backend() == "jax":
         import tensorflow as tf
 
-        return tf.distribute.get_strategy(), distribution_lib.get_distribution(
-            name
-        )
+        return tf.distribute.get_strategy(), distribution_lib.get_distribution(name)
     return get_strategy(name), None
 
 

@@ -39,10 +39,7 @@ def get_strategy(name="auto"):
         name: one of `"auto"`, `"mirrored"`, `"multi_worker"`, `"none"`.
     """
     if name not in STRATEGIES:
-        raise ValueError(
-            f"Argument `name` must be one of {STRATEGIES}. "
-            f"Received: name={name!r}"
-        )
+        raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
     if name == "multi_worker":
         raise NotImplementedError(MULTI_WORKER_UNSUPPORTED)
     import tensorflow as tf

@@ -9,13 +9,9 @@ model) or VGG's flattening, then the fc layers.
 
 import dataclasses
 
-from keras_prelu.layers.spatial_pyramid_pooling import LARGE_MODEL_LEVELS
-from keras_prelu.layers.spatial_pyramid_pooling import SMALL_MODEL_LEVELS
-
-# fc1 and fc2 have 4096 units in every model of the paper (Table 1, Table 3).
-FC_UNITS = (4096, 4096)
-# Gaussian stds of fc1, fc2 and fc3 in the paper's models (Sec. 2.2).
-PAPER_FC_STDDEVS = (0.01, 0.01, 0.001)
+from keras_prelu.paper import FC_UNITS
+from keras_prelu.paper import LARGE_MODEL_LEVELS
+from keras_prelu.paper import SMALL_MODEL_LEVELS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,8 +76,7 @@ class ModelC(PReLUNet):
 
 
 _MODELS = {
-    cls.default_architecture: cls
-    for cls in (Model14, Model30, VGG19, ModelA, ModelB, ModelC)
+    cls.default_architecture: cls for cls in (Model14, Model30, VGG19, ModelA, ModelB, ModelC)
 }
 
 
@@ -89,7 +88,5 @@ def list_models():
 def get_model(name, **kwargs):
     """Builds the zoo model `name` with `PReLUNet`'s keyword arguments."""
     if name not in _MODELS:
-        raise ValueError(
-            f"`name` must be one of {list_models()}, got name={name!r}."
-        )
+        raise ValueError(f"`name` must be one of {list_models()}, got name={name!r}.")
     return _MODELS[name](**kwargs)

@@ -7,28 +7,24 @@ from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers.dropout import Dropout
 from keras_prelu.layers.prelu import CHANNEL_SHARED
 from keras_prelu.layers.prelu import CHANNEL_WISE
-from keras_prelu.layers.prelu import INITIAL_SLOPE
 from keras_prelu.layers.prelu import PReLU
 from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
+from keras_prelu.paper import DROPOUT_RATE
+from keras_prelu.paper import FC_STDDEVS
+from keras_prelu.paper import FC_UNITS
+from keras_prelu.paper import INITIAL_SLOPE
+from keras_prelu.paper import LEAKY_SLOPE
 from keras_prelu.zoo.architectures import ARCHITECTURES
-from keras_prelu.zoo.architectures import FC_UNITS
-from keras_prelu.zoo.architectures import PAPER_FC_STDDEVS
 
 ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
 INITIALIZERS = ("he", "he_fan_in", "xavier")
 FC_INITIALIZERS = ("paper",) + INITIALIZERS
 POOLINGS = (None, "spp", "avg", "max")
-# The fixed-slope control of Table 2: LReLU with a = 0.25.
-LEAKY_SLOPE = 0.25
-# Dropout ratio of fc1 and fc2 (Sec. 3).
-DROPOUT_RATE = 0.5
 
 
 def _choice(name, value, accepted):
     if value not in accepted:
-        raise ValueError(
-            f"`{name}` must be one of {accepted}, got {name}={value!r}."
-        )
+        raise ValueError(f"`{name}` must be one of {accepted}, got {name}={value!r}.")
     return value
 
 
@@ -60,8 +56,7 @@ def _validate_top(arch, input_shape, num_classes, fc_units, dropout):
     """Checks the arguments that shape the fc layers."""
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(
-            "`num_classes` must be a positive integer, "
-            f"got num_classes={num_classes!r}."
+            f"`num_classes` must be a positive integer, got num_classes={num_classes!r}."
         )
     if arch.spp_levels is None and None in input_shape:
         raise ValueError(
@@ -69,12 +64,9 @@ def _validate_top(arch, input_shape, num_classes, fc_units, dropout):
             "include_top=True `input_shape` must be fully known, "
             f"got input_shape={input_shape!r}."
         )
-    if len(fc_units) != 2 or not all(
-        isinstance(units, int) and units > 0 for units in fc_units
-    ):
+    if len(fc_units) != 2 or not all(isinstance(units, int) and units > 0 for units in fc_units):
         raise ValueError(
-            "`fc_units` must be two positive integers (fc1, fc2), "
-            f"got fc_units={fc_units!r}."
+            f"`fc_units` must be two positive integers (fc1, fc2), got fc_units={fc_units!r}."
         )
     if not 0 <= dropout < 1:
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
@@ -185,8 +177,7 @@ class PReLUNet(keras.Model):
             )
         if not width_multiplier > 0:
             raise ValueError(
-                "`width_multiplier` must be positive, "
-                f"got width_multiplier={width_multiplier!r}."
+                f"`width_multiplier` must be positive, got width_multiplier={width_multiplier!r}."
             )
         fc_units = tuple(fc_units)
         if include_top:
@@ -212,28 +203,20 @@ class PReLUNet(keras.Model):
                     stage.kernel_size,
                     strides=stage.strides if first else 1,
                     padding=stage.padding if first else "same",
-                    kernel_initializer=_kernel_initializer(
-                        initializer, slope, next(seeds)
-                    ),
+                    kernel_initializer=_kernel_initializer(initializer, slope, next(seeds)),
                     name=name,
                 )(x)
-                x = _activation_layer(
-                    activation, leaky_slope, name.replace("conv", "act")
-                )(x)
+                x = _activation_layer(activation, leaky_slope, name.replace("conv", "act"))(x)
             if stage.pool is not None:
                 pool_size, pool_strides = stage.pool
-                x = keras.layers.MaxPooling2D(
-                    pool_size, pool_strides, name=f"pool{s}"
-                )(x)
+                x = keras.layers.MaxPooling2D(pool_size, pool_strides, name=f"pool{s}")(x)
         if include_top:
             if arch.spp_levels is None:
                 x = keras.layers.Flatten(name="flatten")(x)
             else:
                 x = SpatialPyramidPooling(arch.spp_levels, name="spp")(x)
             units = fc_units + (num_classes,)
-            for k, (width, stddev) in enumerate(
-                zip(units, PAPER_FC_STDDEVS), start=1
-            ):
+            for k, (width, stddev) in enumerate(zip(units, FC_STDDEVS), start=1):
                 x = keras.layers.Dense(
                     width,
                     kernel_initializer=_kernel_initializer(

@@ -135,9 +135,7 @@ def test_learned_slopes_reads_each_kind_of_rectifier():
 def test_mean_responses_of_relu_and_prelu_on_gaussian_inputs():
     inputs = keras.Input((64,))
     relu = keras.layers.ReLU(name="relu")(inputs)
-    prelu = PReLU(
-        alpha_initializer=keras.initializers.Constant(0.5), name="prelu"
-    )(inputs)
+    prelu = PReLU(alpha_initializer=keras.initializers.Constant(0.5), name="prelu")(inputs)
     model = keras.Model(inputs, keras.layers.Concatenate()([relu, prelu]))
     data = [(_gaussian((500, 64), seed=s), np.zeros(500)) for s in range(4)]
     rows = {row.name: row for row in mean_responses(model, data, max_batches=3)}
@@ -172,9 +170,13 @@ def test_model30_xavier_over_he_fan_in_is_half_per_layer():
 
     def build(initializer):
         return Model30(
-            input_shape=(32, 32, 3), num_classes=10, activation="relu",
-            initializer=initializer, fc_initializer=initializer,
-            fc_units=(16, 16), seed=5,
+            input_shape=(32, 32, 3),
+            num_classes=10,
+            activation="relu",
+            initializer=initializer,
+            fc_initializer=initializer,
+            fc_units=(16, 16),
+            seed=5,
         )
 
     images = _gaussian((4, 32, 32, 3), seed=2)

@@ -12,15 +12,21 @@ from keras_prelu.analysis import studies
 SMOKE_ACTIVATIONS = ("relu", "prelu")
 SMOKE_SEEDS = (0, 1)
 MODEL_14_ACTIVATIONS = (
-    ["conv1"] + [f"conv2_{i}" for i in range(1, 5)]
-    + [f"conv3_{i}" for i in range(1, 7)] + ["fc1", "fc2"]
+    ["conv1"]
+    + [f"conv2_{i}" for i in range(1, 5)]
+    + [f"conv3_{i}" for i in range(1, 7)]
+    + ["fc1", "fc2"]
 )
 
 
 @pytest.mark.slow
 def test_init_study_smoke(tmp_path):
     result = studies.init_study(
-        tmp_path, epochs=1, steps_per_epoch=2, probe_every=1, fc_units=(8, 8),
+        tmp_path,
+        epochs=1,
+        steps_per_epoch=2,
+        probe_every=1,
+        fc_units=(8, 8),
         model_b_width=0.05,
     )
     assert json.loads((tmp_path / "init.json").read_text()) == json.loads(json.dumps(result))
@@ -49,8 +55,13 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("studies")
     runs = tmp_path_factory.mktemp("runs")
     result = studies.activation_study(
-        out, runs_dir=runs, activations=SMOKE_ACTIVATIONS, seeds=SMOKE_SEEDS,
-        epochs=1, fc_units=(8, 8), batch_size=256,
+        out,
+        runs_dir=runs,
+        activations=SMOKE_ACTIVATIONS,
+        seeds=SMOKE_SEEDS,
+        epochs=1,
+        fc_units=(8, 8),
+        batch_size=256,
     )
     return out, runs, result
 
@@ -80,10 +91,23 @@ def test_activation_study_smoke(trained):
 @pytest.mark.slow
 def test_slope_study_smoke_through_the_cli(trained, capsys):
     out, runs, _ = trained
-    assert cli.main([
-        "reproduce", "slopes", "--out-dir", str(out), "--runs-dir", str(runs),
-        "--activations", *SMOKE_ACTIVATIONS, "--seeds", *map(str, SMOKE_SEEDS),
-    ]) == 0
+    assert (
+        cli.main(
+            [
+                "reproduce",
+                "slopes",
+                "--out-dir",
+                str(out),
+                "--runs-dir",
+                str(runs),
+                "--activations",
+                *SMOKE_ACTIVATIONS,
+                "--seeds",
+                *map(str, SMOKE_SEEDS),
+            ]
+        )
+        == 0
+    )
     assert "conv1 largest" in capsys.readouterr().out
     result = json.loads((out / "slopes.json").read_text())
     for name in ("slopes.png", "mean_responses.png"):

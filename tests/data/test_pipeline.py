@@ -46,9 +46,7 @@ def test_training_is_reproducible_with_a_seed_and_new_every_epoch(digits):
 
 def test_training_without_reshuffling_repeats_its_first_pass(digits):
     dataset = data.training_dataset(digits, 32, seed=3, reshuffle_each_iteration=False)
-    first_pass, second_pass = (
-        [images.numpy() for images, _ in dataset.take(3)] for _ in range(2)
-    )
+    first_pass, second_pass = ([images.numpy() for images, _ in dataset.take(3)] for _ in range(2))
     np.testing.assert_array_equal(first_pass, second_pass)
 
 
@@ -61,12 +59,8 @@ def test_training_shards_are_the_rows_of_the_one_process_batches(digits, num_sha
     ]
     assert [len(shard) for shard in shards] == [len(whole)] * num_shards
     for step, (images, labels) in enumerate(whole):
-        np.testing.assert_array_equal(
-            np.concatenate([shard[step][0] for shard in shards]), images
-        )
-        np.testing.assert_array_equal(
-            np.concatenate([shard[step][1] for shard in shards]), labels
-        )
+        np.testing.assert_array_equal(np.concatenate([shard[step][0] for shard in shards]), images)
+        np.testing.assert_array_equal(np.concatenate([shard[step][1] for shard in shards]), labels)
 
 
 def test_training_shards_see_each_image_once_an_epoch(numbered_folder):
@@ -77,7 +71,11 @@ def test_training_shards_see_each_image_once_an_epoch(numbered_folder):
         np.round(images.numpy().mean(axis=(1, 2, 3)) / 10)
         for index in range(2)
         for images, _ in data.training_dataset(
-            numbered_folder, 6, augmentation=augmentation, seed=1, num_shards=2,
+            numbered_folder,
+            6,
+            augmentation=augmentation,
+            seed=1,
+            num_shards=2,
             shard_index=index,
         )
     ]
@@ -141,8 +139,12 @@ def test_padded_evaluation_weighs_out_the_filling_and_splits_each_batch(
     shards = [
         list(
             data.evaluation_dataset(
-                numbered_folder, 4, pad_remainder=True, num_shards=num_shards,
-                shard_index=index, **kwargs,
+                numbered_folder,
+                4,
+                pad_remainder=True,
+                num_shards=num_shards,
+                shard_index=index,
+                **kwargs,
             )
         )
         for index in range(num_shards)
@@ -165,8 +167,15 @@ def test_padded_evaluation_weighs_out_broken_files_before_sharding(numbered_fold
     source = data.get_source(str(tmp_path), validation_fraction=0.0)
     datasets = [
         data.evaluation_dataset(
-            source, 4, split="train", scale=12, crop_size=8, mean=NO_MEAN,
-            pad_remainder=True, num_shards=2, shard_index=index,
+            source,
+            4,
+            split="train",
+            scale=12,
+            crop_size=8,
+            mean=NO_MEAN,
+            pad_remainder=True,
+            num_shards=2,
+            shard_index=index,
         )
         for index in range(2)
     ]

@@ -15,9 +15,9 @@ def run_dir(tmp_path):
     model = Model14(input_shape=(32, 32, 3), fc_units=(32, 32), num_classes=10, seed=0)
     model.save(tmp_path / "model.keras")
     data.save_mean([10.0, 20.0, 30.0], tmp_path)
-    (tmp_path / "run.json").write_text(json.dumps(
-        {"data": "digits", "augmentation": {"scale_range": [32, 40], "crop_size": 32}}
-    ))
+    (tmp_path / "run.json").write_text(
+        json.dumps({"data": "digits", "augmentation": {"scale_range": [32, 40], "crop_size": 32}})
+    )
     return tmp_path
 
 
@@ -28,13 +28,27 @@ def run(argv):
 
 
 def test_evaluate_prints_the_table_and_writes_json(run_dir, tmp_path):
-    printed = run(["evaluate", str(run_dir), "--views", "center", "ten",
-                   "--json", str(tmp_path / "results.json")])
+    printed = run(
+        [
+            "evaluate",
+            str(run_dir),
+            "--views",
+            "center",
+            "ten",
+            "--json",
+            str(tmp_path / "results.json"),
+        ]
+    )
     saved = json.loads((tmp_path / "results.json").read_text())
     assert [row["views"] for row in saved] == ["center", "ten"]
     lines = printed.splitlines()
     assert lines[0].split()[:3] == ["model", "views", "scales"]
-    assert lines[2].split()[:4] == [run_dir.name, "centre", "32", f"{100 * saved[0]['top1_error']:.2f}"]
+    assert lines[2].split()[:4] == [
+        run_dir.name,
+        "centre",
+        "32",
+        f"{100 * saved[0]['top1_error']:.2f}",
+    ]
     assert lines[3].split()[1] == "10-view"
     assert all(row["num_images"] == 359 for row in saved)
 

@@ -47,8 +47,9 @@ def test_center_error_counts_every_image_once_and_matches_keras_metrics():
     result = evaluate(model, views="center", batch_size=100)
     assert result.num_images == len(VALIDATION) == 359
     np.testing.assert_array_equal(result.labels, [example["label"] for example in VALIDATION])
-    model.compile(loss="sparse_categorical_crossentropy",
-                  metrics=[SparseTopKError(1), SparseTopKError(5)])
+    model.compile(
+        loss="sparse_categorical_crossentropy", metrics=[SparseTopKError(1), SparseTopKError(5)]
+    )
     truth = model.evaluate(
         data.evaluation_dataset(SOURCE, 64, views="center"), return_dict=True, verbose=0
     )
@@ -63,18 +64,20 @@ def test_ten_views_average_the_scores_of_the_ten_crops():
     assert result.num_images == len(VALIDATION)
     assert result.flip and not without_flips.flip
     for index in (0, 200, 358):
-        crops = np.asarray(transforms.ten_views(tf.constant(VALIDATION[index]["image"]), 40, 32, MEAN))
+        crops = np.asarray(
+            transforms.ten_views(tf.constant(VALIDATION[index]["image"]), 40, 32, MEAN)
+        )
         # The 10 crops by hand: corners and centre of the 40x40 image, then mirrored.
-        resized = np.asarray(transforms.resize_shorter_side(tf.constant(VALIDATION[index]["image"]), 40))
+        resized = np.asarray(
+            transforms.resize_shorter_side(tf.constant(VALIDATION[index]["image"]), 40)
+        )
         corner = resized[8:, :32] - MEAN
         np.testing.assert_allclose(crops[2], corner, atol=1e-4)
         np.testing.assert_allclose(crops[7], corner[:, ::-1], atol=1e-4)
         expected = np.asarray(model(crops)).mean(axis=0)
         np.testing.assert_allclose(result.scores[index], expected, rtol=1e-5, atol=1e-6)
         unflipped = np.asarray(model(crops[:5])).mean(axis=0)
-        np.testing.assert_allclose(
-            without_flips.scores[index], unflipped, rtol=1e-5, atol=1e-6
-        )
+        np.testing.assert_allclose(without_flips.scores[index], unflipped, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -106,10 +109,15 @@ def test_run_folder_supplies_mean_crop_and_data(tmp_path):
     model.save(run_dir / "model.keras")
     mean = np.full((32, 32, 3), 40.0, dtype="float32")
     data.save_mean(mean, run_dir)
-    (run_dir / "run.json").write_text(json.dumps({
-        "model": "model_14", "data": "digits",
-        "augmentation": {"scale_range": [36, 40], "crop_size": 32},
-    }))
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "model": "model_14",
+                "data": "digits",
+                "augmentation": {"scale_range": [36, 40], "crop_size": 32},
+            }
+        )
+    )
     result = evaluate(str(run_dir), views="center")
     expected = evaluate(model, views="center", scales=36, mean=mean)
     assert result.model == "run" and result.scales == (36,)
@@ -123,13 +131,19 @@ def test_views_of_a_run_trained_without_flips_are_not_flipped(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
-    (run_dir / "run.json").write_text(json.dumps({
-        "model": "model_14", "data": "digits",
-        "augmentation": {"scale_range": [32, 40], "crop_size": 32, "flip": False},
-    }))
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "model": "model_14",
+                "data": "digits",
+                "augmentation": {"scale_range": [32, 40], "crop_size": 32, "flip": False},
+            }
+        )
+    )
     ten = evaluate(str(run_dir), views="ten", batch_size=128)
     np.testing.assert_allclose(
-        ten.scores, evaluate(model, views="ten", batch_size=128, flip=False).scores,
+        ten.scores,
+        evaluate(model, views="ten", batch_size=128, flip=False).scores,
         rtol=1e-6,
     )
     dense = evaluate(str(run_dir), views="dense", scales=32)
@@ -149,15 +163,29 @@ def test_table_and_json(tmp_path):
     table = results_table([result])
     header, rule, row = table.splitlines()
     assert header.split() == ["model", "views", "scales", "top-1", "top-5", "images"]
-    assert row.split() == ["model_14", "centre", "32", f"{100 * result.top1_error:.2f}",
-                           f"{100 * result.top5_error:.2f}", "359"]
+    assert row.split() == [
+        "model_14",
+        "centre",
+        "32",
+        f"{100 * result.top1_error:.2f}",
+        f"{100 * result.top5_error:.2f}",
+        "359",
+    ]
     write_json([result], tmp_path / "results.json")
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved == [{
-        "model": "model_14", "views": "center", "scales": [32],
-        "top1_error": result.top1_error, "top5_error": result.top5_error,
-        "num_images": 359, "split": "validation", "data": "digits", "flip": True,
-    }]
+    assert saved == [
+        {
+            "model": "model_14",
+            "views": "center",
+            "scales": [32],
+            "top1_error": result.top1_error,
+            "top5_error": result.top5_error,
+            "num_images": 359,
+            "split": "validation",
+            "data": "digits",
+            "flip": True,
+        }
+    ]
 
 
 def test_errors_name_the_argument():

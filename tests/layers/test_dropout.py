@@ -33,13 +33,9 @@ def test_drops_at_the_rate_and_rescales():
 
 def test_config_round_trip_and_keras_file(tmp_path):
     layer = Dropout(0.25, noise_shape=(None, 1), seed=3, name="drop")
-    keras_layer = keras.layers.Dropout(
-        0.25, noise_shape=(None, 1), seed=3, name="drop"
-    )
+    keras_layer = keras.layers.Dropout(0.25, noise_shape=(None, 1), seed=3, name="drop")
     assert layer.get_config() == keras_layer.get_config()
-    assert Dropout.from_config(layer.get_config()).get_config() == (
-        layer.get_config()
-    )
+    assert Dropout.from_config(layer.get_config()).get_config() == (layer.get_config())
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), layer])
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
@@ -103,9 +99,7 @@ def test_replicas_draw_the_slices_of_one_global_mask():
             first, second = np.array(masks["ours"][step])
             global_mask = np.array(masks["one_device"][step])
             # Replica i holds rows [4 i, 4 i + 4) of the global batch's mask.
-            np.testing.assert_array_equal(
-                np.concatenate([first, second]), global_mask
-            )
+            np.testing.assert_array_equal(np.concatenate([first, second]), global_mask)
             keras_first, keras_second = np.array(masks["keras"][step])
             np.testing.assert_array_equal(keras_first, keras_second)
             if noise_shape == "(1, 16)":  # one mask for the whole batch

@@ -21,7 +21,7 @@ def reference_prelu(y, a):
 def random_input(shape, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.normal(size=shape).astype("float32")
-    y.flat[:: 7] = 0.0  # exact zeros take the y <= 0 branch
+    y.flat[::7] = 0.0  # exact zeros take the y <= 0 branch
     return y
 
 
@@ -43,8 +43,7 @@ def test_channel_wise_matches_reference(shape, data_format, channel_axis):
     layer = PReLU(data_format=data_format)
     layer.build(shape)
     layer.alpha.assign(slopes)
-    a = slopes.reshape([-1 if i == channel_axis % len(shape) else 1
-                        for i in range(len(shape))])
+    a = slopes.reshape([-1 if i == channel_axis % len(shape) else 1 for i in range(len(shape))])
     upstream = np.random.default_rng(1).normal(size=shape).astype("float32")
 
     f, df_dy, df_da = reference_prelu(y, a)
@@ -78,8 +77,13 @@ def test_channel_shared_matches_reference():
 @pytest.mark.parametrize("as_matmul", [True, False])
 @pytest.mark.parametrize(
     "values_shape, shape",
-    [((6, 5, 4, 3), (3,)), ((6, 3, 5, 4), (3, 1, 1)), ((6, 5, 4, 3), (1,)),
-     ((7, 3), (3,)), ((2, 3, 4, 5, 6), (3, 1, 1, 1))],
+    [
+        ((6, 5, 4, 3), (3,)),
+        ((6, 3, 5, 4), (3, 1, 1)),
+        ((6, 5, 4, 3), (1,)),
+        ((7, 3), (3,)),
+        ((2, 3, 4, 5, 6), (3, 1, 1, 1)),
+    ],
 )
 def test_slope_gradient_sums_over_the_broadcast_axes(values_shape, shape, as_matmul):
     # Both ways of summing (CPU: a product with ones; GPU: a reduction).
@@ -133,8 +137,10 @@ def test_parameter_counts():
 
 
 def test_any_initializer_and_regularizer():
-    layer = PReLU(alpha_initializer=keras.initializers.Constant(0.1),
-                  alpha_regularizer=keras.regularizers.L2(0.5))
+    layer = PReLU(
+        alpha_initializer=keras.initializers.Constant(0.1),
+        alpha_regularizer=keras.regularizers.L2(0.5),
+    )
     layer(np.ones((1, 3), "float32"))
     np.testing.assert_allclose(ops.convert_to_numpy(layer.alpha), [0.1] * 3)
     np.testing.assert_allclose(
@@ -164,14 +170,16 @@ def test_slope_is_learned():
     assert abs(slope - 0.6) < 1e-3
 
 
-@pytest.mark.parametrize("policy, compute", [("mixed_float16", "float16"),
-                                             ("mixed_bfloat16", "bfloat16")])
+@pytest.mark.parametrize(
+    "policy, compute", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")]
+)
 def test_mixed_precision_keeps_float32_slopes(policy, compute):
     layer = PReLU(dtype=policy)
     out = layer(np.array([[-2.0, 3.0]], "float32"))
     assert keras.backend.standardize_dtype(layer.alpha.dtype) == "float32"
     assert keras.backend.standardize_dtype(out.dtype) == compute
     np.testing.assert_allclose(ops.convert_to_numpy(out).astype("float32"), [[-0.5, 3.0]])
+
     # The slope gradient is summed in float32: 4096 products of 1 * -1 would
     # round to a multiple of 4 (float16) or 32 (bfloat16) past 2048 / 256.
     def loss(y, alpha):

@@ -57,9 +57,7 @@ def test_matches_reference_on_odd_sizes(size, levels):
 def test_non_square_maps_and_average_pooling(height, width, pooling):
     x = np.random.default_rng(0).normal(size=(2, height, width, 4)).astype("float32")
     out = ops.convert_to_numpy(SpatialPyramidPooling((7, 3, 2, 1), pooling)(x))
-    np.testing.assert_allclose(
-        out, reference_spp(x, (7, 3, 2, 1), pooling), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(out, reference_spp(x, (7, 3, 2, 1), pooling), rtol=1e-5, atol=1e-6)
 
 
 def test_all_negative_inputs_keep_their_maximum():
@@ -72,8 +70,7 @@ def test_all_negative_inputs_keep_their_maximum():
 def test_output_order_is_per_level_channel_major():
     # value = 100 * channel + 10 * row + column on a 2x2 map, one bin per cell
     # at level 2: offset c * 4 + i * 2 + j holds 100 c + 10 i + j.
-    rows, cols, channels = np.meshgrid(np.arange(2), np.arange(2), np.arange(3),
-                                       indexing="ij")
+    rows, cols, channels = np.meshgrid(np.arange(2), np.arange(2), np.arange(3), indexing="ij")
     x = (100 * channels + 10 * rows + cols)[None].astype("float32")
     out = ops.convert_to_numpy(SpatialPyramidPooling((2, 1))(x))[0]
     expected_level_2 = [100 * c + 10 * i + j for c in range(3) for i in range(2) for j in range(2)]

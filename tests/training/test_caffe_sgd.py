@@ -49,14 +49,11 @@ def conv_prelu_dense():
 def test_matches_caffe_update_over_steps_with_a_learning_rate_switch():
     model = conv_prelu_dense()
     variables = model.trainable_variables
-    optimizer = CaffeSGD(
-        learning_rate=0.1, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
-    )
+    optimizer = CaffeSGD(learning_rate=0.1, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     rng = np.random.default_rng(0)
     learning_rates = [0.1, 0.1, 0.1, 0.01, 0.01, 0.001]
     gradients = [
-        [rng.normal(size=v.shape).astype("float32") for v in variables]
-        for _ in learning_rates
+        [rng.normal(size=v.shape).astype("float32") for v in variables] for _ in learning_rates
     ]
     initial = [to_numpy(v) for v in variables]
     for step_gradients, rate in zip(gradients, learning_rates):
@@ -66,9 +63,7 @@ def test_matches_caffe_update_over_steps_with_a_learning_rate_switch():
     decayed = [v.name == "kernel" for v in variables]
     expected = caffe_sgd_steps(initial, gradients, learning_rates, decayed)
     for variable, value in zip(variables, expected):
-        np.testing.assert_allclose(
-            to_numpy(variable), value, rtol=1e-5, atol=1e-6
-        )
+        np.testing.assert_allclose(to_numpy(variable), value, rtol=1e-5, atol=1e-6)
 
 
 def test_kernels_decay_and_slopes_and_biases_do_not():
@@ -83,9 +78,7 @@ def test_kernels_decay_and_slopes_and_biases_do_not():
         after = to_numpy(variable)
         if variable.name == "kernel":
             # One step from zero velocity: w - lr * wd * w.
-            np.testing.assert_allclose(
-                after, before[variable.path] * (1 - 0.1 * 0.1), rtol=1e-6
-            )
+            np.testing.assert_allclose(after, before[variable.path] * (1 - 0.1 * 0.1), rtol=1e-6)
             assert optimizer.is_decayed(variable)
         else:
             np.testing.assert_array_equal(after, before[variable.path])
@@ -97,9 +90,9 @@ def test_decay_pattern_and_exclusions_select_the_decayed_variables():
     model = conv_prelu_dense()
     only_conv = CaffeSGD(decay_pattern=r"^.*conv/kernel$")
     only_conv.build(model.trainable_variables)
-    assert [
-        v.path for v in model.trainable_variables if only_conv.is_decayed(v)
-    ] == [model.get_layer("conv").kernel.path]
+    assert [v.path for v in model.trainable_variables if only_conv.is_decayed(v)] == [
+        model.get_layer("conv").kernel.path
+    ]
     excluded = CaffeSGD()
     excluded.exclude_from_weight_decay(var_list=[model.get_layer("fc").kernel])
     excluded.build(model.trainable_variables)
@@ -125,9 +118,7 @@ def test_fit_applies_the_update_in_the_training_step():
     velocity_w, velocity_b = np.zeros_like(w), np.zeros_like(b)
     for _ in range(3):
         residual = x @ w + b - y
-        velocity_w = MOMENTUM * velocity_w + 0.1 * (
-            x.T @ residual / 16 + 0.01 * w
-        )
+        velocity_w = MOMENTUM * velocity_w + 0.1 * (x.T @ residual / 16 + 0.01 * w)
         velocity_b = MOMENTUM * velocity_b + 0.1 * residual.mean(axis=0)
         w, b = w - velocity_w, b - velocity_b
     np.testing.assert_allclose(to_numpy(model.weights[0]), w, rtol=1e-5)
@@ -149,17 +140,13 @@ def test_keras_save_and_load_keep_the_optimizer(tmp_path):
 
     assert isinstance(loaded.optimizer, CaffeSGD)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    for original, restored in zip(
-        model.optimizer.variables, loaded.optimizer.variables
-    ):
+    for original, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(to_numpy(original), to_numpy(restored))
     model.fit(x, y, epochs=1, verbose=0)
     loaded.fit(x, y, epochs=1, verbose=0)
     for original, restored in zip(model.weights, loaded.weights):
         # Float32 rounding: XLA's CPU reductions are not bitwise repeatable.
-        np.testing.assert_allclose(
-            to_numpy(original), to_numpy(restored), rtol=1e-6, atol=1e-7
-        )
+        np.testing.assert_allclose(to_numpy(original), to_numpy(restored), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize(

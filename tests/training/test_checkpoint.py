@@ -123,9 +123,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait(timeout=30)
     assert killed.returncode == -signal.SIGKILL
-    state = json.loads(
-        (killed_dir / "checkpoint" / "checkpoint.json").read_text()
-    )
+    state = json.loads((killed_dir / "checkpoint" / "checkpoint.json").read_text())
     assert state["epochs_completed"] == 4
 
     finish(start_training(killed_dir, pause_file))  # the same command again
@@ -134,17 +132,10 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(
     resumed_summary, resumed_weights = read_run(killed_dir)
 
     assert whole_summary["switch_epochs"], "the run must exercise the switch"
-    assert (
-        resumed_summary["epochs_completed"] == whole_summary["epochs_completed"]
-    )
-    assert (
-        resumed_summary["epochs_run_here"]
-        == whole_summary["epochs_completed"] - 4
-    )
+    assert resumed_summary["epochs_completed"] == whole_summary["epochs_completed"]
+    assert resumed_summary["epochs_run_here"] == whole_summary["epochs_completed"] - 4
     assert resumed_summary["switch_epochs"] == whole_summary["switch_epochs"]
-    for resumed, uninterrupted in zip(
-        resumed_weights, whole_weights, strict=True
-    ):
+    for resumed, uninterrupted in zip(resumed_weights, whole_weights, strict=True):
         np.testing.assert_array_equal(resumed, uninterrupted)
 
 
@@ -173,9 +164,7 @@ class FailOnSecondCall:
 
 
 @pytest.mark.parametrize("interrupted", ["weights_write", "state_rename"])
-def test_interrupted_write_leaves_the_previous_checkpoint(
-    tmp_path, monkeypatch, interrupted
-):
+def test_interrupted_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch, interrupted):
     model = small_model()
     checkpoint = ResumableCheckpoint(tmp_path)
     model.fit(*DATA, epochs=1, verbose=0, callbacks=[checkpoint])
@@ -198,14 +187,10 @@ def test_interrupted_write_leaves_the_previous_checkpoint(
 
     assert checkpoint.read_state()["epochs_completed"] == 1
     restored = small_model()
-    history = restored.fit(
-        *DATA, epochs=1, verbose=0, callbacks=[ResumableCheckpoint(tmp_path)]
-    )
+    history = restored.fit(*DATA, epochs=1, verbose=0, callbacks=[ResumableCheckpoint(tmp_path)])
     assert history.history == {}  # epoch 1 was done: nothing left
     for weight, expected in zip(restored.weights, after_epoch_1, strict=True):
-        np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(weight), expected
-        )
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), expected)
 
 
 class StopAfter(keras.callbacks.Callback):

@@ -48,7 +48,7 @@ def train(*argv):
 
 def test_no_arguments_is_the_bundled_main_job(fit_calls):
     assert train() == "summary of the run\n"
-    (args, kwargs), = fit_calls.calls
+    ((args, kwargs),) = fit_calls.calls
     assert args == ("model_14", "digits")
     assert kwargs["recipe"] == BUNDLED_RECIPE
     assert kwargs["run_dir"] is None
@@ -88,26 +88,48 @@ def test_every_recipe_field_has_an_option():
 def test_each_recipe_option_reaches_the_recipe(fit_calls, field):
     text, value = OVERRIDES[field]
     train(f"--{field.replace('_', '-')}", text)
-    (_, kwargs), = fit_calls.calls
+    ((_, kwargs),) = fit_calls.calls
     assert kwargs["recipe"] == dataclasses.replace(BUNDLED_RECIPE, **{field: value})
 
 
 def test_all_options_together(fit_calls):
     argv = [
-        "--model", "model_a", "--data", "imagenet2012", "--data-dir", "/data",
-        "--download", "--run-dir", "runs/a", "--scale-range", "256", "384",
-        "--image-size", "192", "--mean", "compute", "--activation", "relu",
-        "--fc-units", "64", "32", "--jit-compile", "auto", "--seed", "3",
+        "--model",
+        "model_a",
+        "--data",
+        "imagenet2012",
+        "--data-dir",
+        "/data",
+        "--download",
+        "--run-dir",
+        "runs/a",
+        "--scale-range",
+        "256",
+        "384",
+        "--image-size",
+        "192",
+        "--mean",
+        "compute",
+        "--activation",
+        "relu",
+        "--fc-units",
+        "64",
+        "32",
+        "--jit-compile",
+        "auto",
+        "--seed",
+        "3",
     ]
     for field, (text, _) in OVERRIDES.items():
         if field not in ("jit_compile", "seed"):
             argv += [f"--{field.replace('_', '-')}", text]
     train(*argv)
-    (args, kwargs), = fit_calls.calls
+    ((args, kwargs),) = fit_calls.calls
     assert args == ("model_a", "imagenet2012")
     # Not the bundled data: the fields not given are the paper's.
-    expected = Recipe(**{f: v for f, (_, v) in OVERRIDES.items()} | {
-        "jit_compile": "auto", "seed": 3})
+    expected = Recipe(
+        **{f: v for f, (_, v) in OVERRIDES.items()} | {"jit_compile": "auto", "seed": 3}
+    )
     assert kwargs["recipe"] == expected
     assert kwargs["augmentation"] == {"scale_range": (256, 384), "crop_size": 192}
     assert kwargs["model_kwargs"] == {"activation": "relu", "fc_units": (64, 32)}
@@ -119,7 +141,7 @@ def test_all_options_together(fit_calls):
 
 def test_paper_recipe_for_other_data(fit_calls):
     train("--data", "imagenet2012")
-    (_, kwargs), = fit_calls.calls
+    ((_, kwargs),) = fit_calls.calls
     assert kwargs["recipe"] == Recipe()
 
 
@@ -146,9 +168,7 @@ def test_bad_values_are_usage_errors(fit_calls, capsys, argv, message):
         (["--jit-compile", "maybe"], "`jit_compile` must be True, False or 'auto'"),
     ],
 )
-def test_a_rejected_recipe_value_exits_with_the_recipe_message(
-    fit_calls, argv, message
-):
+def test_a_rejected_recipe_value_exits_with_the_recipe_message(fit_calls, argv, message):
     with pytest.raises(SystemExit, match=message):
         train(*argv)
     assert not fit_calls.calls
@@ -224,9 +244,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(tmp_path)
     for run_dir in (killed_dir, whole_dir):
         for name in ("model.keras", "evaluation.json", "recipe.json", "mean.json"):
             assert (run_dir / name).exists(), (run_dir, name)
-        assert str(run_dir / "model.keras") in (
-            resumed_out if run_dir == killed_dir else whole_out
-        )
+        assert str(run_dir / "model.keras") in (resumed_out if run_dir == killed_dir else whole_out)
     resumed_rows, whole_rows = log_rows(killed_dir), log_rows(whole_dir)
     assert [row["epoch"] for row in resumed_rows] == ["0", "1", "2"]
     # Epoch 2 of the resumed run saw the data, the weights, the optimizer
@@ -235,4 +253,3 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(tmp_path)
     assert json.loads((killed_dir / "evaluation.json").read_text()) == json.loads(
         (whole_dir / "evaluation.json").read_text()
     )
-

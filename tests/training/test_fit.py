@@ -39,17 +39,29 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     run_dir = tmp_path / "run"
     epoch_logs = []
     result = fit(
-        run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0,
-        callbacks=[keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: epoch_logs.append(dict(logs))
-        )],
+        run_dir=run_dir,
+        recipe=TINY_RECIPE,
+        model_kwargs=TINY_MODEL,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: epoch_logs.append(dict(logs))
+            )
+        ],
     )
 
     assert result.epochs_completed == 2
     assert result.recipe == TINY_RECIPE
     assert Recipe.load(run_dir / "recipe.json") == TINY_RECIPE
-    for name in ("loss", "top1_error", "top5_error", "val_loss",
-                 "val_top1_error", "val_top5_error", "learning_rate"):
+    for name in (
+        "loss",
+        "top1_error",
+        "top5_error",
+        "val_loss",
+        "val_top1_error",
+        "val_top5_error",
+        "learning_rate",
+    ):
         assert len(result.history[name]) == 2, name
     assert result.history["learning_rate"] == pytest.approx([1e-2, 1e-2])
     assert [logs["val_top1_error"] for logs in epoch_logs] == pytest.approx(
@@ -57,9 +69,7 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     )
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
-    np.testing.assert_array_equal(
-        data.load_mean(run_dir), augmentation.mean
-    )
+    np.testing.assert_array_equal(data.load_mean(run_dir), augmentation.mean)
     assert result.model.input_shape == (None, 32, 32, 3)
     assert result.model.output_shape == (None, source.num_classes)
 
@@ -67,9 +77,7 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     top1, top5 = independent_top_k_errors(result.model, validation)
     assert result.evaluation["top1_error"] == pytest.approx(top1, abs=1e-6)
     assert result.evaluation["top5_error"] == pytest.approx(top5, abs=1e-6)
-    assert json.loads((run_dir / "evaluation.json").read_text()) == (
-        result.evaluation
-    )
+    assert json.loads((run_dir / "evaluation.json").read_text()) == (result.evaluation)
 
     reloaded = keras.saving.load_model(run_dir / "model.keras")
     images, _ = next(iter(validation))
@@ -82,9 +90,7 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     state = json.loads((run_dir / "checkpoint" / "checkpoint.json").read_text())
     assert state["epochs_completed"] == 2
 
-    again = fit(
-        run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0
-    )
+    again = fit(run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0)
     assert again.epochs_completed == 2
     assert again.history == result.history  # nothing trained, nothing logged
     assert again.evaluation == pytest.approx(result.evaluation)
@@ -99,8 +105,10 @@ def check_nothing_written(run_dir):
     [
         ({"model": "model_15"}, "`model` must be one of"),
         ({"data": "no_such_dataset_anywhere"}, "`data`"),
-        ({"recipe": dataclasses.replace(BUNDLED_RECIPE, batch_size=4096)},
-         r"`data`.*1438 examples, fewer than one batch.*`batch_size`=4096"),
+        (
+            {"recipe": dataclasses.replace(BUNDLED_RECIPE, batch_size=4096)},
+            r"`data`.*1438 examples, fewer than one batch.*`batch_size`=4096",
+        ),
         ({"augmentation": {"crop_size": 48}}, "`augmentation`.*crop_size"),
         ({"augmentation": {"scale_range": (24, 40)}}, "`augmentation`.*crop_size"),
         ({"model_kwargs": {"input_shape": (64, 64, 3)}}, "input_shape"),
@@ -164,9 +172,7 @@ def test_a_batch_the_replicas_cannot_share_is_rejected(tmp_path):
 def test_resuming_with_another_recipe_or_model_is_refused(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoint").mkdir(parents=True)
-    (run_dir / "checkpoint" / "checkpoint.json").write_text(
-        json.dumps({"epochs_completed": 1})
-    )
+    (run_dir / "checkpoint" / "checkpoint.json").write_text(json.dumps({"epochs_completed": 1}))
     BUNDLED_RECIPE.save(run_dir / "recipe.json")
     calls = []
 
@@ -182,14 +188,18 @@ def test_resuming_with_another_recipe_or_model_is_refused(tmp_path, monkeypatch)
     run = fit_module._paths(run_dir)["run"]
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
-    run.write_text(json.dumps({
-        "model": "model_14",
-        "data": data.DEFAULT_SOURCE,
-        "model_kwargs": fit_module._model_kwargs(
-            data.DEFAULT_SOURCE, None, source, augmentation, BUNDLED_RECIPE
-        ),
-        "augmentation": fit_module._augmentation_summary(augmentation),
-    }))
+    run.write_text(
+        json.dumps(
+            {
+                "model": "model_14",
+                "data": data.DEFAULT_SOURCE,
+                "model_kwargs": fit_module._model_kwargs(
+                    data.DEFAULT_SOURCE, None, source, augmentation, BUNDLED_RECIPE
+                ),
+                "augmentation": fit_module._augmentation_summary(augmentation),
+            }
+        )
+    )
     changed = dataclasses.replace(BUNDLED_RECIPE, learning_rate=0.1, patience=3)
     with pytest.raises(ValueError, match=r"\['learning_rate', 'patience'\]"):
         fit(run_dir=run_dir, recipe=changed, verbose=0)
@@ -200,9 +210,7 @@ def test_resuming_with_another_recipe_or_model_is_refused(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="stop before training"):
         fit(run_dir=run_dir, recipe=longer, verbose=0)
     assert calls == [(BUNDLED_RECIPE.seed,)]
-    assert Recipe.load(run_dir / "recipe.json") == dataclasses.replace(
-        BUNDLED_RECIPE, epochs=20
-    )
+    assert Recipe.load(run_dir / "recipe.json") == dataclasses.replace(BUNDLED_RECIPE, epochs=20)
 
 
 def test_epoch_seeds_depend_on_the_seed_and_the_epoch_only():
@@ -232,8 +240,11 @@ def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
     model = get_model(
-        "model_14", input_shape=(32, 32, 3), num_classes=source.num_classes,
-        fc_units=(16, 16), seed=0,
+        "model_14",
+        input_shape=(32, 32, 3),
+        num_classes=source.num_classes,
+        fc_units=(16, 16),
+        seed=0,
     )
     # Untrained, the model scores every class about 0.1, with ties (21 of
     # the 359 images) that top-k breaks by position: distinct class biases
@@ -248,7 +259,8 @@ def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
     plain, padded = (
         model.evaluate(
             fit_module.validation_dataset(source, augmentation, 256, pad=pad),
-            return_dict=True, verbose=0,
+            return_dict=True,
+            verbose=0,
         )
         for pad in (False, True)
     )

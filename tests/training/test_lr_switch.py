@@ -59,9 +59,7 @@ def test_switches_by_ten_after_patience_then_stops_at_the_floor():
         (0.1, "relative", 0.451, True),
     ],
 )
-def test_min_delta_absolute_and_relative(
-    min_delta, min_delta_mode, second_error, switched
-):
+def test_min_delta_absolute_and_relative(min_delta, min_delta_mode, second_error, switched):
     switch = SwitchLROnPlateau(
         monitor="val_error",
         patience=1,
@@ -106,9 +104,7 @@ def test_each_switch_is_logged_with_its_epoch(caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0].startswith("Epoch 2: val_error")
     assert "0.01 -> 0.001" in messages[0]
-    assert (
-        messages[1].startswith("Epoch 3:") and "0.001 -> 0.0001" in messages[1]
-    )
+    assert messages[1].startswith("Epoch 3:") and "0.001 -> 0.0001" in messages[1]
     assert messages[2].startswith("Epoch 4:") and "stopping" in messages[2]
 
 

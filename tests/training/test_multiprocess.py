@@ -53,8 +53,11 @@ np.savez(out / f"weights-{name}.npz", *result.model.get_weights())
 (out / f"history-{name}.json").write_text(json.dumps(result.history))
 (out / f"evaluation-{name}.json").write_text(json.dumps(result.evaluation))
 """ % {
-    "epochs": EPOCHS, "batch": BATCH, "model": MODEL_KWARGS,
-    "augmentation": AUGMENTATION, "heartbeat": HEARTBEAT_TIMEOUT,
+    "epochs": EPOCHS,
+    "batch": BATCH,
+    "model": MODEL_KWARGS,
+    "augmentation": AUGMENTATION,
+    "heartbeat": HEARTBEAT_TIMEOUT,
 }
 
 # Each process draws the dropout mask of its rows of a global batch of ones.
@@ -112,9 +115,7 @@ def finish_all(processes, timeout):
     results = []
     try:
         for process in processes:
-            out, err = process.communicate(
-                timeout=max(1, deadline - time.monotonic())
-            )
+            out, err = process.communicate(timeout=max(1, deadline - time.monotonic()))
             results.append((process.returncode, out, err))
     finally:
         for process in processes:
@@ -133,8 +134,9 @@ def start_two_processes(source, *args):
     """`source` in processes 0 and 1, joined on a free port: `args`, id, port."""
     port = free_port()
     return [
-        start([sys.executable, "-c", textwrap.dedent(source), *map(str, args),
-               str(index), str(port)])
+        start(
+            [sys.executable, "-c", textwrap.dedent(source), *map(str, args), str(index), str(port)]
+        )
         for index in range(2)
     ]
 
@@ -155,11 +157,16 @@ def runs(tmp_path_factory):
     workers = start_two_processes(TRAIN, out / "two-processes", out)
     for code, _, err in finish_all(workers, timeout=400):
         assert code == 0, err[-4000:]
-    run_python(TRAIN, out / "one-device", out, "one-device", backend="jax",
-               timeout=300)
-    run_python(TRAIN, out / "two-devices", out, "two-devices", backend="jax",
-               timeout=300,
-               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    run_python(TRAIN, out / "one-device", out, "one-device", backend="jax", timeout=300)
+    run_python(
+        TRAIN,
+        out / "two-devices",
+        out,
+        "two-devices",
+        backend="jax",
+        timeout=300,
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
     return out
 
 
@@ -188,9 +195,7 @@ def test_two_processes_compute_what_one_process_computes(runs):
     for a, b in zip(two_processes, load_weights(runs / "weights-two-devices.npz")):
         np.testing.assert_array_equal(a, b)
     assert read_json(runs / "history-two-devices.json") == history
-    assert read_json(runs / "evaluation-two-devices.json") == read_json(
-        runs / "evaluation-0.json"
-    )
+    assert read_json(runs / "evaluation-two-devices.json") == read_json(runs / "evaluation-0.json")
     # One device sums each batch whole, in another order: 3e-5 apart after
     # these 10 steps (5e-3 when the processes read other examples than one
     # process would).
@@ -201,8 +206,7 @@ def test_two_processes_compute_what_one_process_computes(runs):
     reference = read_json(runs / "history-one-device.json")
     assert history.keys() == reference.keys()
     for name in history:
-        np.testing.assert_allclose(history[name], reference[name], rtol=1e-4,
-                                   err_msg=name)
+        np.testing.assert_allclose(history[name], reference[name], rtol=1e-4, err_msg=name)
 
 
 @pytest.mark.slow
@@ -224,9 +228,9 @@ def test_a_killed_process_stops_the_other_and_both_resume(tmp_path, runs):
     workers = start_two_processes(TRAIN, run_dir, tmp_path)
     deadline = time.monotonic() + 300
     while epochs_completed(run_dir) < 1:
-        assert time.monotonic() < deadline and all(
-            worker.poll() is None for worker in workers
-        ), "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline and all(worker.poll() is None for worker in workers), (
+            "the run ended before its first checkpoint"
+        )
         time.sleep(0.05)
     workers[1].kill()
     killed = time.monotonic()
@@ -245,6 +249,5 @@ def test_a_killed_process_stops_the_other_and_both_resume(tmp_path, runs):
     with (run_dir / "log.csv").open(newline="") as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
     # The resumed run ends where the uninterrupted one did.
-    for a, b in zip(load_weights(tmp_path / "weights-0.npz"),
-                    load_weights(runs / "weights-0.npz")):
+    for a, b in zip(load_weights(tmp_path / "weights-0.npz"), load_weights(runs / "weights-0.npz")):
         np.testing.assert_array_equal(a, b)

@@ -8,7 +8,7 @@ from keras_prelu.training import SwitchLROnPlateau
 
 
 def test_defaults_are_the_papers():
-    # He et al. 2015, Sec. 3 (SPEC.md section 5).
+    # He et al. 2015, Sec. 3.
     recipe = Recipe()
     assert recipe.momentum == 0.9
     assert recipe.weight_decay == 0.0005

@@ -23,8 +23,14 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 ZOO_CARDS = README.parent / "zoo"
 
 # Weight layers (conv + fc) of each model: Table 1, Table 3, Sec. 2.2.
-PAPER_DEPTH = {"model_14": 14, "model_30": 30, "vgg19": 19,
-               "model_a": 19, "model_b": 22, "model_c": 22}
+PAPER_DEPTH = {
+    "model_14": 14,
+    "model_30": 30,
+    "vgg19": 19,
+    "model_a": 19,
+    "model_b": 22,
+    "model_c": 22,
+}
 # Table 3: complexity (multiply-adds per 224x224 image) in units of 1e10.
 PAPER_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 5.30}
 
@@ -32,7 +38,7 @@ PAPER_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 
 SMALL = dict(fc_units=(32, 32), num_classes=10)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def paper_model(name):
     return get_model(name)
 
@@ -70,8 +76,9 @@ def test_registry():
 @pytest.mark.parametrize("name", sorted(PAPER_DEPTH))
 def test_paper_models_match_the_tables_and_the_readme(name):
     model = paper_model(name)
-    weight_layers = [l for l in model.layers
-                     if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))]
+    weight_layers = [
+        l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
     prelus = [l for l in model.layers if isinstance(l, PReLU)]
     assert len(weight_layers) == PAPER_DEPTH[name]
     # Every conv and fc1, fc2 is followed by a (channel-wise) PReLU.
@@ -134,8 +141,13 @@ def test_paper_initialization():
     ],
 )
 def test_initializer_choices(initializer, activation, expected_std):
-    model = Model14(initializer=initializer, activation=activation, include_top=False,
-                    input_shape=(None, None, 3), seed=0)
+    model = Model14(
+        initializer=initializer,
+        activation=activation,
+        include_top=False,
+        input_shape=(None, None, 3),
+        seed=0,
+    )
     kernel = ops.convert_to_numpy(model.get_layer("conv3_1").kernel)
     assert kernel.std() == pytest.approx(expected_std, rel=0.03)
 
@@ -144,16 +156,25 @@ def test_fc_initializer_choices():
     model = Model14(input_shape=(None, None, 3), num_classes=10, fc_units=(512, 512), seed=0)
     fc3 = ops.convert_to_numpy(model.get_layer("fc3").kernel)
     assert fc3.std() == pytest.approx(0.001, rel=0.05)  # the paper's Gaussian
-    model = Model14(input_shape=(None, None, 3), num_classes=10, fc_units=(512, 512),
-                    fc_initializer="he_fan_in", seed=0)
+    model = Model14(
+        input_shape=(None, None, 3),
+        num_classes=10,
+        fc_units=(512, 512),
+        fc_initializer="he_fan_in",
+        seed=0,
+    )
     fc2 = ops.convert_to_numpy(model.get_layer("fc2").kernel)
     assert fc2.std() == pytest.approx(math.sqrt(2 / (1.0625 * 512)), rel=0.03)
 
 
 @pytest.mark.parametrize(
     "activation, layer_type, slopes",
-    [("prelu", PReLU, 256), ("prelu_shared", PReLU, 1),
-     ("relu", keras.layers.ReLU, 0), ("leaky_relu", keras.layers.LeakyReLU, 0)],
+    [
+        ("prelu", PReLU, 256),
+        ("prelu_shared", PReLU, 1),
+        ("relu", keras.layers.ReLU, 0),
+        ("leaky_relu", keras.layers.LeakyReLU, 0),
+    ],
 )
 def test_activation_choices(activation, layer_type, slopes):
     model = Model14(activation=activation, **SMALL)
@@ -165,7 +186,9 @@ def test_activation_choices(activation, layer_type, slopes):
     activations = [l for l in model.layers if l.name.startswith("act")]
     assert len(activations) == 13  # 11 conv + fc1 + fc2 (Table 1)
     assert [l.name for l in model.layers if isinstance(l, keras.layers.Dropout)] == [
-        "drop_fc1", "drop_fc2"]
+        "drop_fc1",
+        "drop_fc2",
+    ]
     assert all(model.get_layer(n).rate == 0.5 for n in ("drop_fc1", "drop_fc2"))
 
 
