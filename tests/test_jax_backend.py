@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.subprocesses import python_env
+from tests.helpers.processes import python_env
 
 # The tests of the backend-independent pieces, in a JAX-backend process:
 # they use keras.ops only and must behave the same there.

@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 
 from keras_prelu.layers.dropout import Dropout
-from tests.training.subprocesses import run_python
-
-
-def to_numpy(x):
-    return keras.ops.convert_to_numpy(x)
+from tests.helpers.arrays import to_numpy
+from tests.helpers.processes import run_python
 
 
 @pytest.mark.parametrize("noise_shape", [None, (None, 1, 5), (1, 3, 5)])

@@ -3,13 +3,10 @@ import numpy as np
 import pytest
 
 from keras_prelu.training import CaffeSGD
+from tests.helpers.arrays import to_numpy
 
 MOMENTUM = 0.9
 WEIGHT_DECAY = 0.0005
-
-
-def to_numpy(x):
-    return keras.ops.convert_to_numpy(x)
 
 
 def caffe_sgd_steps(weights, gradients, learning_rates, decayed):

@@ -12,7 +12,7 @@ import pytest
 from keras_prelu.training import ResumableCheckpoint
 from keras_prelu.training import SwitchLROnPlateau
 from keras_prelu.training import checkpoint as checkpoint_module
-from tests.training.subprocesses import python_env
+from tests.helpers.processes import python_env
 
 # Trains a small PReLU + dropout net for up to 10 epochs with a plateau
 # switch that needs its saved state (patience 2, so the waits straddle

@@ -5,9 +5,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,8 @@ import keras_prelu.training
 from keras_prelu import cli
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import Recipe
-from tests.training.subprocesses import python_env
+from tests.helpers.processes import keras_prelu_command
+from tests.helpers.processes import python_env
 
 
 class FitCalls:
@@ -182,13 +181,6 @@ def test_a_rejected_fit_argument_exits_with_its_message(tmp_path):
 
 # The real command, small: 3 epochs of 22 steps, a narrow top.
 COMMAND_OPTIONS = ["--epochs", "3", "--batch-size", "64", "--fc-units", "16", "16"]
-
-
-def keras_prelu_command():
-    script = Path(sys.executable).with_name("keras-prelu")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "keras_prelu.cli"]
 
 
 def start_train(run_dir):

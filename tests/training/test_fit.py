@@ -14,7 +14,7 @@ from keras_prelu.training import fit
 from keras_prelu.training import run as fit_module
 from keras_prelu.training.run import epoch_seed
 from keras_prelu.zoo import get_model
-from tests.training.subprocesses import run_python
+from tests.helpers.processes import run_python
 
 # Two epochs of 5 steps on the bundled digits, with a narrow top.
 TINY_RECIPE = dataclasses.replace(BUNDLED_RECIPE, epochs=2, batch_size=256)

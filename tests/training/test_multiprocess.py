@@ -6,7 +6,6 @@ service on a free loopback port, as two machines would.
 
 import csv
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,8 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from tests.training.subprocesses import python_env
-from tests.training.subprocesses import run_python
+from tests.helpers.processes import free_ports
+from tests.helpers.processes import python_env
+from tests.helpers.processes import run_python
 
 # The 14-layer model with a narrow top on 24x24 crops of the digits, two
 # epochs of 5 global batches of 256 (128 per process): seconds a step. The
@@ -93,12 +93,6 @@ np.save(Path(sys.argv[1]) / "mask-reference.npy", keras.ops.convert_to_numpy(mas
 """ % {"rows": MASK_ROWS, "units": MASK_UNITS, "seed": MASK_SEED}
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start(command):
     return subprocess.Popen(
         command,
@@ -132,7 +126,7 @@ def load_weights(path):
 
 def start_two_processes(source, *args):
     """`source` in processes 0 and 1, joined on a free port: `args`, id, port."""
-    port = free_port()
+    (port,) = free_ports()
     return [
         start(
             [sys.executable, "-c", textwrap.dedent(source), *map(str, args), str(index), str(port)]

@@ -1,5 +1,4 @@
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -9,8 +8,9 @@ import tensorflow as tf
 
 from keras_prelu.training import get_strategy
 from keras_prelu.training import per_replica_batch_size
-from tests.training.subprocesses import python_env
-from tests.training.subprocesses import run_python
+from tests.helpers.processes import free_ports
+from tests.helpers.processes import python_env
+from tests.helpers.processes import run_python
 
 # Splits the CPU into two logical devices before TensorFlow initializes.
 TWO_CPUS = """
@@ -159,16 +159,6 @@ except Exception as error:
 """
 
 
-def free_local_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_multi_worker_mirrored_fit_fails_as_documented():
     """Two workers on localhost: `fit` cannot start (PITFALLS.md).
@@ -176,7 +166,7 @@ def test_multi_worker_mirrored_fit_fails_as_documented():
     Should a Keras release fix it, this test fails and `get_strategy`'s
     `"multi_worker"` can be enabled.
     """
-    ports = ",".join(map(str, free_local_ports(2)))
+    ports = ",".join(map(str, free_ports(2)))
     workers = [
         subprocess.Popen(
             [

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: child processes, arrays, small models."""
