@@ -168,7 +168,11 @@ def _export(args, out):
     from keras_prelu import export
 
     try:
-        if args.format == "keras":
+        if args.format == "preset":
+            from keras_prelu.presets import save_preset
+
+            save_preset(args.model, args.output, mean=args.mean)
+        elif args.format == "keras":
             export.serving_model(args.model, mean=args.mean).save(args.output)
         elif args.format == "onnx":
             export.export_onnx(args.model, args.output, mean=args.mean)
@@ -487,7 +491,7 @@ def build_parser():
         "models",
         nargs="+",
         metavar="MODEL",
-        help="a run folder of 'keras-prelu train' or a .keras file",
+        help="a run folder of 'keras-prelu train', a preset folder or a .keras file",
     )
     evaluate.add_argument(
         "--data", default=None, help=f"the source (default: the run's, else {DEFAULT_SOURCE!r})"
@@ -539,16 +543,20 @@ def build_parser():
 
     export_ = verbs.add_parser(
         "export",
-        help="export a trained model: SavedModel, ONNX or .keras, with its mean",
+        help="export a trained model: SavedModel, ONNX, .keras or a preset, with its mean",
         description=(
             "Exports a model that takes RGB images in [0, 255] of any size, "
-            "subtracts the run's mean and returns class probabilities."
+            "subtracts the run's mean and returns class probabilities, with the "
+            "class names and preprocessing recorded in the file; or a preset folder "
+            "(config.json, model.weights.h5, metadata.json) that from_preset loads."
         ),
     )
-    export_.add_argument("model", help="a run folder or a .keras file")
-    export_.add_argument("output", help="the SavedModel folder, .onnx or .keras file")
+    export_.add_argument("model", help="a run folder, a preset folder or a .keras file")
     export_.add_argument(
-        "--format", choices=("saved_model", "onnx", "keras"), default="saved_model"
+        "output", help="the SavedModel folder, the .onnx or .keras file, or the preset folder"
+    )
+    export_.add_argument(
+        "--format", choices=("saved_model", "onnx", "keras", "preset"), default="saved_model"
     )
     export_.add_argument(
         "--mean",

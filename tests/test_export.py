@@ -1,4 +1,5 @@
 import json
+import sys
 
 import keras
 import numpy as np
@@ -100,6 +101,55 @@ def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
         rtol=1e-5,
         atol=1e-7,
     )
+
+
+def test_exports_of_a_preset_carry_class_names_and_preprocessing(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import onnx
+
+    from keras_prelu import save_preset
+
+    names = [f"class {i}" for i in range(10)]
+    preset = save_preset(small_model(), tmp_path / "preset", mean=MEAN, class_names=names)
+    described = {
+        "class_names": names,
+        "mean": MEAN.tolist(),
+        "evaluation_scale": 0,  # a bare model's scale is unknown
+        "crop_size": 32,
+    }
+    saved = export.export_saved_model(preset, str(tmp_path / "saved"))
+    metadata = tf.saved_model.load(saved).signatures["metadata"]()
+    assert [name.decode() for name in metadata["class_names"].numpy()] == names
+    np.testing.assert_array_equal(metadata["mean"], MEAN)
+    assert int(metadata["crop_size"]) == 32
+    assert "RGB in [0, 255]" in metadata["input"].numpy().decode()
+    cli = Path(shutil.which("saved_model_cli", path=str(Path(sys.executable).parent)))
+    shown = subprocess.run(
+        [cli, "show", "--dir", saved, "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    for text in (
+        "signature_def['metadata']",
+        "outputs['class_names']",
+        "inputs['images']",
+        "outputs['probabilities']",
+    ):
+        assert text in shown
+
+    path = export.export_onnx(preset, str(tmp_path / "model.onnx"))
+    session = onnxruntime.InferenceSession(path)
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    assert [o.name for o in session.get_outputs()] == ["probabilities"]
+    properties = {
+        key: json.loads(value) for key, value in session.get_modelmeta().custom_metadata_map.items()
+    }
+    assert {key: properties[key] for key in described} == described
+    onnx.checker.check_model(onnx.load(path))
+    images = images_of((2, 40, 36, 3))
+    (probabilities,) = session.run(None, {"images": images.astype("float32")})
+    np.testing.assert_allclose(probabilities, expected(small_model(), images), rtol=1e-5, atol=1e-7)
 
 
 def test_a_bare_model_needs_its_mean():

@@ -9,11 +9,14 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu import presets
 from keras_prelu.zoo import PReLUNet
 
 # The files `keras_prelu.training.fit` writes in a run folder (read here, not imported:
 # evaluation does not depend on training).
 RUN_FILENAME = "run.json"
+RECIPE_FILENAME = "recipe.json"
+EVALUATION_FILENAME = "evaluation.json"
 MODEL_FILENAME = "model.keras"
 ANY_SIZE = (None, None, 3)
 
@@ -32,6 +35,10 @@ class Trained:
         data: the source the run trained on, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
+        class_names: the class names in class-id order, or None.
+        scale_range: the training scale jitter `(min, max)`, or None.
+        recipe: the training recipe's fields, or None.
+        results: the run's measured validation results, or None.
     """
 
     model: keras.Model
@@ -41,13 +48,18 @@ class Trained:
     scale: int = None
     data: str = None
     flip: bool = True
+    class_names: tuple = None
+    scale_range: tuple = None
+    recipe: dict = None
+    results: dict = None
 
 
 def load_trained(spec):
-    """A `Trained` from a run folder, a `.keras` file, a `Trained` or a model.
+    """A `Trained` from a run folder, a preset folder, a `.keras` file, a `Trained` or a model.
 
     A run folder of `keras_prelu.training.fit` gives its `model.keras`, the mean
-    of `mean.json`, and the crop, scale and data of `run.json`.
+    of `mean.json`, and the crop, scale and data of `run.json`; a preset folder
+    (`keras_prelu.save_preset`) its model and metadata.
     """
     if isinstance(spec, Trained):
         return spec
@@ -59,6 +71,21 @@ def load_trained(spec):
             f"Received: {spec!r}"
         )
     path = Path(spec)
+    if presets.is_preset(path):
+        metadata = presets.load_preset_metadata(path)
+        return Trained(
+            presets.from_preset(path),
+            path.name,
+            mean=metadata.mean,
+            crop_size=metadata.crop_size,
+            scale=metadata.evaluation_scale,
+            data=metadata.data,
+            flip=metadata.flip,
+            class_names=metadata.class_names,
+            scale_range=metadata.scale_range,
+            recipe=metadata.recipe,
+            results=metadata.results,
+        )
     if path.is_dir():
         model_path = path / MODEL_FILENAME
         if not model_path.exists():
@@ -77,6 +104,10 @@ def load_trained(spec):
             scale=(augmentation.get("scale_range") or [None])[0],
             data=run.get("data"),
             flip=augmentation.get("flip", True),
+            class_names=run.get("class_names"),
+            scale_range=augmentation.get("scale_range"),
+            recipe=_read_json(path / RECIPE_FILENAME),
+            results=_read_json(path / EVALUATION_FILENAME),
         )
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}.")
@@ -107,3 +138,7 @@ def _fixed_side(model):
     """The side of a model's square input if it is fixed, else None."""
     height, width = model.input.shape[1:3]
     return height if height is not None and height == width else None
+
+
+def _read_json(path):
+    return json.loads(path.read_text()) if path.exists() else None
