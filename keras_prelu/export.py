@@ -63,19 +63,22 @@ def serving_model(model, *, mean=None):
     return _serving(load_trained(model), mean)[0]
 
 
-def serving_metadata(model, *, mean=None):
+def serving_metadata(model, *, mean=None, class_names=None):
     """What the exported files record about `model`: a dict of JSON values.
 
-    `class_names` (a list, empty when unknown), `mean` (the per-channel mean
+    `class_names` (a list: `class_names`, else the run's or preset's, else
+    empty), `mean` (the per-channel mean
     subtracted, 3 floats), `evaluation_scale` and `crop_size` (ints, 0 when
     unknown), `input` and `output` (what the tensors hold) and
     `keras_prelu_version`.
     """
-    return _serving(load_trained(model), mean)[1]
+    return _serving(load_trained(model), mean, class_names)[1]
 
 
-def export_saved_model(model, path, *, mean=None):
+def export_saved_model(model, path, *, mean=None, class_names=None):
     """Writes a TF SavedModel of `serving_model(model, mean=mean)` to `path`.
+
+    `class_names` name the outputs (default: the run's or the preset's).
 
     Endpoints (also the signatures, `serve` the default one, "serving_default"):
 
@@ -95,7 +98,7 @@ def export_saved_model(model, path, *, mean=None):
     """
     import tensorflow as tf
 
-    served, metadata = _serving(load_trained(model), mean)
+    served, metadata = _serving(load_trained(model), mean, class_names)
     archive = keras.export.ExportArchive()
     archive.track(served)
 
@@ -125,8 +128,10 @@ def export_saved_model(model, path, *, mean=None):
     return path
 
 
-def export_onnx(model, path, *, mean=None, opset=None):
+def export_onnx(model, path, *, mean=None, class_names=None, opset=None):
     """Writes `serving_model(model, mean=mean)` as an ONNX file at `path`.
+
+    `class_names` name the outputs (default: the run's or the preset's).
 
     One input `images`, float32 `(batch, height, width, 3)` RGB in [0, 255]
     with every dimension but the channels dynamic; one output `probabilities`.
@@ -140,7 +145,7 @@ def export_onnx(model, path, *, mean=None, opset=None):
     """
     import onnx
 
-    served, metadata = _serving(load_trained(model), mean)
+    served, metadata = _serving(load_trained(model), mean, class_names)
     served.export(
         str(path),
         format="onnx",
@@ -172,7 +177,7 @@ _METADATA_DTYPES = {
 }
 
 
-def _serving(trained, mean):
+def _serving(trained, mean, class_names=None):
     """`(serving model, metadata)` of a `Trained` with the mean it subtracts."""
     from keras_prelu import __version__
 
@@ -194,12 +199,19 @@ def _serving(trained, mean):
         )
     if not np.isfinite(mean).all():
         raise ValueError("Argument `mean` must be finite. Received: a mean with NaN or inf")
+    class_names = list((trained.class_names or ()) if class_names is None else class_names)
+    classes = int(trained.model.output.shape[-1])
+    if class_names and len(class_names) != classes:
+        raise ValueError(
+            f"Argument `class_names` must name the model's {classes} classes. "
+            f"Received: {len(class_names)} names"
+        )
     network = any_size(trained.model)
     images = keras.Input(ANY_SIZE, name="image")
     centred = keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name="subtract_mean")(images)
     served = keras.Model(images, network(centred), name=f"{trained.name}_serving")
     metadata = {
-        "class_names": list(trained.class_names or ()),
+        "class_names": [str(name) for name in class_names],
         "mean": np.broadcast_to(mean, (3,)).astype(float).tolist(),
         "evaluation_scale": int(trained.scale or 0),
         "crop_size": int(trained.crop_size or 0),
