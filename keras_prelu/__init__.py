@@ -12,6 +12,7 @@ from importlib import metadata as _metadata
 
 from keras_prelu import training as training
 from keras_prelu import zoo as zoo
+from keras_prelu.convert import to_prelu
 from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers import Dropout
 from keras_prelu.layers import PReLU
@@ -34,4 +35,5 @@ __all__ = [
     "from_preset",
     "load_preset_metadata",
     "save_preset",
+    "to_prelu",
 ]

@@ -12,6 +12,7 @@ BACKEND_INDEPENDENT_TESTS = [
     "tests/layers/test_prelu.py",
     "tests/layers/test_spatial_pyramid_pooling.py",
     "tests/test_initializers.py",
+    "tests/test_convert.py",
     "tests/zoo/test_models.py",
     "tests/training/test_caffe_sgd.py",
     "tests/training/test_lr_switch.py",

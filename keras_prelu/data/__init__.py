@@ -13,6 +13,7 @@ from keras_prelu.data.augmentation import IMAGENET_PCA_EIGENVALUES
 from keras_prelu.data.augmentation import IMAGENET_PCA_EIGENVECTORS
 from keras_prelu.data.augmentation import IMAGENET_RGB_MEAN
 from keras_prelu.data.augmentation import Augmentation
+from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.digits import DigitsSource
 from keras_prelu.data.image_folder import ImageFolderSource
 from keras_prelu.data.mean import MEAN_FILENAME
@@ -26,6 +27,8 @@ from keras_prelu.data.source import Source
 from keras_prelu.data.sources import DEFAULT_SOURCE
 from keras_prelu.data.sources import get_source
 from keras_prelu.data.tfds_source import TFDSSource
+from keras_prelu.data.user_sources import ArraySource
+from keras_prelu.data.user_sources import DatasetSource
 
 __all__ = [
     "DEFAULT_SHUFFLE_BUFFER",
@@ -34,13 +37,16 @@ __all__ = [
     "IMAGENET_PCA_EIGENVECTORS",
     "IMAGENET_RGB_MEAN",
     "MEAN_FILENAME",
+    "ArraySource",
     "Augmentation",
+    "DatasetSource",
     "DigitsSource",
     "ImageFolderSource",
     "Source",
     "TFDSSource",
     "compute_mean",
     "evaluation_dataset",
+    "fitted_augmentation",
     "get_source",
     "load_mean",
     "save_mean",

@@ -17,9 +17,10 @@ class Source(abc.ABC):
     """A labelled image dataset split into "train" and "validation".
 
     `dataset(split)` gives the raw examples as a `tf.data.Dataset` of dicts with
-    `"image"` (encoded bytes, or decoded `uint8` pixels), `"label"` (an integer class
-    id, the index of its name in `class_names`) and, for sources that read files,
-    `"path"`. The transforms of `keras_prelu.data` accept both kinds of image.
+    `"image"` (encoded bytes, or decoded `(height, width, channels)` pixels, `uint8`
+    or `float32` in [0, 255]), `"label"` (an integer class id, the index of its name
+    in `class_names`) and, for sources that read files, `"path"`. The transforms of
+    `keras_prelu.data` accept both kinds of image.
 
     Attributes:
         name: the name given to `keras_prelu.data.get_source`.

@@ -1,7 +1,8 @@
 """The paper's image transforms as TensorFlow functions for `tf.data` maps.
 
 Every function takes one example's image: encoded bytes (JPEG, PNG, BMP or GIF; a
-scalar `tf.string`) or decoded `uint8` pixels of shape (height, width, channels).
+scalar `tf.string`) or decoded pixels of shape (height, width, channels), `uint8`
+or `float32` in [0, 255].
 Images come out as float32 RGB in [0, 255] units, minus the mean.
 """
 
