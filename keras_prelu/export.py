@@ -64,6 +64,8 @@ def serving_model(model, *, mean=None):
         raise ValueError(
             f"`mean` must be a scalar, (3,) or (crop, crop, 3). Received shape {mean.shape}."
         )
+    if not np.isfinite(mean).all():
+        raise ValueError(f"`mean` must be finite numbers. Received: mean={mean.tolist()}")
     network = any_size(trained.model)
     images = keras.Input(ANY_SIZE, name="image")
     centred = keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name="subtract_mean")(images)

@@ -1,20 +1,15 @@
 """Trained models as `fit` leaves them: a run folder, a `.keras` file or a model."""
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_prelu import data as data_lib
+from keras_prelu import runs
 from keras_prelu.zoo import PReLUNet
 
-# The files `keras_prelu.training.fit` writes in a run folder (read here, not imported:
-# evaluation does not depend on training).
-RUN_FILENAME = "run.json"
-MODEL_FILENAME = "model.keras"
 ANY_SIZE = (None, None, 3)
 
 
@@ -30,6 +25,7 @@ class Trained:
         crop_size: the training crop side, or None when unknown.
         scale: the smallest training scale (the single-scale testing scale), or None.
         data: the source the run trained on, or None.
+        data_dir: tensorflow-datasets' data folder of the run, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
     """
@@ -40,14 +36,16 @@ class Trained:
     crop_size: int = None
     scale: int = None
     data: str = None
+    data_dir: str = None
     flip: bool = True
 
 
 def load_trained(spec):
     """A `Trained` from a run folder, a `.keras` file, a `Trained` or a model.
 
-    A run folder of `keras_prelu.training.fit` gives its `model.keras`, the mean
-    of `mean.json`, and the crop, scale and data of `run.json`.
+    A run folder of `keras_prelu.training.fit` (read by `keras_prelu.runs.RunFolder`)
+    gives its `model.keras`, the mean of `mean.json`, and the crop, evaluation scale,
+    flip and data of `run.json`.
     """
     if isinstance(spec, Trained):
         return spec
@@ -60,27 +58,20 @@ def load_trained(spec):
         )
     path = Path(spec)
     if path.is_dir():
-        model_path = path / MODEL_FILENAME
-        if not model_path.exists():
-            raise FileNotFoundError(f"{path} has no {MODEL_FILENAME}: not a finished run folder.")
-        model = keras.saving.load_model(model_path)
-        run = (
-            json.loads((path / RUN_FILENAME).read_text()) if (path / RUN_FILENAME).exists() else {}
-        )
-        augmentation = run.get("augmentation", {})
-        mean_path = path / data_lib.MEAN_FILENAME
+        folder = runs.RunFolder(path)
+        model = folder.load_model()
+        record = folder.read_run()
         return Trained(
             model,
-            path.name,
-            mean=data_lib.load_mean(mean_path) if mean_path.exists() else None,
-            crop_size=augmentation.get("crop_size", _fixed_side(model)),
-            scale=(augmentation.get("scale_range") or [None])[0],
-            data=run.get("data"),
-            flip=augmentation.get("flip", True),
+            path.resolve().name,
+            mean=folder.read_mean(),
+            crop_size=record.crop_size,
+            scale=record.evaluation_scale,
+            data=record.data,
+            data_dir=record.data_dir,
+            flip=record.flip,
         )
-    if not path.exists():
-        raise FileNotFoundError(f"No model at {path}.")
-    model = keras.saving.load_model(path)
+    model = runs.load_model(path)
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 
 

@@ -14,7 +14,8 @@ from keras_prelu.training.run import FitResult
 from keras_prelu.training.run import default_model_kwargs
 from keras_prelu.training.run import default_recipe
 from keras_prelu.training.run import fit
-from keras_prelu.training.run import read_log
+from keras_prelu.training.run_callbacks import NonFiniteError
+from keras_prelu.training.run_callbacks import StopOnNonFinite
 from keras_prelu.training.strategy import get_strategy
 from keras_prelu.training.strategy import per_replica_batch_size
 
@@ -23,14 +24,15 @@ __all__ = [
     "BUNDLED_RECIPE",
     "CaffeSGD",
     "FitResult",
+    "NonFiniteError",
     "Recipe",
     "ResumableCheckpoint",
     "SparseTopKError",
+    "StopOnNonFinite",
     "SwitchLROnPlateau",
     "default_model_kwargs",
     "default_recipe",
     "fit",
     "get_strategy",
     "per_replica_batch_size",
-    "read_log",
 ]
