@@ -258,8 +258,9 @@ def _drop_incomplete(source, examples):
 
     Files that are not (truncated downloads, other formats, garbage, more pixels
     than `source.max_pixels` by their header) are dropped before decoding and
-    reported by `source.report_undecodable` with their paths. Sources without
-    files are returned as they are.
+    reported by `source.report_undecodable` with their paths. A whole JPEG whose
+    header libjpeg cannot read is dropped by `ignore_errors`, which logs
+    TensorFlow's error. Sources without files are returned as they are.
     """
     if "path" not in examples.element_spec:
         return examples
@@ -269,6 +270,7 @@ def _drop_incomplete(source, examples):
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
+        .ignore_errors(log_warning=True)
         .filter(lambda example, usable: usable)
         .map(lambda example, usable: example)
     )
@@ -298,12 +300,18 @@ def _is_usable_or_reported(source, example):
     """Whether the example's file is a whole image within the pixel limit; reports it if not."""
     contents = example["image"]
     complete = transforms.is_complete_image(contents)
-    height, width = tf.unstack(transforms.encoded_size(contents))
+    height, width = tf.unstack(
+        tf.cond(
+            complete,
+            lambda: transforms.encoded_size(contents),
+            lambda: tf.zeros([2], tf.int64),
+        )
+    )
     pixels = height * width
     small_enough = tf.constant(True) if source.max_pixels is None else pixels <= source.max_pixels
 
-    def report(path, complete, height, width):
-        if not complete or height * width == 0:
+    def report(path, height, width):
+        if height * width == 0:
             reason = "it is not a whole JPEG or PNG file"
         else:
             reason = (
@@ -314,9 +322,9 @@ def _is_usable_or_reported(source, example):
         return False
 
     return tf.cond(
-        complete & (pixels > 0) & small_enough,
+        (pixels > 0) & small_enough,
         lambda: True,
-        lambda: tf.py_function(report, [example["path"], complete, height, width], tf.bool),
+        lambda: tf.py_function(report, [example["path"], height, width], tf.bool),
     )
 
 

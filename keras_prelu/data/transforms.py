@@ -14,16 +14,9 @@ _PNG_END = b"IEND\xaeB`\x82"  # The IEND chunk and its CRC close every PNG.
 # The IHDR chunk comes first; its width and height are at bytes 16-23 (big-endian).
 _PNG_HEADER = b"IHDR"
 _PNG_HEADER_OFFSET = 12
+_PNG_IHDR_END = _PNG_HEADER_OFFSET + len(_PNG_HEADER) + 8
 _JPEG_END = (0xFF, 0xD9)  # The EOI marker, followed at most by a little padding.
 _JPEG_END_SEARCH_BYTES = 4096
-# JPEG markers: the start-of-frame ones (SOF0-15 but DHT, JPG and DAC) hold the size;
-# SOI, TEM and RST0-7 stand alone; SOS starts the scan, EOI ends the image.
-_JPEG_FRAME_MARKERS = (*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC))
-_JPEG_FRAME_MARKERS += tuple(range(0xCD, 0xD0))
-_JPEG_STANDALONE_MARKERS = (0xD8, 0x01, *range(0xD0, 0xD8))
-_JPEG_SCAN_MARKERS = (0xDA, 0xD9)
-# Segments read before giving up on finding the frame header (a few are usual).
-_JPEG_MAX_SEGMENTS = 1024
 # libjpeg's accurate integer IDCT: the pixels that PIL (and so torchvision) decodes.
 _JPEG_DCT_METHOD = "INTEGER_ACCURATE"
 
@@ -75,70 +68,35 @@ def is_complete_image(contents):
 def encoded_size(contents):
     """`(height, width)` of an encoded JPEG or PNG, int64, read from its header.
 
-    Nothing is decoded: PNG's IHDR chunk, or the first start-of-frame segment of a
-    JPEG, found by walking the segments from the start of the file (so that a
-    thumbnail inside an EXIF segment is skipped). `(0, 0)` when neither is found.
+    Nothing is decoded: PNG's IHDR chunk, or libjpeg's reading of a JPEG's header
+    (`tf.image.extract_jpeg_shape`, which raises `InvalidArgumentError` when that
+    header is broken). `(0, 0)` for other contents.
     """
-    length = tf.cast(tf.strings.length(contents), tf.int64)
-
-    def bytes_at(offset, count):
-        """Bytes `[offset, offset + count)` as int64s, zeros past the end."""
-        start = tf.clip_by_value(tf.cast(offset, tf.int64), 0, length)
-        chunk = tf.strings.substr(contents, start, tf.constant(count, tf.int64))
-        padded = tf.strings.substr(tf.strings.join([chunk, b"\0" * count]), 0, count)
-        return tf.cast(tf.reshape(tf.io.decode_raw(padded, tf.uint8), [count]), tf.int64)
-
-    def big_endian(values):
-        powers = tf.range(values.shape[0] - 1, -1, -1, dtype=tf.int64)
-        return tf.reduce_sum(values * tf.pow(tf.constant(256, tf.int64), powers))
-
-    def is_any(marker, markers):
-        return tf.reduce_any(tf.equal(marker, tf.constant(markers, tf.int64)))
-
-    def png_size():
-        header = bytes_at(_PNG_HEADER_OFFSET + 4, 8)
-        return tf.stack([big_endian(header[4:8]), big_endian(header[0:4])])
-
-    def next_segment(offset, size, segments):
-        segment = bytes_at(offset, 9)
-        is_marker = tf.equal(segment[0], 0xFF)
-        marker = segment[1]
-        is_fill = is_marker & tf.equal(marker, 0xFF)
-        stands_alone = is_marker & is_any(marker, _JPEG_STANDALONE_MARKERS)
-        segment_length = big_endian(segment[2:4])
-        is_invalid = (
-            ~is_marker
-            | is_any(marker, _JPEG_SCAN_MARKERS)
-            | (~is_fill & ~stands_alone & (segment_length < 2))
-        )
-        one, two = tf.constant(1, tf.int64), tf.constant(2, tf.int64)
-        step = tf.where(is_fill, one, tf.where(stands_alone, two, two + segment_length))
-        size = tf.where(
-            is_marker & is_any(marker, _JPEG_FRAME_MARKERS),
-            tf.stack([big_endian(segment[5:7]), big_endian(segment[7:9])]),
-            tf.where(is_invalid, tf.zeros([2], tf.int64), size),
-        )
-        return offset + step, size, segments + 1
-
-    def jpeg_size():
-        _, size, _ = tf.while_loop(
-            lambda offset, size, segments: (
-                (size[0] < 0) & (offset < length) & (segments < _JPEG_MAX_SEGMENTS)
-            ),
-            next_segment,
-            (tf.constant(0, tf.int64), tf.constant([-1, -1], tf.int64), tf.constant(0)),
-        )
-        return tf.maximum(size, 0)
-
-    signature = bytes_at(0, _PNG_HEADER_OFFSET + 4)
+    # The first bytes, padded with zeros: a PNG's signature and IHDR chunk.
+    padded = tf.strings.join([tf.strings.substr(contents, 0, _PNG_IHDR_END), bytes(_PNG_IHDR_END)])
+    head = tf.io.decode_raw(tf.strings.substr(padded, 0, _PNG_IHDR_END), tf.uint8)
     is_png = tf.reduce_all(
         tf.equal(
-            tf.concat([signature[:8], signature[12:]], 0),
-            tf.constant(list(_PNG_SIGNATURE + _PNG_HEADER), tf.int64),
+            tf.concat(
+                [head[: len(_PNG_SIGNATURE)], head[_PNG_HEADER_OFFSET : _PNG_HEADER_OFFSET + 4]], 0
+            ),
+            list(_PNG_SIGNATURE + _PNG_HEADER),
         )
     )
+
+    def png_size():
+        # Width then height, big-endian, after the chunk type.
+        values = tf.reshape(tf.cast(head[_PNG_HEADER_OFFSET + 4 :], tf.int64), [2, 4])
+        return tf.reverse(tf.reduce_sum(values * [256**3, 256**2, 256, 1], axis=1), [0])
+
+    def jpeg_size():
+        return tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
+
     return tf.case(
-        [(is_png, png_size), (tf.io.is_jpeg(contents), jpeg_size)],
+        [
+            (is_png, png_size),
+            (tf.io.is_jpeg(contents), jpeg_size),
+        ],
         default=lambda: tf.zeros([2], tf.int64),
     )
 

@@ -97,6 +97,9 @@ def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
     broken = {"truncated.jpg": jpeg[: len(jpeg) // 2], "text.png": b"not an image"}
     for name, contents in broken.items():
         (tmp_path / "b" / name).write_bytes(contents)
+    # Whole (its start and end markers), but a header libjpeg cannot read: dropped
+    # by tf.data's ignore_errors, which logs TensorFlow's error without the path.
+    (tmp_path / "b" / "bad_header.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(64) + b"\xff\xd9")
     source = data.get_source(str(tmp_path), validation_fraction=0.0)
     augmentation = data.Augmentation(scale_range=(16, 20), crop_size=16)
 

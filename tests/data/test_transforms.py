@@ -184,9 +184,6 @@ def test_encoded_size_reads_the_header_of_every_kind(rng):
         )
 
 
-@pytest.mark.parametrize(
-    "contents",
-    [b"", b"\x89PNG", b"\xff\xd8\xff", b"\xff\xd8\xff\xe0\x00\x01", b"\xff\xd8" + b"\x00" * 64],
-)
-def test_encoded_size_of_a_file_without_a_header_is_zero(contents):
-    assert transforms.encoded_size(tf.constant(contents)).numpy().tolist() == [0, 0]
+def test_encoded_size_of_other_contents_is_zero():
+    for contents in (b"", b"\x89PNG", b"GIF89a" + bytes(32), bytes(64)):
+        assert transforms.encoded_size(tf.constant(contents)).numpy().tolist() == [0, 0]
