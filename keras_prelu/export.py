@@ -198,7 +198,7 @@ def _serving(trained, mean, class_names=None):
             f"Received: mean of shape {mean.shape}"
         )
     if not np.isfinite(mean).all():
-        raise ValueError("Argument `mean` must be finite. Received: a mean with NaN or inf")
+        raise ValueError(f"Argument `mean` must be finite numbers. Received: mean={mean.tolist()}")
     class_names = list((trained.class_names or ()) if class_names is None else class_names)
     classes = int(trained.model.output.shape[-1])
     if class_names and len(class_names) != classes:

@@ -37,6 +37,7 @@ from keras_prelu.analysis.signal import plot_signal
 from keras_prelu.analysis.signal import save_figure
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.slopes import learned_slopes
+from keras_prelu.runs import RunFolder
 from keras_prelu.training.run import validation_dataset
 from keras_prelu.zoo import get_model
 
@@ -500,13 +501,11 @@ def slope_study(
     Returns:
         The dict written to `slopes.json`.
     """
-    from keras_prelu.training.run import MODEL_FILENAME
-
     missing = [
         (a, s)
         for a in activations
         for s in seeds
-        if not (_run_dir(runs_dir, a, s) / MODEL_FILENAME).exists()
+        if not RunFolder(_run_dir(runs_dir, a, s)).is_finished()
     ]
     if missing:
         if not train_missing:
@@ -528,7 +527,7 @@ def slope_study(
     responses = {}
     for activation in activations:
         for seed in seeds:
-            model = keras.saving.load_model(_run_dir(runs_dir, activation, seed) / MODEL_FILENAME)
+            model = RunFolder(_run_dir(runs_dir, activation, seed)).load_model()
             if activation.startswith("prelu"):
                 slopes.setdefault(activation, {})[str(seed)] = {
                     _paper_layer_name(row.name): dataclasses.asdict(row)

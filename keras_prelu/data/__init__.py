@@ -16,10 +16,7 @@ from keras_prelu.data.augmentation import Augmentation
 from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.digits import DigitsSource
 from keras_prelu.data.image_folder import ImageFolderSource
-from keras_prelu.data.mean import MEAN_FILENAME
 from keras_prelu.data.mean import compute_mean
-from keras_prelu.data.mean import load_mean
-from keras_prelu.data.mean import save_mean
 from keras_prelu.data.pipeline import DEFAULT_SHUFFLE_BUFFER
 from keras_prelu.data.pipeline import evaluation_dataset
 from keras_prelu.data.pipeline import training_dataset
@@ -36,7 +33,6 @@ __all__ = [
     "IMAGENET_PCA_EIGENVALUES",
     "IMAGENET_PCA_EIGENVECTORS",
     "IMAGENET_RGB_MEAN",
-    "MEAN_FILENAME",
     "ArraySource",
     "Augmentation",
     "DatasetSource",
@@ -48,7 +44,5 @@ __all__ = [
     "evaluation_dataset",
     "fitted_augmentation",
     "get_source",
-    "load_mean",
-    "save_mean",
     "training_dataset",
 ]

@@ -25,9 +25,14 @@ class Source(abc.ABC):
     Attributes:
         name: the name given to `keras_prelu.data.get_source`.
         class_names: the class names, in class-id order.
-        undecodable_files: the paths of the files skipped because they could not
-            be decoded, so far.
+        undecodable_files: the paths of the files skipped so far because they
+            could not be decoded, were not regular files or had more than
+            `max_pixels` pixels.
+        max_pixels: files whose header gives more pixels are skipped without
+            being decoded; None for no limit (sources without files).
     """
+
+    max_pixels = None
 
     def __init__(self, name, class_names):
         self.name = name
@@ -54,15 +59,16 @@ class Source(abc.ABC):
         """The training augmentation fitted to this source: the paper's by default."""
         return Augmentation()
 
-    def report_undecodable(self, path):
-        """Records and logs (once per file) that the file `path` could not be decoded."""
+    def report_undecodable(self, path, reason="it cannot be decoded"):
+        """Records and logs (once per file) that the file `path` is skipped, and why."""
         if path not in self.undecodable_files:
             self.undecodable_files.add(path)
             logger.warning(
-                "Skipped an image that cannot be decoded (%d such files so far in %s): %s",
+                "Skipped %s: %s (%d skipped files so far in %s).",
+                path,
+                reason,
                 len(self.undecodable_files),
                 self.name,
-                path,
             )
 
     def __repr__(self):

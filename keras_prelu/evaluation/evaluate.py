@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import paper
+from keras_prelu import runs
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
@@ -111,10 +112,8 @@ def results_table(results):
 
 
 def write_json(results, path):
-    """Writes `[result.to_dict(), ...]` to `path`."""
-    with open(path, "w") as file:
-        json.dump([result.to_dict() for result in results], file, indent=2)
-        file.write("\n")
+    """Writes `[result.to_dict(), ...]` to `path`, atomically."""
+    runs.write_text(path, json.dumps([result.to_dict() for result in results], indent=2) + "\n")
 
 
 def evaluate(
@@ -154,7 +153,8 @@ def evaluate(
         models: a model, a `.keras` file, a run folder of
             `keras_prelu.training.fit`, or a list of these (an ensemble).
         data: a source name for `keras_prelu.data.get_source`; defaults to the
-            run's data, else the bundled `DEFAULT_SOURCE`.
+            run's data (and `data_dir`), else the bundled `DEFAULT_SOURCE`. Its
+            number of classes must be the models'.
         split: the split to test.
         views: "center", "ten" or "dense".
         scales: the shorter sides, averaged. Default: the smallest training scale
@@ -189,7 +189,16 @@ def evaluate(
     trained = [load_trained(spec) for spec in specs]
     if data is None:
         data = trained[0].data or data_lib.DEFAULT_SOURCE
+        data_dir = data_dir or trained[0].data_dir
     source = data_lib.get_source(data, data_dir=data_dir)
+    for member in trained:
+        classes = member.model.output_shape[-1]
+        if classes != source.num_classes:
+            raise ValueError(
+                f"Argument `data` ({data}) has {source.num_classes} classes, but model "
+                f"{member.name!r} scores {classes}: test a model on data with its classes "
+                f"(the run's data is {member.data or 'not recorded'})."
+            )
     defaults = source.default_augmentation()
     if flip is None:
         flip = any(member.flip for member in trained)

@@ -8,6 +8,7 @@ import pytest
 
 from keras_prelu import cli
 from keras_prelu.analysis import studies
+from keras_prelu.runs import RunFolder
 
 SMOKE_ACTIVATIONS = ("relu", "prelu")
 SMOKE_SEEDS = (0, 1)
@@ -76,9 +77,7 @@ def test_activation_study_smoke(trained):
         assert sorted(by_seed) == ["0", "1"]
         # The numbers are the evaluation each run wrote beside its model.
         for seed, run in by_seed.items():
-            evaluation = json.loads(
-                (runs / f"model_14-{activation}-seed{seed}" / "evaluation.json").read_text()
-            )
+            evaluation = RunFolder(runs / f"model_14-{activation}-seed{seed}").read_evaluation()
             assert run["top1_error"] == evaluation["top1_error"]
         top1 = [100 * r["top1_error"] for r in by_seed.values()]
         summary = result["summary"][activation]
@@ -113,7 +112,7 @@ def test_slope_study_smoke_through_the_cli(trained, capsys):
     for name in ("slopes.png", "mean_responses.png"):
         assert (out / name).stat().st_size > 1000
     # The slopes are those of the saved models, named as in Table 1.
-    model = keras.saving.load_model(runs / "model_14-prelu-seed1" / "model.keras")
+    model = RunFolder(runs / "model_14-prelu-seed1").load_model()
     rows = result["slopes"]["prelu"]["1"]
     assert list(rows) == MODEL_14_ACTIVATIONS
     alpha = keras.ops.convert_to_numpy(model.get_layer("act2_3").alpha)
