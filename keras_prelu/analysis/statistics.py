@@ -27,6 +27,7 @@ class PairedDifference:
         confidence: its level, e.g. 0.95.
         count: the number of pairs.
         p_value: the two-sided p-value of the paired t-test (mean 0).
+        significant: whether the interval excludes 0.
     """
 
     mean: float
@@ -36,11 +37,7 @@ class PairedDifference:
     confidence: float
     count: int
     p_value: float
-
-    @property
-    def significant(self):
-        """Whether the interval excludes 0."""
-        return self.low > 0 or self.high < 0
+    significant: bool
 
 
 def paired_difference(values, reference, confidence=0.95):
@@ -74,12 +71,14 @@ def paired_difference(values, reference, confidence=0.95):
         p_value = float(2 * scipy.stats.t.sf(abs(mean) / (std / math.sqrt(count)), count - 1))
     else:
         p_value = 1.0 if mean == 0 else 0.0
+    low, high = mean - margin, mean + margin
     return PairedDifference(
         mean=mean,
         std=std,
-        low=mean - margin,
-        high=mean + margin,
+        low=low,
+        high=high,
         confidence=confidence,
         count=count,
         p_value=p_value,
+        significant=bool(low > 0 or high < 0),
     )
