@@ -29,6 +29,7 @@ class Trained:
             when unknown (the source's default is used then).
         crop_size: the training crop side, or None when unknown.
         scale: the smallest training scale (the single-scale testing scale), or None.
+        scale_range: the training scales `(min, max)`, or None when unknown.
         data: the source the run trained on, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
@@ -39,6 +40,7 @@ class Trained:
     mean: np.ndarray = None
     crop_size: int = None
     scale: int = None
+    scale_range: tuple = None
     data: str = None
     flip: bool = True
 
@@ -75,6 +77,9 @@ def load_trained(spec):
             mean=data_lib.load_mean(mean_path) if mean_path.exists() else None,
             crop_size=augmentation.get("crop_size", _fixed_side(model)),
             scale=(augmentation.get("scale_range") or [None])[0],
+            scale_range=tuple(augmentation["scale_range"])
+            if "scale_range" in augmentation
+            else None,
             data=run.get("data"),
             flip=augmentation.get("flip", True),
         )
