@@ -162,18 +162,19 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
     recipe at `config`'s batch and epochs, never switching the rate, and
     `GradientNorms` as a callback (its CSV beside the run folder).
 
-    Writes `init.json` and, with matplotlib, `init.png` (Fig. 3),
-    `init_gradients.png` and `init_signal.png` in `out_dir`.
+    Args:
+        config: an `InitConfig`; default: the shipped results' settings.
+        out_dir: where `init.json` and, with matplotlib, `init.png` (Fig. 3),
+            `init_gradients.png` and `init_signal.png` are written.
+        runs_dir: where the runs are trained, or reused from.
+        verbose: `model.fit`'s verbosity.
 
     Returns:
         An `InitResult`.
     """
     from keras_prelu.analysis.studies import plots
-    from keras_prelu.training import Recipe
-    from keras_prelu.training import fit
 
     config = InitConfig() if config is None else config
-
     source = data_lib.get_source(config.data)
     augmentation = dataclasses.replace(
         source.default_augmentation(),
@@ -185,7 +186,7 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
         # tf.data's seeded ops also read the global seed, which `fit` sets: the probe
         # batch is drawn under the run's seed, whatever ran before in this process.
         keras.utils.set_random_seed(seed)
-        images, labels = next(
+        probe_batch = next(
             iter(
                 data_lib.training_dataset(
                     source, config.probe_batch, augmentation=augmentation, seed=seed
@@ -195,58 +196,18 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
         for model, width in config.models.items():
             for initializer in INITIALIZERS:
                 logger.info("Study init: %s, %s initialization, seed %d", model, initializer, seed)
-                model_kwargs = {
-                    "activation": "relu",
-                    "initializer": initializer,
-                    "fc_initializer": FC_INITIALIZER,
-                    "fc_units": tuple(config.fc_units),
-                    "width_multiplier": width,
-                }
-                # The model `fit` starts from: the same builder, arguments and seed.
-                initial = get_model(
-                    model,
-                    input_shape=(config.crop_size, config.crop_size, 3),
-                    num_classes=source.num_classes,
-                    seed=seed,
-                    **model_kwargs,
-                )
-                signal = tuple(signal_propagation(initial, images))
-                folder = run_dir(runs_dir, model, initializer, seed)
-                probe = GradientNorms(
-                    images,
-                    labels,
-                    PROBED_LAYERS,
-                    every=config.probe_every,
-                    path=folder.with_name(folder.name + "-gradients.csv"),
-                )
-                start = time.time()
-                result = fit(
-                    model,
-                    config.data,
-                    recipe=Recipe(
-                        epochs=config.epochs,
-                        patience=config.epochs,
-                        batch_size=config.batch_size,
-                        seed=seed,
-                    ),
-                    run_dir=folder,
-                    augmentation=augmentation,
-                    model_kwargs=model_kwargs,
-                    callbacks=[probe],
-                    verbose=verbose,
-                )
                 runs.append(
-                    InitRun(
+                    _train(
+                        config,
+                        source,
+                        augmentation,
+                        probe_batch,
                         model=model,
+                        width=width,
                         initializer=initializer,
                         seed=seed,
-                        width_multiplier=width,
-                        depth=len(signal),
-                        val_top1_error=percent(result.history["val_top1_error"]),
-                        loss=tuple(result.history["loss"]),
-                        gradients=tuple(probe.records),
-                        signal=signal,
-                        seconds=round(time.time() - start, 1),
+                        runs_dir=runs_dir,
+                        verbose=verbose,
                     )
                 )
                 logger.info("  validation top-1 error per epoch (%%): %s", runs[-1].val_top1_error)
@@ -256,3 +217,65 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
     write_json(study, out_dir, NAME)
     plots.plot_init(study, Path(out_dir))
     return study
+
+
+def _train(
+    config, source, augmentation, probe_batch, *, model, width, initializer, seed, runs_dir, verbose
+):
+    """One run of the study, as an `InitRun`."""
+    from keras_prelu.training import Recipe
+    from keras_prelu.training import fit
+
+    model_kwargs = {
+        "activation": "relu",
+        "initializer": initializer,
+        "fc_initializer": FC_INITIALIZER,
+        "fc_units": tuple(config.fc_units),
+        "width_multiplier": width,
+    }
+    # The model `fit` starts from: the same builder, arguments and seed.
+    initial = get_model(
+        model,
+        input_shape=(config.crop_size, config.crop_size, 3),
+        num_classes=source.num_classes,
+        seed=seed,
+        **model_kwargs,
+    )
+    images, labels = probe_batch
+    signal = tuple(signal_propagation(initial, images))
+    folder = run_dir(runs_dir, model, initializer, seed)
+    probe = GradientNorms(
+        images,
+        labels,
+        PROBED_LAYERS,
+        every=config.probe_every,
+        path=folder.with_name(folder.name + "-gradients.csv"),
+    )
+    start = time.time()
+    result = fit(
+        model,
+        config.data,
+        recipe=Recipe(
+            epochs=config.epochs,
+            patience=config.epochs,
+            batch_size=config.batch_size,
+            seed=seed,
+        ),
+        run_dir=folder,
+        augmentation=augmentation,
+        model_kwargs=model_kwargs,
+        callbacks=[probe],
+        verbose=verbose,
+    )
+    return InitRun(
+        model=model,
+        initializer=initializer,
+        seed=seed,
+        width_multiplier=width,
+        depth=len(signal),
+        val_top1_error=percent(result.history["val_top1_error"]),
+        loss=tuple(result.history["loss"]),
+        gradients=tuple(probe.records),
+        signal=signal,
+        seconds=round(time.time() - start, 1),
+    )

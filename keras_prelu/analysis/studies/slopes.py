@@ -146,8 +146,13 @@ def slope_study(config=None, *, out_dir, runs_dir, verbose=0):
     The models are those `activation_study(config, runs_dir=runs_dir)` trains;
     the ones missing are trained first (finished runs are reused).
 
-    Writes `slopes.json` and, with matplotlib, `slopes.png` and
-    `mean_responses.png` in `out_dir`.
+    Args:
+        config: the `ActivationsConfig` of the models; default: the shipped
+            results' settings.
+        out_dir: where `slopes.json` and, with matplotlib, `slopes.png` and
+            `mean_responses.png` are written.
+        runs_dir: where the activations study's runs are.
+        verbose: `model.fit`'s verbosity, for runs trained first.
 
     Returns:
         A `SlopesResult`.
