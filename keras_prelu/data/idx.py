@@ -128,10 +128,10 @@ class IDXSource(ListedSource):
     `default_augmentation()` is the paper's recipe at sizes fitted to 28x28
     images (shorter side 32-40, 32x32 crops), with horizontal flips (a mirrored
     garment is the same garment; for handwritten digits, train with
-    `augmentation={"flip": False}`), the
-    training split's mean, and the colour altering of AlexNet computed on this
-    data: the principal components of its pixels, which for grayscale images
-    replicated to RGB are one, brightness, with eigenvalue `3 Var[x]`.
+    `augmentation={"flip": False}`), the training split's mean, and AlexNet's
+    colour altering computed on this data: the principal components of its
+    pixels, which for grayscale images replicated to RGB are one, brightness,
+    with eigenvalue `3 Var[x]` (pixels in [0, 1]).
 
     Args:
         root: the folder.

@@ -17,6 +17,7 @@ LEAST_SQUARES = """
 import sys
 import keras
 import numpy as np
+from keras_prelu.analysis.gradients import value_and_gradients
 
 rng = np.random.default_rng(0)
 x = rng.standard_normal((6, 4)).astype("float32")

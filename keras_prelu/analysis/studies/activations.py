@@ -130,7 +130,7 @@ class ActivationsResult:
         lines = [
             f"Study activations: {MODEL} on {self.config.data}, {len(self.config.seeds)} "
             "paired seeds; errors in %, mean +- std; difference to ReLU with its 95% interval.",
-            f"{'activation':<13} {'top-1':>13} {'top-5':>13} {'top-1 - ReLU [95% CI]':>28} "
+            f"{'activation':<13} {'top-1':>13} {'top-5':>13}  {'top-1 - ReLU [95% CI]':<38} "
             f"{'p':>6}  {'paper':>13}",
         ]
         for row in self.summaries:
@@ -139,7 +139,7 @@ class ActivationsResult:
             p_value = "" if difference is None else f"{difference.p_value:.3f}"
             lines.append(
                 f"{row.activation:<13} {row.top1_mean:>6.2f} +- {row.top1_std:<4.2f} "
-                f"{row.top5_mean:>6.2f} +- {row.top5_std:<4.2f} {compared:>28} {p_value:>6}  "
+                f"{row.top5_mean:>6.2f} +- {row.top5_std:<4.2f}  {compared:<38} {p_value:>6}  "
                 f"{row.paper[0]:>6} / {row.paper[1]:<5}"
             )
         return "\n".join(lines)

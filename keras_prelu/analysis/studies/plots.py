@@ -15,6 +15,12 @@ INIT_STYLES = {
     "xavier": {"color": "tab:blue", "linestyle": "--"},
 }
 INIT_LABELS = {"he": "He (Eqn. 16)", "xavier": "Xavier"}
+ACTIVATION_LABELS = {
+    "relu": "ReLU",
+    "leaky_relu": "LReLU (a = 0.25)",
+    "prelu_shared": "PReLU, shared",
+    "prelu": "PReLU, channel-wise",
+}
 
 
 def _panel_title(run):
@@ -103,7 +109,7 @@ def plot_activations(study, out_dir):
             run.val_top1_error,
             color=colours.get(run.activation),
             linewidth=0.8,
-            label=None if run.activation in colours else run.activation,
+            label=None if run.activation in colours else ACTIVATION_LABELS[run.activation],
         )
         colours[run.activation] = line.get_color()
     curves.set(
@@ -137,9 +143,9 @@ def plot_activations(study, out_dir):
             markersize=4,
         )
     differences.axhline(0.0, color="gray", linewidth=0.5)
-    differences.set_xticks(positions, [row.activation for row in compared])
+    differences.set_xticks(positions, [ACTIVATION_LABELS[row.activation] for row in compared])
     differences.set(
-        ylabel=f"top-1 error minus {REFERENCE}'s (points)",
+        ylabel=f"top-1 error minus {ACTIVATION_LABELS[REFERENCE]}'s (points)",
         title="paired difference, mean and 95% interval (x: seeds)",
     )
     save_figure(figure, out_dir / "activations.png")
@@ -161,7 +167,7 @@ def plot_slopes(study, out_dir):
             yerr=[means[layer].std for layer in layers],
             fmt=".-",
             capsize=3,
-            label=f"{activation} (mean over seeds +- std)",
+            label=f"{ACTIVATION_LABELS[activation]} (mean over seeds +- std)",
         )
     for column, (label, marker) in enumerate(
         (("paper, channel-shared", "+"), ("paper, channel-wise mean", "x"))
