@@ -153,10 +153,8 @@ def run_dir(runs_dir, activation, seed):
 def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     """Runs the study: every rectifier of `config` with every seed.
 
-    Each run is `keras_prelu.training.fit` of the 14-layer model in
-    `run_dir(runs_dir, activation, seed)` (a finished run there is reused, an
-    interrupted one resumed), with the paper's recipe at `config`'s batch,
-    patience, least improvement and most epochs, and fc layers initialized by Eqn. 12 (fan-in).
+    Each run is `train_run` (a finished run in `runs_dir` is reused, an
+    interrupted one resumed).
 
     Args:
         config: an `ActivationsConfig`; default: the shipped results' settings.
@@ -172,8 +170,6 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
         An `ActivationsResult`.
     """
     from keras_prelu.analysis.studies import plots
-    from keras_prelu.training import Recipe
-    from keras_prelu.training import fit
 
     config = ActivationsConfig() if config is None else config
 
@@ -186,50 +182,63 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     for activation in config.activations:
         for seed in config.seeds:
             logger.info("Study activations: %s, seed %d", activation, seed)
-            recipe = Recipe(
-                epochs=config.epochs,
-                patience=config.patience,
-                min_delta=config.min_delta,
-                batch_size=config.batch_size,
-                seed=seed,
-            )
-            start = time.time()
-            result = fit(
-                MODEL,
-                config.data,
-                recipe=recipe,
-                run_dir=run_dir(runs_dir, activation, seed),
-                model_kwargs={
-                    "activation": activation,
-                    "fc_units": tuple(config.fc_units),
-                    "fc_initializer": "he_fan_in",
-                },
-                verbose=verbose,
-            )
-            runs.append(
-                ActivationRun(
-                    activation=activation,
-                    seed=seed,
-                    top1_error=percent(result.evaluation["top1_error"]),
-                    top5_error=percent(result.evaluation["top5_error"]),
-                    val_top1_error=percent(result.history["val_top1_error"]),
-                    loss=tuple(result.history["loss"]),
-                    learning_rate=tuple(result.history["learning_rate"]),
-                    switch_epochs=tuple(result.switch_epochs),
-                    stopped_by_switch=result.epochs_completed < recipe.epochs,
-                    seconds=round(time.time() - start, 1),
-                )
-            )
+            runs.append(train_run(config, activation, seed, runs_dir=runs_dir, verbose=verbose))
             logger.info(
                 "  top-1 error %.2f%% after %d epochs (switched after %s)",
                 runs[-1].top1_error,
-                result.epochs_completed,
-                list(result.switch_epochs),
+                len(runs[-1].val_top1_error),
+                list(runs[-1].switch_epochs),
             )
     study = ActivationsResult(config=config, runs=tuple(runs), summaries=_summaries(runs))
     write_json(study, out_dir, NAME)
     plots.plot_activations(study, Path(out_dir))
     return study
+
+
+def train_run(config, activation, seed, *, runs_dir, verbose=0):
+    """Trains (or reuses) the run of `activation` with `seed`, as an `ActivationRun`.
+
+    `keras_prelu.training.fit` of the 14-layer model in `run_dir(runs_dir,
+    activation, seed)`, with the paper's recipe at `config`'s batch, patience,
+    least improvement and most epochs, and fc layers initialized by Eqn. 12
+    (fan-in). Runs of different rectifiers or seeds may train in separate
+    processes at once; `activation_study` then reuses them.
+    """
+    from keras_prelu.training import Recipe
+    from keras_prelu.training import fit
+
+    recipe = Recipe(
+        epochs=config.epochs,
+        patience=config.patience,
+        min_delta=config.min_delta,
+        batch_size=config.batch_size,
+        seed=seed,
+    )
+    start = time.time()
+    result = fit(
+        MODEL,
+        config.data,
+        recipe=recipe,
+        run_dir=run_dir(runs_dir, activation, seed),
+        model_kwargs={
+            "activation": activation,
+            "fc_units": tuple(config.fc_units),
+            "fc_initializer": "he_fan_in",
+        },
+        verbose=verbose,
+    )
+    return ActivationRun(
+        activation=activation,
+        seed=seed,
+        top1_error=percent(result.evaluation["top1_error"]),
+        top5_error=percent(result.evaluation["top5_error"]),
+        val_top1_error=percent(result.history["val_top1_error"]),
+        loss=tuple(result.history["loss"]),
+        learning_rate=tuple(result.history["learning_rate"]),
+        switch_epochs=tuple(result.switch_epochs),
+        stopped_by_switch=result.epochs_completed < recipe.epochs,
+        seconds=round(time.time() - start, 1),
+    )
 
 
 def _summaries(runs):
