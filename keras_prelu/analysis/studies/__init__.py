@@ -45,7 +45,7 @@ STUDIES = {
         InitConfig,
         "Fig. 3: He vs Xavier initialization of the 30-layer model and of model B at a "
         "quarter width, ReLU, digits at 96x96",
-        "about 35 minutes",
+        "about 2 hours (4 runs of 30 epochs at 96x96)",
     ),
     "activations": Study(
         activation_study,
