@@ -8,7 +8,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_prelu import data as data_lib
 from keras_prelu import presets
 from keras_prelu.zoo import PReLUNet
 
@@ -94,6 +93,9 @@ def load_trained(spec):
         run = (
             json.loads((path / RUN_FILENAME).read_text()) if (path / RUN_FILENAME).exists() else {}
         )
+        # keras_prelu.data imports TensorFlow: only a run folder's mean needs it.
+        from keras_prelu import data as data_lib
+
         augmentation = run.get("augmentation", {})
         mean_path = path / data_lib.MEAN_FILENAME
         return Trained(
