@@ -327,7 +327,7 @@ def _subtracted_mean(trained, mean):
             f"Received: mean of shape {mean.shape}"
         )
     if not np.isfinite(mean).all():
-        raise ValueError("Argument `mean` must be finite. Received: a mean with NaN or inf")
+        raise ValueError(f"Argument `mean` must be finite numbers. Received: mean={mean.tolist()}")
     return mean
 
 

@@ -12,6 +12,7 @@ from keras_prelu import data
 from keras_prelu import export
 from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
+from tests.helpers.run_folders import write_run_folder
 
 MEAN = np.array([30.0, 60.0, 90.0], dtype="float32")
 SIZES = [(2, 32, 32, 3), (1, 45, 61, 3)]
@@ -82,12 +83,10 @@ def test_onnx_agrees_with_keras_at_two_sizes(tmp_path):
 
 def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
     model = small_model()
-    model.save(tmp_path / "model.keras")
     per_pixel = np.broadcast_to(MEAN, (32, 32, 3)).copy()
     per_pixel[0, 0, 0] += 32 * 32 * 3.0  # channel 0 averages to MEAN[0] + 3
-    data.save_mean(per_pixel, tmp_path)
-    (tmp_path / "run.json").write_text(json.dumps({"augmentation": {"crop_size": 32}}))
-    serving = export.serving_model(str(tmp_path))
+    run_dir = write_run_folder(tmp_path / "run", model, mean=per_pixel)
+    serving = export.serving_model(str(run_dir))
     np.testing.assert_allclose(
         serving.get_layer("subtract_mean").offset, -(MEAN + [3.0, 0.0, 0.0]), rtol=1e-6
     )
@@ -157,6 +156,9 @@ def test_a_bare_model_needs_its_mean():
         export.serving_model(small_model())
     with pytest.raises(ValueError, match="mean"):
         export.serving_model(small_model(), mean=np.zeros((2, 3)))
+    for mean in ([float("nan")] * 3, [0.0, float("inf"), 0.0]):
+        with pytest.raises(ValueError, match="`mean` must be finite numbers"):
+            export.serving_model(small_model(), mean=mean)
     assert (
         export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
     )

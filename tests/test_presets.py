@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_prelu
+from keras_prelu import runs
 from keras_prelu.evaluation import evaluate
 from keras_prelu.zoo import Model14
 from keras_prelu.zoo import ModelA
@@ -115,10 +116,11 @@ def test_a_run_becomes_a_preset_with_its_preprocessing_and_results(trained_run, 
         capture_output=True,
         cwd=tmp_path,
     )
-    run = json.loads((trained_run / "recipe.json").read_text())
+    run = runs.RunFolder(trained_run)
     metadata = keras_prelu.load_preset_metadata(preset)
-    assert metadata.recipe == run
-    assert metadata.results == json.loads((trained_run / "evaluation.json").read_text())
+    assert metadata.recipe == run.read_recipe()
+    assert metadata.results == run.read_evaluation()
+    assert metadata.class_names == tuple(str(digit) for digit in range(10))
     assert (metadata.evaluation_scale, metadata.crop_size, metadata.flip) == (32, 32, False)
     assert metadata.data == "digits"
     elsewhere = tmp_path / "elsewhere"

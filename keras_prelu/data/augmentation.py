@@ -1,6 +1,7 @@
 """The paper's training augmentation, as data (Sec. 3)."""
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -80,8 +81,15 @@ class Augmentation:
             )
         if not isinstance(self.flip, bool):
             raise ValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
-        if not self.pca_std >= 0:
-            raise ValueError(f"`pca_std` must be a number >= 0. Received: pca_std={self.pca_std}")
+        if not (
+            isinstance(self.pca_std, (int, float, np.floating, np.integer))
+            and not isinstance(self.pca_std, bool)
+            and math.isfinite(self.pca_std)
+            and self.pca_std >= 0
+        ):
+            raise ValueError(
+                f"`pca_std` must be a finite number >= 0. Received: pca_std={self.pca_std!r}"
+            )
         object.__setattr__(self, "scale_range", scale_range)
         object.__setattr__(self, "mean", check_mean(self.mean, self.crop_size))
         object.__setattr__(
@@ -101,12 +109,21 @@ class Augmentation:
 
 def check_mean(mean, crop_size):
     """Returns `mean` as a read-only float32 array of shape (3,) or (crop, crop, 3)."""
-    mean = np.array(mean, dtype=np.float32)
+    try:
+        mean = np.array(mean, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"`mean` must be an array of numbers. Received: mean={mean!r}") from None
     if mean.shape not in ((3,), (crop_size, crop_size, 3)):
         raise ValueError(
             "`mean` must be a per-channel RGB mean of shape (3,) or a per-pixel mean "
             f"of shape ({crop_size}, {crop_size}, 3) matching the crop. "
             f"Received: mean of shape {mean.shape}"
+        )
+    non_finite = int(np.size(mean) - np.isfinite(mean).sum())
+    if non_finite:
+        raise ValueError(
+            f"`mean` must hold finite numbers. Received: mean with {non_finite} NaN or "
+            f"infinite values (first values {mean.ravel()[:3].tolist()})"
         )
     mean.flags.writeable = False
     return mean
@@ -114,9 +131,9 @@ def check_mean(mean, crop_size):
 
 def _as_constant(value, shape, name):
     array = np.array(value, dtype=np.float32)
-    if array.shape != shape:
+    if array.shape != shape or not np.isfinite(array).all():
         raise ValueError(
-            f"`{name}` must have shape {shape}. Received: {name} of shape {array.shape}"
+            f"`{name}` must be finite numbers of shape {shape}. Received: {name}={value!r}"
         )
     array.flags.writeable = False
     return array

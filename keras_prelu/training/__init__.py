@@ -15,6 +15,8 @@ from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.lr_switch import SwitchLROnPlateau
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.recipe import Recipe
+from keras_prelu.training.run_callbacks import NonFiniteError
+from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 _LAZY = {
     "BUNDLED_MODEL_KWARGS": "keras_prelu.training.run",
@@ -23,7 +25,6 @@ _LAZY = {
     "default_model_kwargs": "keras_prelu.training.run",
     "default_recipe": "keras_prelu.training.run",
     "fit": "keras_prelu.training.run",
-    "read_log": "keras_prelu.training.run",
     "get_strategy": "keras_prelu.training.strategy",
     "per_replica_batch_size": "keras_prelu.training.strategy",
     "initialize_processes": "keras_prelu.training.distribution",
@@ -31,9 +32,11 @@ _LAZY = {
 
 __all__ = [
     "CaffeSGD",
+    "NonFiniteError",
     "Recipe",
     "ResumableCheckpoint",
     "SparseTopKError",
+    "StopOnNonFinite",
     "SwitchLROnPlateau",
     *sorted(_LAZY),
 ]
