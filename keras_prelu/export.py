@@ -32,10 +32,15 @@ in this process. On JAX and PyTorch, whose Keras cannot export an any-size
 SavedModel (Keras' `ExportArchive` needs TensorFlow, or traces JAX with symbolic
 sizes), the model and its metadata are written to a temporary preset, rebuilt
 from it in a TensorFlow process of this Python and this keras-prelu, and
-exported there; its errors come back as the same exceptions, and it prints
-nothing. `serving_model` (and so a `.keras` export) needs no TensorFlow.
+exported there. That process prints nothing; its error comes back as one line
+(Python's own exceptions as themselves, others as a `ChildProcessError`), and
+one that runs past an hour is stopped (`TimeoutError`). Keras' own
+paths were not taken: `jax2tf` traces the any-size input with symbolic sizes
+that spatial pyramid pooling's bins cannot be computed from, and PyTorch has no
+SavedModel. `serving_model` (and so a `.keras` export) needs no TensorFlow.
 """
 
+import builtins
 import dataclasses
 import json
 import os
@@ -211,16 +216,17 @@ _EXPORTER = (
 )
 # An error of the TensorFlow process comes back as one line: this prefix, then JSON.
 _ERROR_PREFIX = "keras_prelu.export error: "
-# The errors raised again as themselves; any other is a RuntimeError with its traceback.
-_REPORTED_ERRORS = (ValueError, FileNotFoundError, ImportError)
 
 
 def _write_in_tensorflow(format, trained, path, mean, class_names, options):
     """Writes `format` of `trained` in a TensorFlow process of this Python and keras-prelu.
 
     The model and its metadata travel as a preset (backend-neutral files) in a
-    temporary folder, removed afterwards; the process's output is kept from the
-    user, and an error it reports is raised here again as the same exception.
+    temporary folder, removed afterwards; the process runs there (no module of the
+    user's working directory shadows Keras), its output is kept from the user, and
+    its error comes back as one line: the same exception if it is one of Python's
+    (`ValueError`, `FileNotFoundError`...), else a `ChildProcessError` naming it;
+    a process past `_EXPORT_TIMEOUT_S` is stopped with a `TimeoutError`.
     """
     mean = _subtracted_mean(trained, mean)  # bad values are refused here, before the process
     foreign = sorted(_foreign_classes(keras.saving.serialize_keras_object(trained.model)))
@@ -246,23 +252,31 @@ def _write_in_tensorflow(format, trained, path, mean, class_names, options):
                 text=True,
                 errors="replace",
                 timeout=_EXPORT_TIMEOUT_S,
+                cwd=folder,
             )
         except subprocess.TimeoutExpired:
-            raise RuntimeError(
+            raise TimeoutError(
                 f"The TensorFlow process exporting {trained.name!r} to {path} did not finish "
                 f"in {_EXPORT_TIMEOUT_S} s and was stopped."
             ) from None
     if finished.returncode == 0:
         return
+    failed = f"The TensorFlow process exporting {trained.name!r} to {path} failed"
     for line in reversed(finished.stderr.splitlines()):
         if line.startswith(_ERROR_PREFIX):
             error = json.loads(line[len(_ERROR_PREFIX) :])
-            kinds = {kind.__name__: kind for kind in _REPORTED_ERRORS}
-            raise kinds[error["type"]](error["message"])
-    raise RuntimeError(
-        f"The TensorFlow process exporting {trained.name!r} to {path} failed with exit code "
-        f"{finished.returncode}:\n" + "\n".join(finished.stderr.splitlines()[-20:])
-    )
+            kind = getattr(builtins, error["type"], None)
+            if isinstance(kind, type) and issubclass(kind, Exception):
+                try:
+                    rebuilt = kind(error["message"])
+                except TypeError:  # a class with other arguments (UnicodeDecodeError)
+                    rebuilt = None
+                if rebuilt is not None:
+                    raise rebuilt
+            message = " ".join(error["message"].split())
+            raise ChildProcessError(f"{failed}: {error['type']}: {message}")
+    last_line = next((line for line in reversed(finished.stderr.splitlines()) if line), "")
+    raise ChildProcessError(f"{failed} with exit code {finished.returncode}. {last_line}".rstrip())
 
 
 def _foreign_classes(config):
@@ -281,13 +295,12 @@ def _foreign_classes(config):
 
 def _export_here(format, preset, path, name, options):
     """The TensorFlow process of `_write_in_tensorflow`: writes `format` of the preset as
-    the model `name`; reports an error of `_REPORTED_ERRORS` as one line; the exit code."""
+    the model `name`; reports an error as one line; the exit code."""
     try:
         trained = dataclasses.replace(load_trained(preset), name=name)
         _WRITERS[format](trained, path, None, None, **json.loads(options))
-    except _REPORTED_ERRORS as error:
-        kind = next(kind for kind in _REPORTED_ERRORS if isinstance(error, kind))
-        report = json.dumps({"type": kind.__name__, "message": str(error)})
+    except Exception as error:
+        report = json.dumps({"type": type(error).__name__, "message": str(error)})
         sys.stderr.write(_ERROR_PREFIX + report + "\n")
         return 1
     return 0
