@@ -66,10 +66,11 @@ def main():
         print(json.dumps(measure(model, args.measure_here)))
         return
     times = {backend: {name: [] for name in FORMATS} for backend in args.backends}
-    for _ in range(args.rounds):
+    for round_number in range(1, args.rounds + 1):
         for backend in args.backends:
             for name, seconds in measure_in_a_process(backend, model).items():
                 times[backend][name].append(seconds)
+                print(f"round {round_number} {backend} {name}: {seconds:.1f} s", flush=True)
     median = {
         backend: {name: statistics.median(values) for name, values in formats.items()}
         for backend, formats in times.items()

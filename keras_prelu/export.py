@@ -33,11 +33,12 @@ SavedModel (Keras' `ExportArchive` needs TensorFlow, or traces JAX with symbolic
 sizes), the model and its metadata are written to a temporary preset, rebuilt
 from it in a TensorFlow process of this Python and this keras-prelu, and
 exported there. That process prints nothing; its error comes back as one line
-(Python's own exceptions as themselves, others as a `ChildProcessError`), and
-one that runs past an hour is stopped (`TimeoutError`). Keras' own
-paths were not taken: `jax2tf` traces the any-size input with symbolic sizes
-that spatial pyramid pooling's bins cannot be computed from, and PyTorch has no
-SavedModel. `serving_model` (and so a `.keras` export) needs no TensorFlow.
+(Python's `ValueError`, `OSError` and `ImportError` as themselves, others as a
+`ChildProcessError`), and one that runs past an hour is stopped (`TimeoutError`).
+Keras' own paths were not taken: `jax2tf` traces the any-size input with
+symbolic sizes that spatial pyramid pooling's bins cannot be computed from, and
+PyTorch has no SavedModel. `serving_model` (and so a `.keras` export) needs no
+TensorFlow.
 """
 
 import builtins
@@ -216,6 +217,9 @@ _EXPORTER = (
 )
 # An error of the TensorFlow process comes back as one line: this prefix, then JSON.
 _ERROR_PREFIX = "keras_prelu.export error: "
+# The errors of a user's mistake or the environment, raised again as themselves (by their
+# built-in class); any other comes back as a ChildProcessError.
+_REPORTED_ERRORS = (ValueError, OSError, ImportError)
 
 
 def _write_in_tensorflow(format, trained, path, mean, class_names, options):
@@ -224,8 +228,9 @@ def _write_in_tensorflow(format, trained, path, mean, class_names, options):
     The model and its metadata travel as a preset (backend-neutral files) in a
     temporary folder, removed afterwards; the process runs there (no module of the
     user's working directory shadows Keras), its output is kept from the user, and
-    its error comes back as one line: the same exception if it is one of Python's
-    (`ValueError`, `FileNotFoundError`...), else a `ChildProcessError` naming it;
+    its error comes back as one line: the same exception for Python's own of
+    `_REPORTED_ERRORS` (`ValueError`, `FileNotFoundError`...), else a
+    `ChildProcessError` naming it;
     a process past `_EXPORT_TIMEOUT_S` is stopped with a `TimeoutError`.
     """
     mean = _subtracted_mean(trained, mean)  # bad values are refused here, before the process
@@ -266,7 +271,7 @@ def _write_in_tensorflow(format, trained, path, mean, class_names, options):
         if line.startswith(_ERROR_PREFIX):
             error = json.loads(line[len(_ERROR_PREFIX) :])
             kind = getattr(builtins, error["type"], None)
-            if isinstance(kind, type) and issubclass(kind, Exception):
+            if isinstance(kind, type) and issubclass(kind, _REPORTED_ERRORS):
                 try:
                     rebuilt = kind(error["message"])
                 except TypeError:  # a class with other arguments (UnicodeDecodeError)
