@@ -7,7 +7,6 @@ import logging
 
 import numpy as np
 
-from keras_prelu import data as data_lib
 from keras_prelu import paper
 from keras_prelu import runs
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
@@ -188,6 +187,9 @@ def evaluate(
     specs = list(models) if isinstance(models, (list, tuple)) else [models]
     if not specs:
         raise ValueError("`models` must name at least one model.")
+    # TensorFlow's data pipeline, imported here: loading and exporting need no TensorFlow.
+    from keras_prelu import data as data_lib
+
     trained = [load_trained(spec) for spec in specs]
     if data is None:
         data = trained[0].data or data_lib.DEFAULT_SOURCE
@@ -302,6 +304,8 @@ def _model_scores(
     member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip
 ):
     """`(scores, labels)` of one model, scores averaged over `scales`."""
+    from keras_prelu import data as data_lib
+
     if views == "dense":
         scorer = DenseScorer(
             any_size(member.model), crop_size=crop, window=window, max_windows=max_windows

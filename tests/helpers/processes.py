@@ -18,6 +18,20 @@ import threading
 import time
 from pathlib import Path
 
+# Source that makes TensorFlow fail to import in a child, as where it is not installed (Keras
+# imports it whenever it can, e.g. to serialize a model, so only this shows it is not needed).
+# `importlib.util.find_spec` still finds a spec without an origin, as torch's compiler wants.
+WITHOUT_TENSORFLOW = """
+import importlib.abc, importlib.machinery, sys
+class _WithoutTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "tensorflow":
+            return importlib.machinery.ModuleSpec(name, self)
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
+sys.meta_path.insert(0, _WithoutTensorFlow())
+"""
+
 
 def python_env(backend="tensorflow", **variables):
     """This environment with a Keras backend (and `variables`) set."""
