@@ -87,7 +87,7 @@ class EvaluationResult:
 
 def results_table(results):
     """The results as a table like the paper's Tables 5-7 (errors in %)."""
-    rows = [("model", "views", "scales", "top-1", "top-5", "images")]
+    rows = [("model", "views", "scales", "top-1 error %", "top-5 error %", "images")]
     for result in results:
         rows.append(
             (
@@ -234,11 +234,11 @@ def evaluate(
         labels, used_scales = member_labels, member_scales
         total_scores = total_scores + scores
         logger.info(
-            "%s, %s, scales %s: top-1 error %.4f",
+            "%s, %s, scales %s: top-1 error %.2f%%",
             member.name,
             views,
             member_scales,
-            top_k_error(scores, labels, 1),
+            100 * top_k_error(scores, labels, 1),
         )
     scores = total_scores / len(trained)
     return EvaluationResult(

@@ -48,7 +48,9 @@ class Recipe:
             dropout layers, this records the rate they were built with.
         strategy: `"auto"`, `"mirrored"`, `"multi_worker"` or `"none"`, see
             `get_strategy`.
-        mixed_precision: train in float16 with float32 variables.
+        mixed_precision: `"none"` (float32), `"float16"` or `"bfloat16"`: compute in
+            that type with float32 variables (Keras' `"mixed_float16"` and
+            `"mixed_bfloat16"` dtype policies).
         jit_compile: `model.compile`'s `jit_compile` (XLA): True, False or
             `"auto"`.
         seed: seed for `keras.utils.set_random_seed`, in `[0, 2**31)`, or
@@ -70,7 +72,7 @@ class Recipe:
     epochs: int = paper.EPOCHS
     dropout: float = paper.DROPOUT_RATE
     strategy: str = "auto"
-    mixed_precision: bool = False
+    mixed_precision: str = "none"
     jit_compile: bool | str = "auto"
     seed: int | None = None
 
@@ -138,6 +140,16 @@ def check_field(field, value):
         raise ValueError(f"Recipe field `{field}` must be {accepted}. Received: {field}={value!r}")
 
 
+# The compute types of `mixed_precision`; "none" computes in float32.
+MIXED_PRECISIONS = ("none", "float16", "bfloat16")
+# The fields whose value is one of a few names, listed by `keras-prelu train --help`.
+FIELD_CHOICES = {
+    "min_delta_mode": MIN_DELTA_MODES,
+    "monitor_mode": MODES,
+    "strategy": STRATEGIES,
+    "mixed_precision": MIXED_PRECISIONS,
+}
+
 # Seeds are drawn in, and exchanged between processes as, non-negative int32s.
 MAX_SEED = 2**31 - 1
 
@@ -188,7 +200,10 @@ _FIELD_RULES = {
     "epochs": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
     "dropout": (_is_fraction, "a number in [0, 1)"),
     "strategy": (STRATEGIES.__contains__, f"one of {STRATEGIES}"),
-    "mixed_precision": (lambda v: isinstance(v, bool), "True or False"),
+    "mixed_precision": (
+        MIXED_PRECISIONS.__contains__,
+        f"one of {MIXED_PRECISIONS} (a former True is 'float16', False 'none')",
+    ),
     "jit_compile": (
         lambda v: isinstance(v, bool) or v == "auto",
         "True, False or 'auto'",

@@ -100,13 +100,14 @@ class FitResult:
     def summary(self):
         """A few lines: the epochs, the switches, the errors and the paths."""
         switches = ", ".join(map(str, self.switch_epochs)) or "none"
+        epochs = "epoch" if self.epochs_completed == 1 else "epochs"
         lines = [
-            f"Trained {self.epochs_completed} epochs (learning rate switched "
+            f"Trained {self.epochs_completed} {epochs} (learning rate switched "
             f"after epochs: {switches}).",
             "Validation, centre crop: top-1 error "
-            f"{self.evaluation['top1_error']:.4f}, top-5 error "
-            f"{self.evaluation['top5_error']:.4f} (chance top-1 error: "
-            f"{1 - 1 / self.num_classes:.4f}).",
+            f"{self.evaluation['top1_error']:.2%}, top-5 error "
+            f"{self.evaluation['top5_error']:.2%} (chance top-1 error: "
+            f"{1 - 1 / self.num_classes:.2%}).",
         ]
         lines += [f"  {name:<11} {path}" for name, path in self.paths.items()]
         return "\n".join(lines)
@@ -365,7 +366,7 @@ def _fit_locked(
         process_id=process_id,
     )
     logger.info(
-        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas%s) "
+        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
         "for up to %d epochs in %s%s.",
         model,
         source.name,
@@ -373,6 +374,7 @@ def _fit_locked(
         steps_per_epoch,
         recipe.batch_size,
         replicas,
+        "" if replicas == 1 else "s",
         f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
         recipe.epochs,
         folder.path,
@@ -751,10 +753,10 @@ def _distribution_scope(distribution):
 
 
 class _dtype_policy:
-    """Builds layers under "mixed_float16" when asked, then restores."""
+    """Builds layers under "mixed_float16" or "mixed_bfloat16" when asked, then restores."""
 
     def __init__(self, mixed_precision):
-        self.policy = "mixed_float16" if mixed_precision else None
+        self.policy = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
 
     def __enter__(self):
         self.previous = keras.config.dtype_policy()
