@@ -73,6 +73,17 @@ def _non_negative_int(text):
     return _int_at_least(text, 0)
 
 
+def _positive_float(text):
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0. Received: {value}")
+    return value
+
+
 def _int_at_least(text, minimum):
     try:
         value = int(text)
@@ -114,26 +125,34 @@ def _info(args, out):
 
 
 def _describe(args, out):
-    from keras_prelu.analysis import layer_complexity
-    from keras_prelu.analysis import model_complexity
-    from keras_prelu.zoo import get_model
+    from keras_prelu.analysis import architecture_complexity
     from keras_prelu.zoo import list_models
 
-    size = (args.image_size, args.image_size, 3)
+    def complexity(name):
+        return architecture_complexity(
+            name,
+            args.image_size,
+            activation=args.activation,
+            fc_units=tuple(args.fc_units),
+            width_multiplier=args.width_multiplier,
+            num_classes=args.num_classes,
+        )
+
     if args.model is None:
         out.write(f"{'model':<10} {'params':>14} {'multiply-adds':>18}\n")
         for name in list_models():
-            params, madds = model_complexity(
-                get_model(name, input_shape=size, activation=args.activation)
-            )
+            rows = complexity(name)
+            params = sum(row.params for row in rows)
+            madds = sum(row.multiply_adds for row in rows)
             out.write(f"{name:<10} {params:>14,} {madds:>18,}\n")
         return
-    model = get_model(args.model, input_shape=size, activation=args.activation)
+    rows = complexity(args.model)
     out.write(f"{'layer':<12} {'output':>16} {'params':>14} {'multiply-adds':>16}\n")
-    for row in layer_complexity(model):
+    for row in rows:
         shape = "x".join(str(d) for d in row.output_shape)
         out.write(f"{row.name:<12} {shape:>16} {row.params:>14,} {row.multiply_adds:>16,}\n")
-    params, madds = model_complexity(model)
+    params = sum(row.params for row in rows)
+    madds = sum(row.multiply_adds for row in rows)
     out.write(f"{'total':<12} {'':>16} {params:>14,} {madds:>16,}\n")
     out.write(
         f"{args.model}: {params / 1e6:.2f}M parameters, "
@@ -382,6 +401,7 @@ def _add_recipe_arguments(parser):
 
 
 def build_parser():
+    from keras_prelu.paper import FC_UNITS
     from keras_prelu.zoo import list_models
     from keras_prelu.zoo.prelu_net import ACTIVATIONS
 
@@ -401,6 +421,26 @@ def build_parser():
         help="side of the square input image (default 224)",
     )
     info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
+    info.add_argument(
+        "--fc-units",
+        type=_positive_int,
+        nargs=2,
+        metavar=("FC1", "FC2"),
+        default=FC_UNITS,
+        help=f"widths of fc1 and fc2 (default {FC_UNITS[0]} {FC_UNITS[1]}, the paper's)",
+    )
+    info.add_argument(
+        "--num-classes",
+        type=_positive_int,
+        default=1000,
+        help="classes scored by fc3 (default 1000, ImageNet's)",
+    )
+    info.add_argument(
+        "--width-multiplier",
+        type=_positive_float,
+        default=1.0,
+        help="scales every convolution's width (default 1.0)",
+    )
     info.set_defaults(run=_info)
 
     from keras_prelu.analysis import studies
