@@ -250,6 +250,7 @@ def _evaluate(args, out):
                     window=tuple(args.window) if args.window else None,
                     data_dir=args.data_dir,
                     flip=args.flip,
+                    verbose=_progress_verbosity(),
                 )
             )
         out.write(results_table(results) + "\n")

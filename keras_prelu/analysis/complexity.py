@@ -56,8 +56,8 @@ def layer_complexity(model):
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:
         raise ValueError(
-            "Complexity is counted for a fixed input size; build `model` with "
-            f"a known input_shape, got {input_shape}."
+            "Argument `model` must have a fixed input size (complexity is counted for "
+            f"one). Received: input_shape={input_shape}"
         )
     return [
         LayerComplexity(

@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 
+import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
@@ -130,6 +131,7 @@ def evaluate(
     max_windows=DEFAULT_MAX_WINDOWS,
     data_dir=None,
     flip=None,
+    verbose=0,
 ):
     """Top-1 and top-5 error of a model, or an ensemble, over a whole split.
 
@@ -177,6 +179,8 @@ def evaluate(
             paper does for models trained on flipped images. Default: True
             unless every model's run trained without flips (the bundled
             digits): a model never shown a mirrored digit only loses on one.
+        verbose: 0 silent, 1 a progress bar per model and scale, 2 a line at the
+            end of each (Keras' `Progbar`).
 
     Returns:
         An `EvaluationResult`.
@@ -228,6 +232,7 @@ def evaluate(
             window,
             max_windows,
             flip,
+            verbose,
         )
         if labels is not None and not np.array_equal(labels, member_labels):
             raise ValueError("The models of the ensemble saw the images in different orders.")
@@ -299,7 +304,7 @@ def _scale_range(member, defaults, crop):
 
 
 def _model_scores(
-    member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip
+    member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip, verbose
 ):
     """`(scores, labels)` of one model, scores averaged over `scales`."""
     if views == "dense":
@@ -326,6 +331,12 @@ def _model_scores(
             mean=mean,
         )
         batches, scale_labels = [], []
+        steps = int(dataset.cardinality())
+        progress = keras.utils.Progbar(
+            steps if steps >= 0 else None, verbose=verbose, unit_name="batch"
+        )
+        if verbose:
+            print(f"{member.name}, {views}, scale {scale}:", flush=True)
         for images, batch_labels in dataset:
             if views == "ten":
                 # Views 5-9 are the flips of views 0-4 (`transforms.ten_views`).
@@ -335,6 +346,7 @@ def _model_scores(
             else:
                 batches.append(np.asarray(predict(images)))
             scale_labels.append(batch_labels.numpy())
+            progress.add(1)
         scale_labels = np.concatenate(scale_labels)
         if labels is not None and not np.array_equal(labels, scale_labels):
             raise ValueError(f"Scale {scale} read the images in another order.")
