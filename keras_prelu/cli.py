@@ -574,7 +574,7 @@ def build_parser():
     from keras_prelu.training.distribution import DEFAULT_HEARTBEAT_TIMEOUT
 
     processes = train.add_argument_group(
-        "backend and processes",
+        "several processes",
         "Several processes (machines) train one model with keras.distribution "
         "on the JAX backend; each feeds its rows of every global batch, "
         "process 0 writes the run. Unset options are read from "

@@ -60,6 +60,7 @@ def test_backend_is_set_before_keras_is_imported_in_the_same_process(tmp_path, b
         tmp_path / "out.keras",
         backend,
         backend="tensorflow",
+        timeout=600,  # a fresh Keras and torch on a loaded machine
     )
     error, backend_line = printed.splitlines()[-2:]
     assert error.startswith("keras-prelu export: error: ") and "no-run" in error
