@@ -367,7 +367,7 @@ def _fit_locked(
     )
     logger.info(
         "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
-        "for up to %d epochs in %s%s.",
+        "for up to %d epoch%s in %s%s.",
         model,
         source.name,
         source.num_classes,
@@ -377,6 +377,7 @@ def _fit_locked(
         "" if replicas == 1 else "s",
         f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
         recipe.epochs,
+        "" if recipe.epochs == 1 else "s",
         folder.path,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
@@ -417,9 +418,9 @@ def _fit_locked(
         paths=paths,
     )
     logger.info(
-        "Run finished: top-1 error %.4f, top-5 error %.4f; written to %s",
-        evaluation["top1_error"],
-        evaluation["top5_error"],
+        "Run finished: top-1 error %.2f%%, top-5 error %.2f%%; written to %s",
+        100 * evaluation["top1_error"],
+        100 * evaluation["top5_error"],
         folder.path,
     )
     return result
