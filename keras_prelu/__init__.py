@@ -8,8 +8,7 @@ optimizer and the metrics), so that `keras.saving.load_model` finds them; it
 does not import TensorFlow on the JAX and PyTorch backends.
 """
 
-from importlib import metadata as _metadata
-
+import keras_prelu_command as _keras_prelu_command
 from keras_prelu import training as training
 from keras_prelu import zoo as zoo
 from keras_prelu.convert import to_prelu
@@ -21,10 +20,7 @@ from keras_prelu.presets import from_preset
 from keras_prelu.presets import load_preset_metadata
 from keras_prelu.presets import save_preset
 
-try:
-    __version__ = _metadata.version("keras-prelu")
-except _metadata.PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = _keras_prelu_command.version()
 
 __all__ = [
     "Dropout",

@@ -1,4 +1,9 @@
-"""The `keras-prelu` command: argument parsing only; every verb calls the library."""
+"""The `keras-prelu` command: argument parsing only; every verb calls the library.
+
+Its first stage, `keras_prelu_command`, has set the backend and TensorFlow's
+C++ logging before this module imported Keras; `main` parses the whole command
+line with every verb's options.
+"""
 
 import argparse
 import contextlib
@@ -11,7 +16,7 @@ import types
 import typing
 from pathlib import Path
 
-from keras_prelu import __version__
+import keras_prelu_command
 
 # What a user's mistake or the environment raises: one line, never a traceback.
 # (FloatingPointError: `NonFiniteError`, a run that diverged.)
@@ -25,6 +30,9 @@ _TENSORFLOW_ENVIRONMENT_ERRORS = (
     "DataLossError",
 )
 _INTERRUPTED_EXIT_CODE = 130
+# The loggers of the libraries that log INFO lines a user did not ask for (TensorFlow's
+# "Assets written to", tf2onnx's optimizer, JAX's "Unable to initialize backend").
+_LIBRARY_LOGGERS = ("tensorflow", "absl", "tf2onnx", "jax")
 
 
 @contextlib.contextmanager
@@ -41,7 +49,8 @@ def _user_errors(verb, interrupted=""):
     except Exception as error:
         if not isinstance(error, _USER_ERRORS) and not _is_tensorflow_environment_error(error):
             raise
-        message = " ".join(str(getattr(error, "message", None) or error).split())
+        message = getattr(error, "command_line_message", None)  # options, not arguments
+        message = " ".join(str(message or getattr(error, "message", None) or error).split())
         raise SystemExit(f"keras-prelu {verb}: error: {message}") from None
 
 
@@ -62,6 +71,17 @@ def _positive_int(text):
 def _non_negative_int(text):
     """An argparse type: an integer >= 0."""
     return _int_at_least(text, 0)
+
+
+def _positive_float(text):
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0. Received: {value}")
+    return value
 
 
 def _int_at_least(text, minimum):
@@ -105,26 +125,34 @@ def _info(args, out):
 
 
 def _describe(args, out):
-    from keras_prelu.analysis import layer_complexity
-    from keras_prelu.analysis import model_complexity
-    from keras_prelu.zoo import get_model
+    from keras_prelu.analysis import architecture_complexity
     from keras_prelu.zoo import list_models
 
-    size = (args.image_size, args.image_size, 3)
+    def complexity(name):
+        return architecture_complexity(
+            name,
+            args.image_size,
+            activation=args.activation,
+            fc_units=tuple(args.fc_units),
+            width_multiplier=args.width_multiplier,
+            num_classes=args.num_classes,
+        )
+
     if args.model is None:
         out.write(f"{'model':<10} {'params':>14} {'multiply-adds':>18}\n")
         for name in list_models():
-            params, madds = model_complexity(
-                get_model(name, input_shape=size, activation=args.activation)
-            )
+            rows = complexity(name)
+            params = sum(row.params for row in rows)
+            madds = sum(row.multiply_adds for row in rows)
             out.write(f"{name:<10} {params:>14,} {madds:>18,}\n")
         return
-    model = get_model(args.model, input_shape=size, activation=args.activation)
+    rows = complexity(args.model)
     out.write(f"{'layer':<12} {'output':>16} {'params':>14} {'multiply-adds':>16}\n")
-    for row in layer_complexity(model):
+    for row in rows:
         shape = "x".join(str(d) for d in row.output_shape)
         out.write(f"{row.name:<12} {shape:>16} {row.params:>14,} {row.multiply_adds:>16,}\n")
-    params, madds = model_complexity(model)
+    params = sum(row.params for row in rows)
+    madds = sum(row.multiply_adds for row in rows)
     out.write(f"{'total':<12} {'':>16} {params:>14,} {madds:>16,}\n")
     out.write(
         f"{args.model}: {params / 1e6:.2f}M parameters, "
@@ -138,7 +166,6 @@ def _train(args, out):
     from keras_prelu.training import default_recipe
     from keras_prelu.training import fit
 
-    _use_backend(args)
     _join_processes(args)
 
     overrides = {
@@ -169,34 +196,14 @@ def _train(args, out):
             model_kwargs=model_kwargs or None,
             data_dir=args.data_dir,
             download=args.download,
+            verbose=_progress_verbosity(),
         )
     out.write(result.summary() + "\n")
 
 
-def _use_backend(args):
-    """Runs the command again under `--backend` when Keras has another one.
-
-    Keras fixes its backend when it is first imported (from KERAS_BACKEND),
-    which this module has already done.
-    """
-    import keras
-
-    if args.backend is None or args.backend == keras.backend.backend():
-        return
-    if args.argv is not None:
-        raise SystemExit(
-            f"keras-prelu train: error: --backend {args.backend}: Keras was "
-            f"imported with the {keras.backend.backend()!r} backend; set "
-            f"KERAS_BACKEND={args.backend} before importing it."
-        )
-    logging.getLogger(__name__).info("Restarting on the %s backend.", args.backend)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(
-        sys.executable,
-        [sys.executable, "-m", "keras_prelu.cli", *sys.argv[1:]],
-        dict(os.environ, KERAS_BACKEND=args.backend),
-    )
+def _progress_verbosity():
+    """Keras' progress bar on a terminal; a plain line per epoch in a file or a pipe."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _join_processes(args):
@@ -243,6 +250,7 @@ def _evaluate(args, out):
                     window=tuple(args.window) if args.window else None,
                     data_dir=args.data_dir,
                     flip=args.flip,
+                    verbose=_progress_verbosity(),
                 )
             )
         out.write(results_table(results) + "\n")
@@ -369,6 +377,7 @@ def _add_recipe_arguments(parser):
     """One `--field-name` option per `Recipe` field, absent unless given."""
     from keras_prelu.training import BUNDLED_RECIPE
     from keras_prelu.training import Recipe
+    from keras_prelu.training.recipe import FIELD_CHOICES
 
     group = parser.add_argument_group(
         "recipe",
@@ -385,26 +394,21 @@ def _add_recipe_arguments(parser):
             dest=field.name,
             type=_recipe_value_parser(field),
             default=argparse.SUPPRESS,
-            metavar=field.name.upper(),
+            metavar="{" + ",".join(FIELD_CHOICES[field.name]) + "}"
+            if field.name in FIELD_CHOICES
+            else field.name.upper(),
             help=f"default {default}{note}",
         )
 
 
 def build_parser():
+    from keras_prelu.paper import FC_UNITS
     from keras_prelu.zoo import list_models
     from keras_prelu.zoo.prelu_net import ACTIVATIONS
 
-    parser = argparse.ArgumentParser(
-        prog="keras-prelu",
-        description="PReLU networks of He et al. (ICCV 2015) for Keras 3.",
-    )
-    parser.add_argument("--version", action="version", version=__version__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    parser, verbs = keras_prelu_command.command_parser()
 
-    info = verbs.add_parser(
-        "info",
-        help="parameters and multiply-adds of a zoo model, per layer",
-    )
+    info = verbs["info"]
     info.add_argument(
         "model",
         nargs="?",
@@ -418,18 +422,35 @@ def build_parser():
         help="side of the square input image (default 224)",
     )
     info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
+    info.add_argument(
+        "--fc-units",
+        type=_positive_int,
+        nargs=2,
+        metavar=("FC1", "FC2"),
+        default=FC_UNITS,
+        help=f"widths of fc1 and fc2 (default {FC_UNITS[0]} {FC_UNITS[1]}, the paper's)",
+    )
+    info.add_argument(
+        "--num-classes",
+        type=_positive_int,
+        default=1000,
+        help="classes scored by fc3 (default 1000, ImageNet's)",
+    )
+    info.add_argument(
+        "--width-multiplier",
+        type=_positive_float,
+        default=1.0,
+        help="scales every convolution's width (default 1.0)",
+    )
     info.set_defaults(run=_info)
 
     from keras_prelu.analysis import studies
     from keras_prelu.analysis.studies.activations import ACTIVATIONS as STUDY_ACTIVATIONS
 
     defaults = {name: spec.config() for name, spec in studies.STUDIES.items()}
-    reproduce = verbs.add_parser(
-        "reproduce",
-        help="the paper's findings (Fig. 3, Table 2, Table 1 / Fig. 2) at CPU scale",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_reproduce_description(studies.STUDIES),
-    )
+    reproduce = verbs["reproduce"]
+    reproduce.formatter_class = argparse.RawDescriptionHelpFormatter
+    reproduce.description = _reproduce_description(studies.STUDIES)
     reproduce.add_argument("study", choices=[*studies.STUDIES, "all"])
     reproduce.add_argument(
         "--out-dir",
@@ -484,15 +505,12 @@ def build_parser():
     from keras_prelu.data import DEFAULT_SOURCE
     from keras_prelu.training.run import DEFAULT_MODEL
 
-    train = verbs.add_parser(
-        "train",
-        help="train a zoo model with the paper's recipe (resumes a run)",
-        description=(
-            "Trains a zoo model with the paper's recipe and evaluates it. "
-            "Without arguments: the 14-layer model on the bundled digits, a "
-            "few minutes on a CPU. Run the same command again to resume an "
-            "interrupted run."
-        ),
+    train = verbs["train"]
+    train.description = (
+        "Trains a zoo model with the paper's recipe and evaluates it. "
+        "Without arguments: the 14-layer model on the bundled digits, a "
+        "few minutes on a CPU. Run the same command again to resume an "
+        "interrupted run."
     )
     train.add_argument(
         "--model",
@@ -556,19 +574,13 @@ def build_parser():
     from keras_prelu.training.distribution import DEFAULT_HEARTBEAT_TIMEOUT
 
     processes = train.add_argument_group(
-        "backend and processes",
+        "several processes",
         "Several processes (machines) train one model with keras.distribution "
         "on the JAX backend; each feeds its rows of every global batch, "
         "process 0 writes the run. Unset options are read from "
         "KERAS_DISTRIBUTION_JOB_ADDRESSES, "
         "KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID (or "
         "JAX_COORDINATOR_ADDRESS), else from a Slurm or Open MPI launcher.",
-    )
-    processes.add_argument(
-        "--backend",
-        choices=("tensorflow", "jax"),
-        default=None,
-        help="the Keras backend (default: KERAS_BACKEND's)",
     )
     processes.add_argument(
         "--num-processes",
@@ -602,14 +614,11 @@ def build_parser():
     _add_recipe_arguments(train)
     train.set_defaults(run=_train)
 
-    evaluate = verbs.add_parser(
-        "evaluate",
-        help="top-1/top-5 error of trained models: centre, 10-view, dense",
-        description=(
-            "Tests trained models the paper's ways over a whole split and prints "
-            "a table like the paper's. Several models are an ensemble (scores "
-            "averaged)."
-        ),
+    evaluate = verbs["evaluate"]
+    evaluate.description = (
+        "Tests trained models the paper's ways over a whole split and prints "
+        "a table like the paper's. Several models are an ensemble (scores "
+        "averaged)."
     )
     evaluate.add_argument(
         "models",
@@ -665,15 +674,12 @@ def build_parser():
     evaluate.add_argument("--json", default=None, help="also write the results here")
     evaluate.set_defaults(run=_evaluate)
 
-    export_ = verbs.add_parser(
-        "export",
-        help="export a trained model: SavedModel, ONNX, .keras or a preset, with its mean",
-        description=(
-            "Exports a model that takes RGB images in [0, 255] of any size, "
-            "subtracts the run's mean and returns class probabilities, with the "
-            "class names and preprocessing recorded in the file; or a preset folder "
-            "(config.json, model.weights.h5, metadata.json) that from_preset loads."
-        ),
+    export_ = verbs["export"]
+    export_.description = (
+        "Exports a model that takes RGB images in [0, 255] of any size, "
+        "subtracts the run's mean and returns class probabilities, with the "
+        "class names and preprocessing recorded in the file; or a preset folder "
+        "(config.json, model.weights.h5, metadata.json) that from_preset loads."
     )
     export_.add_argument("model", help="a run folder, a preset folder or a .keras file")
     export_.add_argument(
@@ -694,13 +700,39 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def main(argv=None, out=None):
+    """Runs `keras-prelu` with `argv` (default: the command line), printing to `out`.
+
+    Returns 0; a user's mistake exits with one line (`SystemExit`).
+    """
     args = build_parser().parse_args(argv)
-    args.argv = argv
-    args.run(args, sys.stdout)
+    _configure_logging(args.verbose)
+    _check_backend(args)
+    args.run(args, sys.stdout if out is None else out)
     return 0
 
 
+def _configure_logging(verbose):
+    """keras-prelu's INFO lines; the other libraries' only with `--verbose`."""
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("keras_prelu").setLevel(logging.INFO)
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def _check_backend(args):
+    """Exits with one line if `--backend` differs from the backend Keras was imported with."""
+    import keras
+
+    wanted = getattr(args, "backend", None)
+    if wanted is not None and wanted != keras.backend.backend():
+        raise SystemExit(
+            f"keras-prelu {args.verb}: error: argument --backend: Keras was imported with the "
+            f"{keras.backend.backend()!r} backend before the command line was read; run the "
+            f"keras-prelu command, or set KERAS_BACKEND={wanted} before importing keras_prelu."
+        )
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(keras_prelu_command.main())

@@ -24,8 +24,7 @@ TINY = ["--epochs", "1", "--batch-size", "64", "--fc-units", "8", "8"]
 
 def run(*argv):
     out = io.StringIO()
-    args = cli.build_parser().parse_args(list(argv))
-    args.run(args, out)
+    cli.main(list(argv), out=out)
     return out.getvalue()
 
 
@@ -247,3 +246,11 @@ def test_a_resume_without_mean_compute_keeps_the_computed_mean(tmp_path, monkeyp
     np.testing.assert_allclose(
         record["augmentation"]["mean_rgb"], computed.mean(axis=(0, 1)), rtol=1e-6
     )
+
+
+def test_data_not_prepared_names_the_command_line_options(tmp_path):
+    argv = ["train", "--data", "imagenet2012", "--data-dir", str(tmp_path), *TINY]
+    message = error_line(*argv, "--run-dir", str(tmp_path / "run"))
+    assert "ILSVRC2012_img_train.tar" in message and "once with --download" in message
+    assert "download=True" not in message and "manual_dir=" not in message
+    assert not (tmp_path / "run").exists()

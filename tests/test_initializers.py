@@ -73,8 +73,11 @@ def test_serialization_round_trip():
     ],
 )
 def test_errors_name_the_argument(kwargs, argument):
-    with pytest.raises(ValueError, match=argument):
+    with pytest.raises(ValueError) as error:
         PReLUHeNormal(**kwargs)
+    message = str(error.value)
+    assert message.startswith(f"Argument `{argument}` must ")
+    assert message.endswith(f"Received: {argument}={kwargs[argument]!r}")
 
 
 def propagate(slope, init_slope, depth=30, width=1024, seed=0):

@@ -6,6 +6,7 @@
 - `mean_responses`: the mean response of each activation layer over a
   dataset (Fig. 2);
 - `layer_complexity` / `model_complexity`: parameters and multiply-adds;
+  `architecture_complexity` the same for a zoo model from its shapes alone;
 - `value_and_gradients` / `GradientNorms`: gradients of a loss with respect to
   chosen variables on every backend, and their norms during training;
 - `paired_difference`: the mean of paired differences over seeds with its
@@ -15,6 +16,7 @@
 """
 
 from keras_prelu.analysis.complexity import LayerComplexity
+from keras_prelu.analysis.complexity import architecture_complexity
 from keras_prelu.analysis.complexity import layer_complexity
 from keras_prelu.analysis.complexity import model_complexity
 from keras_prelu.analysis.gradients import GradientNorms
@@ -46,6 +48,7 @@ __all__ = [
     "SignalRow",
     "SlopeRow",
     "activation_layers",
+    "architecture_complexity",
     "format_signal_table",
     "format_slope_table",
     "gradients",

@@ -10,6 +10,11 @@ import math
 
 import keras
 
+from keras_prelu.paper import FC_UNITS
+from keras_prelu.zoo.architectures import ARCHITECTURES
+from keras_prelu.zoo.prelu_net import ACTIVATIONS
+from keras_prelu.zoo.prelu_net import conv_name
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerComplexity:
@@ -51,8 +56,8 @@ def layer_complexity(model):
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:
         raise ValueError(
-            "Complexity is counted for a fixed input size; build `model` with "
-            f"a known input_shape, got {input_shape}."
+            "Argument `model` must have a fixed input size (complexity is counted for "
+            f"one). Received: input_shape={input_shape}"
         )
     return [
         LayerComplexity(
@@ -74,3 +79,81 @@ def model_complexity(model):
         sum(row.params for row in rows),
         sum(row.multiply_adds for row in rows),
     )
+
+
+def architecture_complexity(
+    name,
+    image_size=224,
+    *,
+    activation="prelu",
+    fc_units=FC_UNITS,
+    width_multiplier=1.0,
+    num_classes=1000,
+):
+    """`layer_complexity` of the zoo model `name` from its shapes alone, no weights built.
+
+    The rows are those of the model that `keras_prelu.zoo.get_model(name, ...)`
+    builds for `(image_size, image_size, 3)` inputs with these arguments: a
+    convolution `k x k, c_in -> c_out` on an `h x w` output has `k*k*c_in*c_out
+    + c_out` parameters and `h*w*k*k*c_in*c_out` multiply-adds; a channel-wise
+    PReLU has one slope per channel, a channel-shared one a single slope (Sec. 2.1).
+    """
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"Argument `name` must be one of {sorted(ARCHITECTURES)}. Received: name={name!r}"
+        )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Argument `activation` must be one of {ACTIVATIONS}. "
+            f"Received: activation={activation!r}"
+        )
+    arch = ARCHITECTURES[name]
+    if arch.output_side(image_size) < 1:
+        raise ValueError(
+            f"Argument `image_size` must be at least {arch.min_input_size} for {name}. "
+            f"Received: image_size={image_size!r}"
+        )
+    rows = []
+
+    def add(layer_name, kind, shape, params=0, multiply_adds=0):
+        rows.append(LayerComplexity(layer_name, kind, tuple(shape), params, multiply_adds))
+
+    def add_activation(layer_name, shape):
+        slopes = {"prelu": shape[-1], "prelu_shared": 1}.get(activation, 0)
+        kind = {"relu": "ReLU", "leaky_relu": "LeakyReLU"}.get(activation, "PReLU")
+        add(layer_name, kind, shape, params=slopes)
+
+    side, channels = image_size, 3
+    for s, stage in enumerate(arch.stages, start=1):
+        filters = max(1, round(stage.filters * width_multiplier))
+        for i in range(1, stage.depth + 1):
+            strides, padding = (stage.strides, stage.padding) if i == 1 else (1, "same")
+            if padding == "valid":
+                side = (side - stage.kernel_size) // strides + 1
+            else:
+                side = -(-side // strides)
+            weights = stage.kernel_size**2 * channels * filters
+            layer_name = conv_name(s, stage, i)
+            shape = (side, side, filters)
+            add(layer_name, "Conv2D", shape, weights + filters, side * side * weights)
+            add_activation(layer_name.replace("conv", "act"), shape)
+            channels = filters
+        if stage.pool is not None:
+            pool_size, pool_strides = stage.pool
+            side = (side - pool_size) // pool_strides + 1
+            add(f"pool{s}", "MaxPooling2D", (side, side, channels))
+    if arch.spp_levels is None:
+        features = side * side * channels
+        add("flatten", "Flatten", (features,))
+    else:
+        features = sum(level * level for level in arch.spp_levels) * channels
+        add("spp", "SpatialPyramidPooling", (features,))
+    units = (*fc_units, num_classes)
+    for k, width in enumerate(units, start=1):
+        add(f"fc{k}", "Dense", (width,), features * width + width, features * width)
+        if k < len(units):
+            add_activation(f"act_fc{k}", (width,))
+            add(f"drop_fc{k}", "Dropout", (width,))
+        features = width
+    add("predictions", "Activation", (num_classes,))
+    return rows

@@ -10,6 +10,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_prelu import _compat
 from keras_prelu.analysis.signal import _pyplot
 from keras_prelu.analysis.signal import save_figure
 from keras_prelu.layers.prelu import PReLU
@@ -44,9 +45,7 @@ class ResponseRow:
 def activation_layers(model):
     """The rectifier layers of `model` (PReLU, ReLU, Leaky ReLU...), in order."""
     return [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, _ACTIVATION_LAYERS)
+        layer for layer in _compat.flatten_layers(model) if isinstance(layer, _ACTIVATION_LAYERS)
     ]
 
 
@@ -71,7 +70,7 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
     if layers is None:
         chosen = activation_layers(model)
     else:
-        known = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
+        known = {layer.name: layer for layer in _compat.flatten_layers(model)}
         missing = [name for name in layers if name not in known]
         if missing:
             raise ValueError(f"`layers` names layers that {model.name!r} does not have: {missing}.")

@@ -22,6 +22,8 @@ import math
 import keras
 import numpy as np
 
+from keras_prelu import _compat
+
 
 @dataclasses.dataclass(frozen=True)
 class SignalRow:
@@ -57,7 +59,7 @@ def _fans(kernel_shape):
 def weight_layers(model):
     """The layers of `model` with a kernel of rank >= 2 (conv, dense), in order."""
     layers = []
-    for layer in model._flatten_layers(include_self=False):
+    for layer in _compat.flatten_layers(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and len(kernel.shape) >= 2:
             layers.append(layer)
@@ -118,8 +120,8 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
     if backward:
         if keras.backend.backend() != "tensorflow":
             raise NotImplementedError(
-                "signal_propagation(backward=True) needs the TensorFlow backend, "
-                f"got {keras.backend.backend()!r}; use backward=False."
+                "Argument `backward=True` needs the TensorFlow backend; use backward=False. "
+                f"Received: backend={keras.backend.backend()!r}"
             )
         import tensorflow as tf
 

@@ -12,6 +12,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_prelu import _compat
 from keras_prelu.layers.prelu import PReLU
 
 
@@ -60,7 +61,7 @@ def learned_slopes(model):
         A list of `SlopeRow`.
     """
     rows = []
-    for layer in model._flatten_layers(include_self=False):
+    for layer in _compat.flatten_layers(model):
         found = _slopes(layer)
         if found is None:
             continue

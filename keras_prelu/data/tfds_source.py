@@ -74,15 +74,22 @@ class TFDSSource(Source):
             if not os.path.isfile(os.path.join(manual_dir, file))
         ]
         if missing:
-            raise FileNotFoundError(
+            needs = (
                 f"{name} needs files that you download yourself: put {' and '.join(missing)} "
-                f"in {manual_dir} (or pass manual_dir=...), then call get_source({name!r}, "
-                "download=True) once to prepare it."
+                f"in {manual_dir}"
+            )
+            raise _not_prepared(
+                f"{needs} (or pass manual_dir=...), then call get_source({name!r}, "
+                "download=True) once to prepare it.",
+                f"{needs}, then run the command once with --download to prepare it.",
             )
         if not download:
-            raise FileNotFoundError(
-                f"{name} is not prepared in {self._builder.data_dir}. Pass download=True "
-                "to download and prepare it, or data_dir= the folder where it is prepared."
+            unprepared = f"{name} is not prepared in {self._builder.data_dir}."
+            raise _not_prepared(
+                f"{unprepared} Pass download=True to download and prepare it, or data_dir= "
+                "the folder where it is prepared.",
+                f"{unprepared} Add --download to download and prepare it, or --data-dir "
+                "the folder where it is prepared.",
             )
         download_config.manual_dir = manual_dir
         self._builder.download_and_prepare(download_config=download_config)
@@ -131,6 +138,13 @@ class TFDSSource(Source):
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
+
+
+def _not_prepared(message, command_line_message):
+    """A `FileNotFoundError` with the advice for Python and, for `keras-prelu`, its options."""
+    error = FileNotFoundError(message)
+    error.command_line_message = command_line_message
+    return error
 
 
 def _unknown_name_message(name):

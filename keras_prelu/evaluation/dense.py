@@ -38,9 +38,9 @@ def split_at_spp(model):
         spp = None
     if not isinstance(spp, SpatialPyramidPooling):
         raise ValueError(
-            "Dense testing needs a model with a SpatialPyramidPooling layer named "
-            f"'spp' and the fc layers after it (a zoo model with include_top=True); "
-            f"got model={model.name!r}."
+            "Argument `model` must have a SpatialPyramidPooling layer named 'spp' and the "
+            "fc layers after it for dense testing (a zoo model with include_top=True). "
+            f"Received: model={model.name!r}"
         )
     if spp.data_format != "channels_last":
         raise ValueError("Dense testing supports channels_last models only.")

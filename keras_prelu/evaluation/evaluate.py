@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 
+import keras
 import numpy as np
 
 from keras_prelu import paper
@@ -86,7 +87,7 @@ class EvaluationResult:
 
 def results_table(results):
     """The results as a table like the paper's Tables 5-7 (errors in %)."""
-    rows = [("model", "views", "scales", "top-1", "top-5", "images")]
+    rows = [("model", "views", "scales", "top-1 error %", "top-5 error %", "images")]
     for result in results:
         rows.append(
             (
@@ -129,6 +130,7 @@ def evaluate(
     max_windows=DEFAULT_MAX_WINDOWS,
     data_dir=None,
     flip=None,
+    verbose=0,
 ):
     """Top-1 and top-5 error of a model, or an ensemble, over a whole split.
 
@@ -176,6 +178,8 @@ def evaluate(
             paper does for models trained on flipped images. Default: True
             unless every model's run trained without flips (the bundled
             digits): a model never shown a mirrored digit only loses on one.
+        verbose: 0 silent, 1 a progress bar per model and scale, 2 a line at the
+            end of each (Keras' `Progbar`).
 
     Returns:
         An `EvaluationResult`.
@@ -230,17 +234,18 @@ def evaluate(
             window,
             max_windows,
             flip,
+            verbose,
         )
         if labels is not None and not np.array_equal(labels, member_labels):
             raise ValueError("The models of the ensemble saw the images in different orders.")
         labels, used_scales = member_labels, member_scales
         total_scores = total_scores + scores
         logger.info(
-            "%s, %s, scales %s: top-1 error %.4f",
+            "%s, %s, scales %s: top-1 error %.2f%%",
             member.name,
             views,
             member_scales,
-            top_k_error(scores, labels, 1),
+            100 * top_k_error(scores, labels, 1),
         )
     scores = total_scores / len(trained)
     return EvaluationResult(
@@ -301,7 +306,7 @@ def _scale_range(member, defaults, crop):
 
 
 def _model_scores(
-    member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip
+    member, source, split, views, scales, crop, mean, batch_size, window, max_windows, flip, verbose
 ):
     """`(scores, labels)` of one model, scores averaged over `scales`."""
     from keras_prelu import data as data_lib
@@ -330,6 +335,12 @@ def _model_scores(
             mean=mean,
         )
         batches, scale_labels = [], []
+        steps = int(dataset.cardinality())
+        progress = keras.utils.Progbar(
+            steps if steps >= 0 else None, verbose=verbose, unit_name="batch"
+        )
+        if verbose:
+            print(f"{member.name}, {views}, scale {scale}:", flush=True)
         for images, batch_labels in dataset:
             if views == "ten":
                 # Views 5-9 are the flips of views 0-4 (`transforms.ten_views`).
@@ -339,6 +350,7 @@ def _model_scores(
             else:
                 batches.append(np.asarray(predict(images)))
             scale_labels.append(batch_labels.numpy())
+            progress.add(1)
         scale_labels = np.concatenate(scale_labels)
         if labels is not None and not np.array_equal(labels, scale_labels):
             raise ValueError(f"Scale {scale} read the images in another order.")

@@ -5,7 +5,9 @@ import re
 import keras
 from keras import ops
 
+from keras_prelu import _compat
 from keras_prelu import paper
+from keras_prelu.training import checks
 
 # Keras names the weight matrices of Dense/Conv layers `kernel` (and
 # `depthwise_kernel`, `pointwise_kernel`, `recurrent_kernel`): the weights the
@@ -72,18 +74,8 @@ class CaffeSGD(keras.optimizers.SGD):
         nesterov=False,
         **kwargs,
     ):
-        if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-            raise ValueError(
-                "Argument `weight_decay` must be a float >= 0. "
-                f"Received: weight_decay={weight_decay!r}"
-            )
-        try:
-            re.compile(decay_pattern)
-        except (re.error, TypeError) as error:
-            raise ValueError(
-                "Argument `decay_pattern` must be a regular expression string. "
-                f"Received: decay_pattern={decay_pattern!r} ({error})"
-            ) from None
+        checks.NON_NEGATIVE.check("weight_decay", weight_decay)
+        checks.PATTERN.check("decay_pattern", decay_pattern)
         super().__init__(
             learning_rate=learning_rate,
             momentum=float(momentum),
@@ -101,13 +93,13 @@ class CaffeSGD(keras.optimizers.SGD):
         self._decayed = [
             self.weight_decay > 0
             and pattern.search(variable.path) is not None
-            and self._use_weight_decay(variable)
+            and _compat.uses_weight_decay(self, variable)
             for variable in variables
         ]
 
     def is_decayed(self, variable):
         """Whether `variable` (a model variable) gets the L2 decay."""
-        return self._decayed[self._get_variable_index(variable)]
+        return self._decayed[_compat.variable_index(self, variable)]
 
     def update_step(self, gradient, variable, learning_rate):
         if self.is_decayed(variable):

@@ -6,6 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu import _compat
 from keras_prelu import runs
 
 logger = logging.getLogger(__name__)
@@ -137,14 +138,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self.directory,
                 epochs_completed,
             )
-            self.model._initial_epoch = max(epochs_completed, self.params["epochs"])
+            _compat.set_initial_epoch(self.model, max(epochs_completed, self.params["epochs"]))
         else:
             logger.info(
                 "Resuming run in %s after epoch %d.",
                 self.directory,
                 epochs_completed,
             )
-            self.model._initial_epoch = epochs_completed
+            _compat.set_initial_epoch(self.model, epochs_completed)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.write:

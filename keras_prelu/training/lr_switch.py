@@ -6,7 +6,9 @@ import math
 import keras
 import numpy as np
 
+from keras_prelu import _compat
 from keras_prelu import paper
+from keras_prelu.training import checks
 
 logger = logging.getLogger(__name__)
 
@@ -73,28 +75,12 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         min_learning_rate=paper.MIN_LEARNING_RATE,
     ):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
-        if min_delta_mode not in MIN_DELTA_MODES:
-            raise ValueError(
-                f"Argument `min_delta_mode` must be one of {MIN_DELTA_MODES}. "
-                f"Received: min_delta_mode={min_delta_mode!r}"
-            )
-        if not 0 < factor < 1:
-            raise ValueError(f"Argument `factor` must be in (0, 1). Received: factor={factor!r}")
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(
-                f"Argument `patience` must be an int >= 1. Received: patience={patience!r}"
-            )
-        if min_delta < 0:
-            raise ValueError(
-                f"Argument `min_delta` must be >= 0. Received: min_delta={min_delta!r}"
-            )
-        if min_learning_rate <= 0:
-            raise ValueError(
-                "Argument `min_learning_rate` must be > 0. "
-                f"Received: min_learning_rate={min_learning_rate!r}"
-            )
+        checks.one_of(MODES).check("mode", mode)
+        checks.one_of(MIN_DELTA_MODES).check("min_delta_mode", min_delta_mode)
+        checks.OPEN_FRACTION.check("factor", factor)
+        checks.COUNT.check("patience", patience)
+        checks.NON_NEGATIVE.check("min_delta", min_delta)
+        checks.POSITIVE.check("min_learning_rate", min_learning_rate)
         self.monitor = monitor
         self.mode = mode
         self.factor = factor
@@ -190,11 +176,11 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
             optimizer = optimizer.inner_optimizer
         # A float learning rate is stored as a variable; a schedule or a
         # callable is kept as such and cannot be switched.
-        if not isinstance(optimizer._learning_rate, keras.Variable):
+        if not isinstance(_compat.learning_rate_variable(optimizer), keras.Variable):
             raise TypeError(
                 "SwitchLROnPlateau sets the optimizer's learning rate, so the "
                 "optimizer must be created with a float `learning_rate`. "
-                f"Received: learning_rate={optimizer._learning_rate!r}"
+                f"Received: learning_rate={_compat.learning_rate_variable(optimizer)!r}"
             )
         return optimizer
 

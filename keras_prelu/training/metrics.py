@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_prelu import _compat
+
 
 def sparse_top_k_error(y_true, y_pred, k=1):
     """`1 - top-k accuracy` per example: 1 where the label is not in the top k."""
@@ -39,7 +41,7 @@ class SparseTopKError(keras.metrics.MeanMetricWrapper):
         )
         self.k = k
         # Lower is better (read by callbacks that infer a mode).
-        self._direction = "down"
+        _compat.set_lower_is_better(self)
 
     def get_config(self):
         return {"k": self.k, "name": self.name, "dtype": self.dtype}

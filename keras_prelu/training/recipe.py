@@ -1,11 +1,10 @@
 """The paper's training recipe as one dataclass (He et al., 2015, Sec. 3)."""
 
 import dataclasses
-import math
-import re
 
 from keras_prelu import paper
 from keras_prelu import runs
+from keras_prelu.training import checks
 from keras_prelu.training.caffe_sgd import KERNELS_ONLY
 from keras_prelu.training.caffe_sgd import CaffeSGD
 from keras_prelu.training.lr_switch import MIN_DELTA_MODES
@@ -48,7 +47,9 @@ class Recipe:
             dropout layers, this records the rate they were built with.
         strategy: `"auto"`, `"mirrored"`, `"multi_worker"` or `"none"`, see
             `get_strategy`.
-        mixed_precision: train in float16 with float32 variables.
+        mixed_precision: `"none"` (float32), `"float16"` or `"bfloat16"`: compute in
+            that type with float32 variables (Keras' `"mixed_float16"` and
+            `"mixed_bfloat16"` dtype policies).
         jit_compile: `model.compile`'s `jit_compile` (XLA): True, False or
             `"auto"`.
         seed: seed for `keras.utils.set_random_seed`, in `[0, 2**31)`, or
@@ -70,7 +71,7 @@ class Recipe:
     epochs: int = paper.EPOCHS
     dropout: float = paper.DROPOUT_RATE
     strategy: str = "auto"
-    mixed_precision: bool = False
+    mixed_precision: str = "none"
     jit_compile: bool | str = "auto"
     seed: int | None = None
 
@@ -133,68 +134,47 @@ class Recipe:
 
 def check_field(field, value):
     """Raises unless `value` is valid for the Recipe field `field` on its own."""
-    is_valid, accepted = _FIELD_RULES[field]
-    if not is_valid(value):
-        raise ValueError(f"Recipe field `{field}` must be {accepted}. Received: {field}={value!r}")
+    _FIELD_RULES[field].check(field, value, kind="Recipe field")
 
+
+# The compute types of `mixed_precision`; "none" computes in float32.
+MIXED_PRECISIONS = ("none", "float16", "bfloat16")
+# The fields whose value is one of a few names, listed by `keras-prelu train --help`.
+FIELD_CHOICES = {
+    "min_delta_mode": MIN_DELTA_MODES,
+    "monitor_mode": MODES,
+    "strategy": STRATEGIES,
+    "mixed_precision": MIXED_PRECISIONS,
+}
 
 # Seeds are drawn in, and exchanged between processes as, non-negative int32s.
 MAX_SEED = 2**31 - 1
 
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_pattern(value):
-    try:
-        re.compile(value)
-    except (TypeError, re.error):
-        return False
-    return True
-
-
-def _is_positive(value):
-    return _is_number(value) and value > 0
-
-
-def _is_fraction(value):
-    return _is_number(value) and 0 <= value < 1
-
-
 _FIELD_RULES = {
-    "learning_rate": (_is_positive, "a finite number > 0"),
-    "learning_rate_factor": (
-        lambda v: _is_fraction(v) and v > 0,
-        "a number in (0, 1)",
+    "learning_rate": checks.POSITIVE,
+    "learning_rate_factor": checks.OPEN_FRACTION,
+    "min_learning_rate": checks.POSITIVE,
+    "patience": checks.COUNT,
+    "min_delta": checks.NON_NEGATIVE,
+    "min_delta_mode": checks.one_of(MIN_DELTA_MODES),
+    "monitor": checks.NON_EMPTY_STRING,
+    "monitor_mode": checks.one_of(MODES),
+    "momentum": checks.UNIT_INTERVAL,
+    "weight_decay": checks.NON_NEGATIVE,
+    "decay_pattern": checks.PATTERN,
+    "batch_size": checks.COUNT,
+    "epochs": checks.COUNT,
+    "dropout": checks.FRACTION,
+    "strategy": checks.one_of(STRATEGIES),
+    "mixed_precision": checks.Rule(
+        f"one of {MIXED_PRECISIONS} (a former True is 'float16', False 'none')",
+        lambda value: value in MIXED_PRECISIONS,
     ),
-    "min_learning_rate": (_is_positive, "a finite number > 0"),
-    "patience": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "min_delta": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
-    "min_delta_mode": (
-        MIN_DELTA_MODES.__contains__,
-        f"one of {MIN_DELTA_MODES}",
+    "jit_compile": checks.Rule(
+        "True, False or 'auto'", lambda value: isinstance(value, bool) or value == "auto"
     ),
-    "monitor": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "monitor_mode": (MODES.__contains__, f"one of {MODES}"),
-    "momentum": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
-    "decay_pattern": (_is_pattern, "a regular expression"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "epochs": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "dropout": (_is_fraction, "a number in [0, 1)"),
-    "strategy": (STRATEGIES.__contains__, f"one of {STRATEGIES}"),
-    "mixed_precision": (lambda v: isinstance(v, bool), "True or False"),
-    "jit_compile": (
-        lambda v: isinstance(v, bool) or v == "auto",
-        "True, False or 'auto'",
-    ),
-    "seed": (
-        lambda v: v is None or (_is_int(v) and 0 <= v <= MAX_SEED),
+    "seed": checks.Rule(
         f"an int in [0, {MAX_SEED}] or None",
+        lambda value: value is None or checks.int_in(0, MAX_SEED).test(value),
     ),
 }

@@ -100,13 +100,14 @@ class FitResult:
     def summary(self):
         """A few lines: the epochs, the switches, the errors and the paths."""
         switches = ", ".join(map(str, self.switch_epochs)) or "none"
+        epochs = "epoch" if self.epochs_completed == 1 else "epochs"
         lines = [
-            f"Trained {self.epochs_completed} epochs (learning rate switched "
+            f"Trained {self.epochs_completed} {epochs} (learning rate switched "
             f"after epochs: {switches}).",
             "Validation, centre crop: top-1 error "
-            f"{self.evaluation['top1_error']:.4f}, top-5 error "
-            f"{self.evaluation['top5_error']:.4f} (chance top-1 error: "
-            f"{1 - 1 / self.num_classes:.4f}).",
+            f"{self.evaluation['top1_error']:.2%}, top-5 error "
+            f"{self.evaluation['top5_error']:.2%} (chance top-1 error: "
+            f"{1 - 1 / self.num_classes:.2%}).",
         ]
         lines += [f"  {name:<11} {path}" for name, path in self.paths.items()]
         return "\n".join(lines)
@@ -365,16 +366,18 @@ def _fit_locked(
         process_id=process_id,
     )
     logger.info(
-        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replicas%s) "
-        "for up to %d epochs in %s%s.",
+        "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
+        "for up to %d epoch%s in %s%s.",
         model,
         source.name,
         source.num_classes,
         steps_per_epoch,
         recipe.batch_size,
         replicas,
+        "" if replicas == 1 else "s",
         f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
         recipe.epochs,
+        "" if recipe.epochs == 1 else "s",
         folder.path,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
@@ -415,9 +418,9 @@ def _fit_locked(
         paths=paths,
     )
     logger.info(
-        "Run finished: top-1 error %.4f, top-5 error %.4f; written to %s",
-        evaluation["top1_error"],
-        evaluation["top5_error"],
+        "Run finished: top-1 error %.2f%%, top-5 error %.2f%%; written to %s",
+        100 * evaluation["top1_error"],
+        100 * evaluation["top5_error"],
         folder.path,
     )
     return result
@@ -751,10 +754,10 @@ def _distribution_scope(distribution):
 
 
 class _dtype_policy:
-    """Builds layers under "mixed_float16" when asked, then restores."""
+    """Builds layers under "mixed_float16" or "mixed_bfloat16" when asked, then restores."""
 
     def __init__(self, mixed_precision):
-        self.policy = "mixed_float16" if mixed_precision else None
+        self.policy = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
 
     def __enter__(self):
         self.previous = keras.config.dtype_policy()

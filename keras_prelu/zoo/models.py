@@ -88,5 +88,5 @@ def list_models():
 def get_model(name, **kwargs):
     """Builds the zoo model `name` with `PReLUNet`'s keyword arguments."""
     if name not in _MODELS:
-        raise ValueError(f"`name` must be one of {list_models()}, got name={name!r}.")
+        raise ValueError(f"Argument `name` must be one of {list_models()}. Received: name={name!r}")
     return _MODELS[name](**kwargs)

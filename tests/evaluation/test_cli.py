@@ -19,7 +19,7 @@ def run_dir(tmp_path):
 
 def run(argv):
     out = io.StringIO()
-    cli.build_parser().parse_args(argv).run(cli.build_parser().parse_args(argv), out)
+    cli.main(argv, out=out)
     return out.getvalue()
 
 

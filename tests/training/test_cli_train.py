@@ -38,8 +38,7 @@ def fit_calls(monkeypatch):
 
 def train(*argv):
     out = io.StringIO()
-    args = cli.build_parser().parse_args(["train", *argv])
-    args.run(args, out)
+    cli.main(["train", *argv], out=out)
     return out.getvalue()
 
 
@@ -71,7 +70,7 @@ OVERRIDES = {
     "epochs": ("3", 3),
     "dropout": ("0.25", 0.25),
     "strategy": ("none", "none"),
-    "mixed_precision": ("true", True),
+    "mixed_precision": ("bfloat16", "bfloat16"),
     "jit_compile": ("false", False),
     "seed": ("none", None),
 }

@@ -40,6 +40,18 @@ def test_a_damaged_recipe_file_is_refused_naming_it(tmp_path):
         Recipe.load(path)
 
 
+@pytest.mark.parametrize("former, now", [(True, "float16"), (False, "none")])
+def test_a_boolean_mixed_precision_is_refused_with_its_new_name(tmp_path, former, now):
+    message = f"Received: mixed_precision={former}"
+    with pytest.raises(ValueError, match=f"a former True is 'float16'.*{message}"):
+        Recipe(mixed_precision=former)
+    path = tmp_path / "recipe.json"
+    Recipe(mixed_precision=now).save(path)
+    path.write_text(path.read_text().replace(f'"{now}"', str(former).lower()))
+    with pytest.raises(ValueError, match=f"{path} does not hold a valid recipe: .*{message}"):
+        Recipe.load(path)
+
+
 def test_from_dict_fills_defaults_and_rejects_unknown_fields():
     assert Recipe.from_dict({"epochs": 3}) == Recipe(epochs=3)
     with pytest.raises(ValueError, match="Unknown recipe fields.*'epoch'"):

@@ -68,7 +68,7 @@ def readme_zoo_table():
 
 def test_registry():
     assert list_models() == sorted(PAPER_DEPTH)
-    with pytest.raises(ValueError, match="name"):
+    with pytest.raises(ValueError, match=r"^Argument `name` must be one of .*Received: name='m"):
         get_model("model_d")
 
 
