@@ -5,6 +5,7 @@ import os
 from keras_prelu.data.digits import DIGITS_SOURCE_NAME
 from keras_prelu.data.digits import DigitsSource
 from keras_prelu.data.image_folder import ImageFolderSource
+from keras_prelu.data.source import Source
 from keras_prelu.data.tfds_source import TFDSSource
 
 # The source used when none is named: offline, small and real (see `DigitsSource`).
@@ -16,8 +17,9 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
 
     Args:
         name: `DEFAULT_SOURCE` ("digits", bundled, offline), a path to a folder of
-            class folders (`ImageFolderSource`), or a tensorflow-datasets image
-            classification dataset such as "imagenet2012" (`TFDSSource`).
+            class folders (`ImageFolderSource`), a tensorflow-datasets image
+            classification dataset such as "imagenet2012" (`TFDSSource`), or a
+            `Source`, returned as it is (`ArraySource`, `DatasetSource`...).
         data_dir: tfds' data folder (tfds datasets only).
         download: whether tfds may download and prepare the dataset.
         **kwargs: passed on to the source: `validation_fraction` for a folder;
@@ -28,8 +30,13 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
         FileNotFoundError: a tfds dataset is not prepared (for "imagenet2012": which
             files to put where).
     """
+    if isinstance(name, Source):
+        _check_no_options(name.name, kwargs, data_dir=data_dir, download=download)
+        return name
     if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(f"`name` must be a string or a path. Received: name={name!r}")
+        raise ValueError(
+            f"`name` must be a string, a path or a keras_prelu.data.Source. Received: name={name!r}"
+        )
     if name == DEFAULT_SOURCE:
         _check_no_options(name, kwargs, data_dir=data_dir, download=download)
         return DigitsSource()
