@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import sys
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -319,28 +320,49 @@ def _recipe_value_parser(field):
 def _reproduce(args, out):
     from keras_prelu.analysis import studies
 
-    options = {}
-    if args.seeds is not None:
-        options["seeds"] = tuple(args.seeds)
-    if args.epochs is not None:
-        options["epochs"] = args.epochs
-    if args.fc_units is not None:
-        options["fc_units"] = tuple(args.fc_units)
-    with_activations = dict(options)
-    if args.activations is not None:
-        with_activations["activations"] = tuple(args.activations)
     with _user_errors("reproduce"):
         results = studies.reproduce(
             args.study,
-            args.out_dir,
+            out_dir=args.out_dir,
             runs_dir=args.runs_dir,
-            init=options,
-            activations=with_activations,
-            slopes=with_activations,
+            verbose=2,
+            data=args.data,
+            seeds=None if args.seeds is None else tuple(args.seeds),
+            epochs=args.epochs,
+            fc_units=None if args.fc_units is None else tuple(args.fc_units),
+            activations=None if args.activations is None else tuple(args.activations),
         )
     for result in results.values():
-        out.write(studies.format_summary(result) + "\n")
+        out.write(result.summary() + "\n")
     out.write(f"Numbers (JSON) and plots (PNG) in {args.out_dir}\n")
+
+
+def _reproduce_description(studies):
+    """The help of `reproduce`: what each study shows and how long it takes."""
+    lines = textwrap.wrap(
+        "Reproduces the paper's findings at CPU scale. Each run is trained like "
+        "'keras-prelu train' (resumed when interrupted, reused when finished). The studies, "
+        "with the time each took on a shared 2-core CPU:",
+        width=78,
+        break_on_hyphens=False,
+    )
+    for name, spec in studies.items():
+        lines.append("")
+        lines += textwrap.wrap(
+            f"{spec.about}; {spec.duration}.",
+            width=78,
+            break_on_hyphens=False,
+            initial_indent=f"  {name:<12}",
+            subsequent_indent=" " * 14,
+        )
+    lines += ["", "  all         the three in turn.", ""]
+    lines += textwrap.wrap(
+        "Writes <study>.json and PNG plots (with matplotlib) to --out-dir; the shipped "
+        "results are in zoo/studies.",
+        width=78,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines)
 
 
 def _add_recipe_arguments(parser):
@@ -399,53 +421,55 @@ def build_parser():
     info.set_defaults(run=_info)
 
     from keras_prelu.analysis import studies
+    from keras_prelu.analysis.studies.activations import ACTIVATIONS as STUDY_ACTIVATIONS
 
+    defaults = {name: spec.config() for name, spec in studies.STUDIES.items()}
     reproduce = verbs.add_parser(
         "reproduce",
-        help="the paper's studies at small scale on the bundled digits",
-        description=(
-            "Reproduces a study of the paper on the bundled digits, sized for "
-            "a CPU: 'init' (He vs Xavier initialization of the 30-layer ReLU "
-            "model and of model B at a quarter width, Fig. 3), 'activations' "
-            "(ReLU, Leaky ReLU, PReLU shared and channel-wise on the 14-layer "
-            "model, several seeds, Table 2), 'slopes' (the learned slopes and "
-            "mean responses of those models, Table 1 and Fig. 2) or 'all'. "
-            "Writes JSON numbers and PNG plots (with matplotlib)."
-        ),
+        help="the paper's findings (Fig. 3, Table 2, Table 1 / Fig. 2) at CPU scale",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_reproduce_description(studies.STUDIES),
     )
-    reproduce.add_argument("study", choices=studies.STUDIES + ("all",))
+    reproduce.add_argument("study", choices=[*studies.STUDIES, "all"])
     reproduce.add_argument(
         "--out-dir",
         default=studies.DEFAULT_OUT_DIR,
-        help=f"where the JSON and PNG files go (default {studies.DEFAULT_OUT_DIR})",
+        help=f"where the JSON and PNG files go (default {studies.DEFAULT_OUT_DIR}; "
+        "--out-dir zoo/studies replaces the shipped results)",
     )
     reproduce.add_argument(
         "--runs-dir",
         default=studies.DEFAULT_RUNS_DIR,
-        help="where the trained models of 'activations' go, "
-        f"read by 'slopes' (default {studies.DEFAULT_RUNS_DIR})",
+        help="where the studies' runs go, and are reused from "
+        f"(default {studies.DEFAULT_RUNS_DIR})",
+    )
+    reproduce.add_argument(
+        "--data",
+        default=None,
+        help=f"the source (default {defaults['init'].data} for init, "
+        f"{defaults['activations'].data} for activations and slopes)",
     )
     reproduce.add_argument(
         "--activations",
         nargs="+",
         default=None,
-        choices=studies.STUDY_ACTIVATIONS,
-        help="the activations of 'activations' and 'slopes' (default: all four)",
+        choices=STUDY_ACTIVATIONS,
+        help="the rectifiers of activations and slopes (default: all four; relu is needed)",
     )
     reproduce.add_argument(
         "--seeds",
         type=_non_negative_int,
         nargs="+",
         default=None,
-        help=f"seeds of each configuration (default "
-        f"{' '.join(map(str, studies.STUDY_SEEDS))}; init: 0)",
+        help=f"the seeds (default {' '.join(map(str, defaults['init'].seeds))} for init, "
+        f"{' '.join(map(str, defaults['activations'].seeds))} for activations)",
     )
     reproduce.add_argument(
         "--epochs",
         type=_positive_int,
         default=None,
-        help=f"epochs of each run (default {studies.INIT_EPOCHS} "
-        f"for init, {studies.ACTIVATION_EPOCHS} for activations)",
+        help=f"epochs of each run (default {defaults['init'].epochs} for init; the most for "
+        f"activations, default {defaults['activations'].epochs}, the switch ends runs earlier)",
     )
     reproduce.add_argument(
         "--fc-units",
@@ -453,7 +477,7 @@ def build_parser():
         nargs=2,
         metavar=("FC1", "FC2"),
         default=None,
-        help=f"widths of fc1 and fc2 (default {' '.join(map(str, studies.STUDY_FC_UNITS))})",
+        help=f"widths of fc1 and fc2 (default {' '.join(map(str, defaults['init'].fc_units))})",
     )
     reproduce.set_defaults(run=_reproduce)
 

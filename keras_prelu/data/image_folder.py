@@ -88,6 +88,13 @@ class ImageFolderSource(ListedSource):
         for path in skipped:
             self.report_undecodable(path, "it is not a regular file")
 
+    def training_subset(self, num_examples):
+        raise ValueError(
+            "A training subset (`name[:N]`) of an image folder would hold its first classes "
+            "only (files are listed class by class); make a folder with fewer files per class "
+            f"instead. Received: name={self.name!r}[:{num_examples}]"
+        )
+
     def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         # File names are small: all of them are shuffled before anything is read.
         files = self.listed_examples(

@@ -1,6 +1,7 @@
 """The interface every data source implements."""
 
 import abc
+import copy
 import logging
 
 import numpy as np
@@ -140,6 +141,30 @@ class Source(abc.ABC):
             return pixels > 0
         return (pixels > 0) & (pixels <= self.max_pixels)
 
+    def training_subset(self, num_examples):
+        """This source with only the first `num_examples` examples of its training split.
+
+        `get_source("name[:N]")` calls it; the validation split stays whole.
+        """
+        raise ValueError(
+            f"A training subset (`name[:N]`) is not available for {type(self).__name__} "
+            f"sources. Received: name={self.name!r}"
+        )
+
+    def _subset_copy(self, num_examples):
+        """A copy named `name[:num_examples]`, once `num_examples` is checked."""
+        available = self.num_examples("train")
+        if not 1 <= num_examples <= available:
+            raise ValueError(
+                f"A training subset `[:N]` of {self.name!r} must have 1 <= N <= {available} "
+                f"(its training examples). Received: N={num_examples}"
+            )
+        subset = copy.copy(self)
+        subset.name = f"{self.name}[:{num_examples}]"
+        subset.undecodable_files = set()
+        subset._default_augmentation = None
+        return subset
+
     def report_undecodable(self, path, reason="it cannot be decoded"):
         """Records and logs (once per file) that the file `path` is skipped, and why."""
         if path not in self.undecodable_files:
@@ -165,6 +190,12 @@ class ListedSource(Source):
 
     def num_examples(self, split):
         return len(self._splits[check_split(split)][1])
+
+    def training_subset(self, num_examples):
+        subset = self._subset_copy(num_examples)
+        items, labels = self._splits["train"]
+        subset._splits = dict(self._splits, train=(items[:num_examples], labels[:num_examples]))
+        return subset
 
     def listed_examples(self, split, *, shuffle, seed, reshuffle_each_iteration):
         """`(item, int32 label)` pairs; the listing is shuffled in full."""

@@ -25,12 +25,12 @@ class Trained:
             when unknown (the source's default is used then).
         crop_size: the training crop side, or None when unknown.
         scale: the smallest training scale (the single-scale testing scale), or None.
+        scale_range: the training scales `(min, max)`, or None when unknown.
         data: the source the run trained on, or None.
         data_dir: tensorflow-datasets' data folder of the run, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
         class_names: the class names in class-id order, or None.
-        scale_range: the training scale jitter `(min, max)`, or None.
         recipe: the training recipe's fields, or None.
         results: the run's measured validation results, or None.
     """
@@ -40,11 +40,11 @@ class Trained:
     mean: np.ndarray = None
     crop_size: int = None
     scale: int = None
+    scale_range: tuple = None
     data: str = None
     data_dir: str = None
     flip: bool = True
     class_names: tuple = None
-    scale_range: tuple = None
     recipe: dict = None
     results: dict = None
 

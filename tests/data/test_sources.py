@@ -295,3 +295,14 @@ def test_imagenet_sized_image_folder_keeps_the_papers_recipe(tmp_path, rng, capl
     np.testing.assert_allclose(augmentation.mean, data.IMAGENET_RGB_MEAN, rtol=1e-6)
     assert augmentation.flip
     assert any("(the paper's)" in record.getMessage() for record in caplog.records)
+
+
+def test_a_training_subset_fits_its_own_recipe(rng):
+    images = rng.integers(0, 256, (4, 20, 20, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    source = data.ArraySource((images, labels), (images, labels))
+    np.testing.assert_allclose(source.default_augmentation().mean, images.mean(axis=(0, 1, 2)))
+    subset = source.training_subset(2)
+    np.testing.assert_allclose(
+        subset.default_augmentation().mean, images[:2].mean(axis=(0, 1, 2)), rtol=1e-6
+    )

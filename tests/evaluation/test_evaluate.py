@@ -8,6 +8,7 @@ from keras_prelu import data
 from keras_prelu.data import transforms
 from keras_prelu.evaluation import DenseScorer
 from keras_prelu.evaluation import any_size
+from keras_prelu.evaluation import dense_scales
 from keras_prelu.evaluation import evaluate
 from keras_prelu.evaluation import results_table
 from keras_prelu.evaluation import top_k_error
@@ -184,3 +185,23 @@ def test_a_model_of_other_classes_than_the_data_is_refused(tmp_path):
     run_dir = write_run_folder(tmp_path / "run", three_classes)
     with pytest.raises(ValueError, match="has 10 classes, but model 'run' scores 3"):
         evaluate(str(run_dir))
+
+
+def test_dense_scales_place_the_papers_scales_on_the_training_range():
+    # The paper's own range and crop give Table 6's scales.
+    assert dense_scales((256, 512), 224) == (224, 256, 384, 480, 640)
+    # [32, 40]: 32 - 1, 32, 36, 39, 44 (the first is below the 32 crop, left out).
+    assert dense_scales((32, 40), 32) == (32, 36, 39, 44)
+    # A single training scale is tested at that scale only.
+    assert dense_scales((48, 48), 32) == (48,)
+
+
+@pytest.mark.slow
+def test_dense_testing_of_a_run_follows_its_training_scales(tmp_path):
+    model = small_model()
+    run_dir = write_run_folder(tmp_path / "run", model, scale_range=(40, 56), crop_size=32)
+    result = evaluate(str(run_dir), views="dense")
+    # 40 + 16 t for t in (-0.125, 0, 0.5, 0.875, 1.5).
+    assert result.scales == (38, 40, 48, 54, 64)
+    expected = evaluate(model, views="dense", scales=(38, 40, 48, 54, 64), flip=False)
+    np.testing.assert_allclose(result.scores, expected.scores, rtol=1e-6)
