@@ -1,8 +1,10 @@
 """`fit` of the user's own models and data: arrays, datasets, image folders, builders."""
 
 import dataclasses
+import json
 import signal
 import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -16,7 +18,9 @@ from keras_prelu.training import fit
 from tests.data.image_files import smooth_pixels
 from tests.data.image_files import write_image
 from tests.helpers.processes import Child
+from tests.helpers.processes import free_ports
 from tests.helpers.processes import python_env
+from tests.helpers.processes import run_python
 from tests.helpers.run_folders import epochs_completed
 
 # 3 epochs of 4 steps of 16 on 12x12 images, whose fitted crop is 32.
@@ -203,3 +207,101 @@ def test_a_registered_subclass_and_a_logits_model_train(tmp_path, rng):
     )
     assert logits.model.loss.get_config()["from_logits"]
     assert not result.model.loss.get_config()["from_logits"]
+
+
+# Trains the same builder with the recipe's strategy argv[3] in run folder
+# argv[1] ("mirrored" on two logical CPUs, then "none" on one device in the
+# same process; or "auto" in JAX process argv[4] of two, joined on port
+# argv[5]); writes each run's weights and where the builder was called.
+BUILDER_SCRIPT = """
+import dataclasses, json, sys
+from pathlib import Path
+import numpy as np
+import tensorflow as tf
+run_dir, out, strategies = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
+if "mirrored" in strategies:
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+import keras
+from keras_prelu import data
+from keras_prelu.training import BUNDLED_RECIPE, distribution, fit
+
+name = "one"
+if len(sys.argv) > 4:
+    name = sys.argv[4]
+    distribution.initialize_processes(f"127.0.0.1:{sys.argv[5]}", 2, int(name))
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (80, 12, 12, 3), dtype=np.uint8)
+labels = np.arange(80) % 3
+source = data.ArraySource((images[:64], labels[:64]), (images[64:], labels[64:]))
+scopes = []
+
+def small_convnet():
+    if keras.backend.backend() == "jax":
+        scopes.append(keras.distribution.distribution() is not None)
+    else:
+        scopes.append(tf.distribute.get_strategy().num_replicas_in_sync)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+for strategy in strategies:
+    recipe = dataclasses.replace(
+        BUNDLED_RECIPE, epochs=2, batch_size=16, patience=1, strategy=strategy
+    )
+    result = fit(small_convnet, source, recipe=recipe, run_dir=run_dir / strategy, verbose=0)
+    np.savez(out / f"{strategy}-{name}.npz", *result.model.get_weights())
+(out / f"scopes-{name}.json").write_text(json.dumps(scopes))
+"""
+
+
+def load_arrays(path):
+    with np.load(path) as arrays:
+        return [arrays[f"arr_{index}"] for index in range(len(arrays.files))]
+
+
+@pytest.mark.slow
+def test_a_builder_under_mirrored_strategy_reaches_the_weights_of_one_device(tmp_path):
+    run_python(BUILDER_SCRIPT, tmp_path / "runs", tmp_path, "mirrored,none", timeout=400)
+    # The builder ran in each strategy's scope: two replicas, then one.
+    assert json.loads((tmp_path / "scopes-one.json").read_text()) == [2, 1]
+    mirrored = load_arrays(tmp_path / "mirrored-one.npz")
+    single = load_arrays(tmp_path / "none-one.npz")
+    for two_replicas, one_device in zip(mirrored, single, strict=True):
+        np.testing.assert_allclose(two_replicas, one_device, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_builder_in_two_jax_processes_reaches_the_weights_of_one_process(tmp_path):
+    (port,) = free_ports()
+    workers = [
+        Child(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(BUILDER_SCRIPT),
+                str(tmp_path / "runs"),
+                str(tmp_path),
+                "auto",
+                str(index),
+                str(port),
+            ],
+            env=python_env("jax"),
+        )
+        for index in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert worker.finish(400) == 0, worker.stderr[-4000:]
+    finally:
+        for worker in workers:
+            worker.kill()
+    run_python(BUILDER_SCRIPT, tmp_path / "one", tmp_path, "auto", backend="jax", timeout=300)
+    for index in range(2):
+        assert json.loads((tmp_path / f"scopes-{index}.json").read_text()) == [True]
+    reference = load_arrays(tmp_path / "auto-one.npz")
+    for index in range(2):
+        for worker, one in zip(load_arrays(tmp_path / f"auto-{index}.npz"), reference, strict=True):
+            np.testing.assert_allclose(worker, one, rtol=1e-4, atol=1e-5)
