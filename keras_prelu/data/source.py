@@ -105,8 +105,8 @@ class Source(abc.ABC):
         """`(shorter sides, per-channel RGB mean)` of the training images.
 
         Here of a fixed sample of up to `IMAGE_SIZE_SAMPLE` of them: the sizes read
-        from the files' headers (nothing is decoded; unreadable headers and images
-        of more than `max_pixels` are left out), and for images smaller than
+        from the files' headers (nothing is decoded; files that are not whole
+        images and images of more than `max_pixels` are left out), and for images smaller than
         ImageNet's the mean of the sample, decoded; ImageNet-sized images keep
         ImageNet's mean. Sources that hold
         their images in memory give exact values.
@@ -131,7 +131,9 @@ class Source(abc.ABC):
             lambda image, size: _channel_sums(transforms.decode(image)),
             num_parallel_calls=tf.data.AUTOTUNE,
         ).ignore_errors()
-        totals = sum(sums.as_numpy_iterator())
+        totals = sum(sums.as_numpy_iterator(), np.zeros(4))
+        if not totals[3]:  # no image of the sample decodes
+            return shorter_sides, IMAGENET_RGB_MEAN
         return shorter_sides, totals[:3] / totals[3]
 
     def _is_decodable_size(self, size):
@@ -209,9 +211,16 @@ class ListedSource(Source):
 
 
 def _image_size(image):
-    """`(height, width)` of an image: from the header of encoded bytes, else its shape."""
+    """`(height, width)` of an image: from the header of encoded bytes, else its shape.
+
+    `(0, 0)` for encoded bytes that are not a whole JPEG or PNG (a truncated file).
+    """
     if image.dtype == tf.string:
-        return transforms.encoded_size(image)
+        return tf.cond(
+            transforms.is_complete_image(image),
+            lambda: transforms.encoded_size(image),
+            lambda: tf.zeros([2], tf.int64),
+        )
     return tf.cast(tf.shape(image)[:2], tf.int64)
 
 

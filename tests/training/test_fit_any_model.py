@@ -294,7 +294,7 @@ def test_a_builder_in_two_jax_processes_reaches_the_weights_of_one_process(tmp_p
     ]
     try:
         for worker in workers:
-            assert worker.finish(400) == 0, worker.stderr[-4000:]
+            assert worker.finish(600) == 0, worker.stderr[-4000:]
     finally:
         for worker in workers:
             worker.kill()
