@@ -3,7 +3,8 @@
 A run folder holds:
 
 - `recipe.json`: the training recipe (`Recipe.to_dict()`);
-- `run.json`: what was trained on what (`RunRecord`): the model and its arguments, the
+- `run.json`: what was trained on what (`RunRecord`): the model and its arguments (or
+  the architecture of a model not from the zoo), the
   data (a folder's absolute path, or a tensorflow-datasets name and its absolute
   `data_dir`), the class names, the augmentation, the per-channel mean, the evaluation
   scale and the keras-prelu version, so that the run is evaluated and exported from any
@@ -77,8 +78,8 @@ class RunRecord:
     """What `run.json` holds: what was trained, on what, seen how.
 
     Attributes:
-        model: the zoo model's name.
-        model_kwargs: the builder's keyword arguments (JSON values).
+        model: the zoo model's name, or the name of a model not from the zoo.
+        model_kwargs: the zoo builder's keyword arguments (JSON values).
         data: "digits", a folder's absolute path or a tensorflow-datasets name.
         data_dir: tensorflow-datasets' data folder, absolute, or None.
         class_names: the class names, in class-id order.
@@ -90,6 +91,13 @@ class RunRecord:
         mean_kind: "default" (the source's), "computed" or "given".
         evaluation_scale: the shorter side single-scale testing resizes to.
         version: the keras-prelu version that wrote the record.
+        architecture: for a model not from the zoo (a `keras.Model` or a builder's),
+            its Keras serialization (`keras.saving.serialize_keras_object`), from
+            which a resumed run re-creates it; None for a zoo model, which
+            `model` and `model_kwargs` name.
+        data_given: whether the data was given as a `keras_prelu.data.Source` that
+            its name cannot rebuild (arrays, a `tf.data.Dataset`): evaluating or
+            resuming the run needs that source again.
     """
 
     model: str
@@ -105,11 +113,15 @@ class RunRecord:
     mean_kind: str
     evaluation_scale: int
     version: str
+    architecture: dict | None = None
+    data_given: bool = False
 
     def __post_init__(self):
         # As written to and read from JSON: tuples are lists, other objects strings.
         kwargs = json.loads(json.dumps(self.model_kwargs, default=str))
         object.__setattr__(self, "model_kwargs", kwargs)
+        architecture = json.loads(json.dumps(self.architecture, default=str))
+        object.__setattr__(self, "architecture", architecture)
         object.__setattr__(self, "class_names", tuple(self.class_names))
         object.__setattr__(self, "scale_range", tuple(self.scale_range))
         object.__setattr__(self, "mean_rgb", tuple(float(value) for value in self.mean_rgb))
@@ -133,7 +145,8 @@ class RunRecord:
             "keras_prelu_version": self.version,
             "model": self.model,
             "model_kwargs": self.model_kwargs,
-            "data": {"source": self.data, "data_dir": self.data_dir},
+            "architecture": self.architecture,
+            "data": {"source": self.data, "data_dir": self.data_dir, "given": self.data_given},
             "class_names": list(self.class_names),
             "augmentation": {
                 "scale_range": list(self.scale_range),
@@ -172,6 +185,9 @@ class RunRecord:
             mean_kind=augmentation.choice("mean_kind", MEAN_KINDS),
             evaluation_scale=reader.positive_int("evaluation_scale"),
             version=reader.text("keras_prelu_version"),
+            # Absent from the records of zoo models on named data written before them.
+            architecture=reader.optional_object_value("architecture"),
+            data_given=data.optional_boolean("given"),
         )
 
 
@@ -611,6 +627,12 @@ class _Fields:
     def object(self, name):
         return _Fields(self._get(name, lambda v: isinstance(v, dict), "an object"), self.path)
 
+    def optional_object_value(self, name):
+        """The object `name` as a dict, or None when it is null or absent."""
+        if self.values.get(name) is None:
+            return None
+        return self._get(name, lambda v: isinstance(v, dict), "an object or null")
+
     def array(self, name):
         return self._get(name, lambda v: isinstance(v, list), "an array")
 
@@ -629,6 +651,12 @@ class _Fields:
 
     def boolean(self, name):
         return self._get(name, lambda v: isinstance(v, bool), "true or false")
+
+    def optional_boolean(self, name):
+        """The boolean `name`, False when it is absent."""
+        if name not in self.values:
+            return False
+        return self.boolean(name)
 
     def number(self, name):
         return self._get(name, _is_finite_number, "a finite number")

@@ -149,12 +149,18 @@ SMALLEST_FITTED_CROP = 32
 SMALL_IMAGE_SCALE_JITTER = 1.25
 
 
+def is_imagenet_sized(shorter_sides):
+    """Whether the median of `shorter_sides` is at least the paper's smallest scale, 256."""
+    return float(np.median(shorter_sides)) >= paper.SCALE_RANGE[0]
+
+
 def fitted_augmentation(shorter_sides, *, mean, flip=True):
     """The paper's augmentation at sizes fitted to images with these shorter sides.
 
     With `m` the median of `shorter_sides`:
 
-    - `m >= 256` (ImageNet-sized): the paper's scales `s ~ U[256, 512]` and 224 crop;
+    - `m >= 256` (ImageNet-sized, `is_imagenet_sized`): the paper's scales
+      `s ~ U[256, 512]` and 224 crop;
     - otherwise: crop `c = clip(m, 32, 224)` and `s ~ U[c, 1.25 c]`, so that the
       smallest scale's crop covers the shorter side, as the bundled 8x8 digits do
       (`c = 32`, `s ~ U[32, 40]`).
@@ -164,9 +170,9 @@ def fitted_augmentation(shorter_sides, *, mean, flip=True):
         mean: the per-channel RGB mean subtracted last, in [0, 255] units.
         flip: whether to flip half of the images horizontally.
     """
-    shorter_side = float(np.median(shorter_sides))
-    if shorter_side >= paper.SCALE_RANGE[0]:
+    if is_imagenet_sized(shorter_sides):
         return Augmentation(flip=flip, mean=mean)
+    shorter_side = float(np.median(shorter_sides))
     crop_size = int(min(max(shorter_side, SMALLEST_FITTED_CROP), paper.CROP_SIZE))
     scale_range = (crop_size, round(crop_size * SMALL_IMAGE_SCALE_JITTER))
     return Augmentation(scale_range=scale_range, crop_size=crop_size, flip=flip, mean=mean)

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.source import ListedSource
 
 DIGITS_SOURCE_NAME = "digits"
@@ -25,6 +24,8 @@ class DigitsSource(ListedSource):
     not the same digit.
     """
 
+    flip = False
+
     def __init__(self):
         from sklearn.datasets import load_digits
 
@@ -44,8 +45,6 @@ class DigitsSource(ListedSource):
         )
         return examples.map(lambda image, label: {"image": image, "label": label})
 
-    def default_augmentation(self):
+    def training_image_statistics(self):
         train_images = self._splits["train"][0]
-        return fitted_augmentation(
-            [min(train_images.shape[1:3])], mean=train_images.mean(axis=(0, 1, 2)), flip=False
-        )
+        return [min(train_images.shape[1:3])], train_images.mean(axis=(0, 1, 2))

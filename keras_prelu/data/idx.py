@@ -7,13 +7,13 @@ int32, then the values, big-endian, in row-major order. The files usually come
 gzipped (`.gz`).
 """
 
+import dataclasses
 import gzip
 import os
 import zlib
 
 import numpy as np
 
-from keras_prelu.data.augmentation import Augmentation
 from keras_prelu.data.source import ListedSource
 
 # The type codes of the IDX format and the NumPy dtypes they stand for.
@@ -44,11 +44,6 @@ FASHION_MNIST_CLASSES = (
     "Bag",
     "Ankle boot",
 )
-# The 28x28 images are trained at shorter side s ~ U[32, 40] with 32x32 crops and
-# evaluated at 32, as the bundled digits: the 14-layer model's smallest
-# comfortable input.
-IDX_SCALE_RANGE = (32, 40)
-IDX_CROP_SIZE = 32
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -125,13 +120,13 @@ class IDXSource(ListedSource):
     MNIST and Fashion-MNIST. Images are kept in memory as grayscale `uint8`
     `(height, width, 1)`; the transforms turn them into RGB.
 
-    `default_augmentation()` is the paper's recipe at sizes fitted to 28x28
-    images (shorter side 32-40, 32x32 crops), with horizontal flips (a mirrored
-    garment is the same garment; for handwritten digits, train with
-    `augmentation={"flip": False}`), the training split's mean, and AlexNet's
-    colour altering computed on this data: the principal components of its
-    pixels, which for grayscale images replicated to RGB are one, brightness,
-    with eigenvalue `3 Var[x]` (pixels in [0, 1]).
+    `default_augmentation()` is the paper's recipe at sizes fitted to the images
+    (`fitted_augmentation`: for 28x28, shorter side 32-40, 32x32 crops), with
+    horizontal flips (a mirrored garment is the same garment; for handwritten
+    digits, train with `augmentation={"flip": False}`), the training split's
+    mean, and AlexNet's colour altering computed on this data: the principal
+    components of its pixels, which for grayscale images replicated to RGB are
+    one, brightness, with eigenvalue `3 Var[x]` (pixels in [0, 1]).
 
     Args:
         root: the folder.
@@ -177,15 +172,15 @@ class IDXSource(ListedSource):
         )
         return examples.map(lambda image, label: {"image": image, "label": label})
 
-    def default_augmentation(self):
+    def training_image_statistics(self):
         pixels = self._splits["train"][0]
         mean = float(pixels.mean(dtype=np.float64))
-        variance = float((pixels / 255.0).var(dtype=np.float64))
-        return Augmentation(
-            scale_range=IDX_SCALE_RANGE,
-            crop_size=IDX_CROP_SIZE,
-            flip=True,
-            mean=(mean, mean, mean),
+        return [min(pixels.shape[1:3])], (mean, mean, mean)
+
+    def default_augmentation(self):
+        variance = float((self._splits["train"][0] / 255.0).var(dtype=np.float64))
+        return dataclasses.replace(
+            super().default_augmentation(),
             pca_eigenvalues=(3.0 * variance, 0.0, 0.0),
             pca_eigenvectors=_GRAY_PRINCIPAL_AXES,
         )

@@ -7,11 +7,18 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from keras_prelu.data import transforms
+from keras_prelu.data.augmentation import IMAGENET_RGB_MEAN
 from keras_prelu.data.augmentation import Augmentation
+from keras_prelu.data.augmentation import fitted_augmentation
+from keras_prelu.data.augmentation import is_imagenet_sized
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation")
+# The training images whose sizes fit the default augmentation of a source that does
+# not hold its images in memory (image folders, tensorflow-datasets): a fixed sample.
+IMAGE_SIZE_SAMPLE = 1000
 
 
 class Source(abc.ABC):
@@ -25,6 +32,8 @@ class Source(abc.ABC):
 
     Attributes:
         name: the name given to `keras_prelu.data.get_source`.
+        flip: whether a mirrored image shows the same class, so that training may
+            flip images (True, except for the bundled digits).
         class_names: the class names, in class-id order.
         undecodable_files: the paths of the files skipped so far because they
             could not be decoded, were not regular files or had more than
@@ -34,11 +43,13 @@ class Source(abc.ABC):
     """
 
     max_pixels = None
+    flip = True
 
     def __init__(self, name, class_names):
         self.name = name
         self.class_names = tuple(class_names)
         self.undecodable_files = set()
+        self._default_augmentation = None
 
     @property
     def num_classes(self):
@@ -57,8 +68,80 @@ class Source(abc.ABC):
         """
 
     def default_augmentation(self):
-        """The training augmentation fitted to this source: the paper's by default."""
-        return Augmentation()
+        """The training augmentation fitted to this source's images (computed once).
+
+        `fitted_augmentation` of the training images' shorter sides and per-channel
+        mean (`training_image_statistics`): the paper's scales and 224 crops for
+        ImageNet-sized images, smaller ones for smaller images. The choice is logged.
+        """
+        if self._default_augmentation is None:
+            shorter_sides, mean = self.training_image_statistics()
+            if not len(shorter_sides):
+                logger.warning(
+                    "%s: no training image has a readable size; its augmentation is the paper's.",
+                    self.name,
+                )
+                self._default_augmentation = Augmentation(flip=self.flip)
+                return self._default_augmentation
+            augmentation = fitted_augmentation(shorter_sides, mean=mean, flip=self.flip)
+            low, high = augmentation.scale_range
+            logger.info(
+                "%s: training images of median shorter side %g px (%d measured): "
+                "shorter side s ~ U[%d, %d], %dx%d crops%s%s.",
+                self.name,
+                float(np.median(shorter_sides)),
+                len(shorter_sides),
+                low,
+                high,
+                augmentation.crop_size,
+                augmentation.crop_size,
+                "" if self.flip else ", no flips",
+                " (the paper's)" if is_imagenet_sized(shorter_sides) else "",
+            )
+            self._default_augmentation = augmentation
+        return self._default_augmentation
+
+    def training_image_statistics(self):
+        """`(shorter sides, per-channel RGB mean)` of the training images.
+
+        Here of a fixed sample of up to `IMAGE_SIZE_SAMPLE` of them: the sizes read
+        from the files' headers (nothing is decoded; files that are not whole
+        images and images of more than `max_pixels` are left out), and for images smaller than
+        ImageNet's the mean of the sample, decoded; ImageNet-sized images keep
+        ImageNet's mean. Sources that hold
+        their images in memory give exact values.
+        """
+        sample = self.dataset("train", shuffle=True, seed=0, reshuffle_each_iteration=False).take(
+            IMAGE_SIZE_SAMPLE
+        )
+        sized = (
+            sample.map(
+                lambda example: (example["image"], _image_size(example["image"])),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .ignore_errors()
+            .filter(lambda image, size: self._is_decodable_size(size))
+        )
+        shorter_sides = np.fromiter(
+            sized.map(lambda image, size: tf.reduce_min(size)).as_numpy_iterator(), dtype=np.int64
+        )
+        if not len(shorter_sides) or is_imagenet_sized(shorter_sides):
+            return shorter_sides, IMAGENET_RGB_MEAN
+        sums = sized.map(
+            lambda image, size: _channel_sums(transforms.decode(image)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        ).ignore_errors()
+        totals = sum(sums.as_numpy_iterator(), np.zeros(4))
+        if not totals[3]:  # no image of the sample decodes
+            return shorter_sides, IMAGENET_RGB_MEAN
+        return shorter_sides, totals[:3] / totals[3]
+
+    def _is_decodable_size(self, size):
+        """Whether an image of `(height, width)` `size` has pixels, at most `max_pixels`."""
+        pixels = size[0] * size[1]
+        if self.max_pixels is None:
+            return pixels > 0
+        return (pixels > 0) & (pixels <= self.max_pixels)
 
     def training_subset(self, num_examples):
         """This source with only the first `num_examples` examples of its training split.
@@ -81,6 +164,7 @@ class Source(abc.ABC):
         subset = copy.copy(self)
         subset.name = f"{self.name}[:{num_examples}]"
         subset.undecodable_files = set()
+        subset._default_augmentation = None
         return subset
 
     def report_undecodable(self, path, reason="it cannot be decoded"):
@@ -124,6 +208,27 @@ class ListedSource(Source):
                 len(labels), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
             )
         return examples
+
+
+def _image_size(image):
+    """`(height, width)` of an image: from the header of encoded bytes, else its shape.
+
+    `(0, 0)` for encoded bytes that are not a whole JPEG or PNG (a truncated file).
+    """
+    if image.dtype == tf.string:
+        return tf.cond(
+            transforms.is_complete_image(image),
+            lambda: transforms.encoded_size(image),
+            lambda: tf.zeros([2], tf.int64),
+        )
+    return tf.cast(tf.shape(image)[:2], tf.int64)
+
+
+def _channel_sums(pixels):
+    """The sums of an RGB image's three channels and its pixel count, float64."""
+    pixels = tf.cast(pixels, tf.float64)
+    count = tf.cast(tf.reduce_prod(tf.shape(pixels)[:2]), tf.float64)
+    return tf.concat([tf.reduce_sum(pixels, axis=[0, 1]), [count]], axis=0)
 
 
 def check_split(split, accepted=SPLITS):

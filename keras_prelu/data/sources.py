@@ -10,6 +10,7 @@ from keras_prelu.data.idx import FASHION_MNIST_CLASSES
 from keras_prelu.data.idx import IDXSource
 from keras_prelu.data.idx import find_idx_files
 from keras_prelu.data.image_folder import ImageFolderSource
+from keras_prelu.data.source import Source
 from keras_prelu.data.tfds_source import TFDSSource
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
               "imagenet2012" (`TFDSSource`);
             - any of these followed by `[:N]`, e.g. "fashion_mnist[:10000]": the
               first N examples of its training split (`Source.training_subset`),
-              its validation split whole.
+              its validation split whole;
+            - a `Source`, returned as it is (`ArraySource`, `DatasetSource`...).
         data_dir: tfds' data folder (tfds datasets only).
         download: whether tfds may download and prepare the dataset.
         **kwargs: passed on to the source: `validation_fraction` for a folder of
@@ -52,8 +54,13 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
         FileNotFoundError: a tfds dataset is not prepared (for "imagenet2012": which
             files to put where).
     """
+    if isinstance(name, Source):
+        _check_no_options(name.name, kwargs, data_dir=data_dir, download=download)
+        return name
     if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(f"`name` must be a string or a path. Received: name={name!r}")
+        raise ValueError(
+            f"`name` must be a string, a path or a keras_prelu.data.Source. Received: name={name!r}"
+        )
     subset = _SUBSET.fullmatch(os.fspath(name))
     if subset:
         source = get_source(subset["name"], data_dir=data_dir, download=download, **kwargs)

@@ -3,7 +3,6 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.source import SPLITS
 from keras_prelu.data.source import ListedSource
 from keras_prelu.data.source import Source
@@ -49,9 +48,6 @@ class ArraySource(ListedSource):
             split: (int(labels.min()), int(labels.max())) for split, (_, labels) in splits.items()
         }
         super().__init__(_check_name(name), _class_names(class_names, label_ranges), splits)
-        images = splits["train"][0]
-        mean = np.broadcast_to(images.mean(axis=(0, 1, 2), dtype=np.float64), (3,))
-        self._default_augmentation = fitted_augmentation([min(images.shape[1:3])], mean=mean)
 
     def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         examples = self.listed_examples(
@@ -59,8 +55,10 @@ class ArraySource(ListedSource):
         )
         return examples.map(lambda image, label: {"image": image, "label": label})
 
-    def default_augmentation(self):
-        return self._default_augmentation
+    def training_image_statistics(self):
+        images = self._splits["train"][0]
+        mean = np.broadcast_to(images.mean(axis=(0, 1, 2), dtype=np.float64), (3,))
+        return [min(images.shape[1:3])], mean
 
 
 class DatasetSource(Source):
@@ -114,8 +112,6 @@ class DatasetSource(Source):
         self._summaries = {split: _summarize(self._datasets[split], split) for split in SPLITS}
         label_ranges = {split: summary["labels"] for split, summary in self._summaries.items()}
         super().__init__(_check_name(name), _class_names(class_names, label_ranges))
-        train = self._summaries["train"]
-        self._default_augmentation = fitted_augmentation(train["shorter_sides"], mean=train["mean"])
 
     def num_examples(self, split):
         return self._summaries[check_split(split)]["count"]
@@ -134,8 +130,9 @@ class DatasetSource(Source):
             deterministic=True,
         )
 
-    def default_augmentation(self):
-        return self._default_augmentation
+    def training_image_statistics(self):
+        train = self._summaries["train"]
+        return train["shorter_sides"], train["mean"]
 
 
 def _check_array_pair(pair, argument):

@@ -153,8 +153,9 @@ def evaluate(
     Args:
         models: a model, a `.keras` file, a run folder of
             `keras_prelu.training.fit`, or a list of these (an ensemble).
-        data: a source name for `keras_prelu.data.get_source`; defaults to the
-            run's data (and `data_dir`), else the bundled `DEFAULT_SOURCE`. Its
+        data: a source name for `keras_prelu.data.get_source`, or a `Source`;
+            defaults to the run's data (and `data_dir`), else the bundled
+            `DEFAULT_SOURCE`; required for a run on data given as a `Source`. Its
             number of classes must be the models'.
         split: the split to test.
         views: "center", "ten" or "dense".
@@ -196,6 +197,12 @@ def evaluate(
 
     trained = [load_trained(spec) for spec in specs]
     if data is None:
+        if trained[0].data_given:
+            raise ValueError(
+                f"Argument `data` is required for {trained[0].name!r}: it was trained on "
+                f"{trained[0].data!r}, a source given as arrays or a dataset, which its "
+                "run folder cannot rebuild. Pass that source again as `data`."
+            )
         data = trained[0].data or data_lib.DEFAULT_SOURCE
         data_dir = data_dir or trained[0].data_dir
     source = data_lib.get_source(data, data_dir=data_dir)

@@ -27,6 +27,8 @@ class Trained:
         scale: the smallest training scale (the single-scale testing scale), or None.
         scale_range: the training scales `(min, max)`, or None when unknown.
         data: the source the run trained on, or None.
+        data_given: whether that source was given as data its name cannot
+            rebuild (arrays, a `tf.data.Dataset`): it must be given again.
         data_dir: tensorflow-datasets' data folder of the run, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
@@ -42,6 +44,7 @@ class Trained:
     scale: int = None
     scale_range: tuple = None
     data: str = None
+    data_given: bool = False
     data_dir: str = None
     flip: bool = True
     class_names: tuple = None
@@ -93,6 +96,7 @@ def load_trained(spec):
             crop_size=record.crop_size,
             scale=record.evaluation_scale,
             data=record.data,
+            data_given=record.data_given,
             data_dir=record.data_dir,
             flip=record.flip,
             class_names=record.class_names,

@@ -1,4 +1,4 @@
-"""`fit`: one call that trains a zoo model with the paper's recipe, resumably."""
+"""`fit`: one call that trains a model with the paper's recipe, resumably."""
 
 import contextlib
 import dataclasses
@@ -6,7 +6,6 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
-import re
 from pathlib import Path
 
 import keras
@@ -17,13 +16,12 @@ from keras_prelu import runs
 from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
+from keras_prelu.training.models import ModelSpec
 from keras_prelu.training.recipe import Recipe
 from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
 from keras_prelu.training.run_callbacks import StopOnNonFinite
 from keras_prelu.training.strategy import get_strategy
-from keras_prelu.zoo import get_model
-from keras_prelu.zoo import list_models
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +125,7 @@ def fit(
     callbacks=(),
     verbose="auto",
 ):
-    """Trains zoo model `model` on source `data` the paper's way; resumes.
+    """Trains `model` on `data` the paper's way; resumes.
 
     A composition of `keras_prelu.data` and this package, for `model.fit`:
 
@@ -164,10 +162,23 @@ def fit(
     last finite epoch.
 
     Args:
-        model: a name of `keras_prelu.zoo.list_models()`.
+        model: a name of `keras_prelu.zoo.list_models()`; a `keras.Model`
+            (functional, Sequential or a registered subclass), re-created
+            from its serialization in the strategy's scope with its weights
+            (the model given is not changed: `FitResult.model` is the one
+            trained); or a callable without arguments that returns one,
+            called in the strategy's scope (see `ModelSpec`). A model not
+            from the zoo must take `(crop, crop, 3)` inputs and output one
+            score per class (softmax probabilities, or logits when its last
+            layer is not a softmax); its run resumes only with the same
+            model again (the same architecture, layer names included).
         data: a source name for `keras_prelu.data.get_source`: the bundled
             default (`DEFAULT_SOURCE`), a folder of class folders or a
-            tensorflow-datasets name such as "imagenet2012".
+            tensorflow-datasets name such as "imagenet2012"; or a
+            `keras_prelu.data.Source`, such as the user's images as
+            `ArraySource` (arrays) or `DatasetSource` (`tf.data.Dataset`s),
+            which the run records by name only: evaluating or resuming it
+            needs the same source again.
         recipe: a `Recipe`; defaults to `default_recipe(data)`: the paper's,
             or a short run for the bundled source. With `seed=None` a seed
             is drawn and recorded, so that the run can resume.
@@ -182,7 +193,7 @@ def fit(
             run), or an array of shape (3,) or (crop, crop, 3).
         model_kwargs: more `PReLUNet` keyword arguments, over
             `default_model_kwargs(data)`; `dropout` and `seed` (the
-            initializers') default to the recipe's.
+            initializers') default to the recipe's. Zoo models only.
         data_dir, download: passed to `get_source` (tensorflow-datasets).
         callbacks: more `keras.callbacks.Callback`s, called after the
             learning-rate switch and the logs, before the checkpoint (in
@@ -199,10 +210,7 @@ def fit(
         NonFiniteError: an epoch ended with a NaN or an infinity.
         OSError: a file of the run could not be written (a full disk).
     """
-    if model not in list_models():
-        raise ValueError(
-            f"Argument `model` must be one of {list_models()}. Received: model={model!r}"
-        )
+    spec = ModelSpec(model)
     if recipe is None:
         recipe = default_recipe(data)
     if not isinstance(recipe, Recipe):
@@ -228,14 +236,14 @@ def fit(
             f"strategy, so that each replica gets the same share; choose a "
             f"multiple of {replicas}."
         )
-    model_kwargs = _model_kwargs(data, model_kwargs, source, augmentation, recipe)
+    model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
     callbacks = list(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
         raise ValueError(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={callbacks!r}"
         )
-    folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(model, source))
+    folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
     writes = process_id == 0
     if writes:
         folder.check_writable()
@@ -244,7 +252,7 @@ def fit(
     with folder.lock() if writes else contextlib.nullcontext():
         return _fit_locked(
             folder,
-            model,
+            spec,
             source,
             recipe,
             augmentation,
@@ -265,7 +273,7 @@ def fit(
 
 def _fit_locked(
     folder,
-    model,
+    spec,
     source,
     recipe,
     augmentation,
@@ -286,9 +294,8 @@ def _fit_locked(
     """`fit` once its arguments are checked, its run folder locked (in process 0)."""
     writes = process_id == 0
     checkpoint_state = folder.checkpoint.read_state()
-    record = _run_record(model, data, data_dir, source, augmentation, model_kwargs)
     if checkpoint_state is not None:
-        recipe = _resumed_recipe(folder, recipe, record)
+        recipe = _resumed_recipe(folder, recipe)
         epochs_completed = checkpoint_state["epochs_completed"]
     else:
         _check_nothing_to_lose(folder)
@@ -309,28 +316,28 @@ def _fit_locked(
     augmentation, mean_kind = _with_mean(
         augmentation, mean, source, folder, resumed=checkpoint_state is not None
     )
-    record = dataclasses.replace(
-        record,
-        mean_rgb=tuple(augmentation.mean.reshape(-1, 3).mean(axis=0).tolist()),
-        mean_kind=mean_kind,
-    )
-    distribution_lib.barrier("keras_prelu.fit: run files read")
-
     keras.utils.set_random_seed(recipe.seed)
     with (
         strategy.scope(),
         _distribution_scope(distribution),
         _dtype_policy(recipe.mixed_precision),
     ):
-        network = _build_model(model, recipe, model_kwargs)
+        crop = augmentation.crop_size
+        network = spec.build(
+            model_kwargs, recipe.seed, input_shape=(crop, crop, 3), num_classes=source.num_classes
+        )
         network.compile(
             optimizer=recipe.optimizer(),
             loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=model_kwargs.get("classifier_activation", "softmax") is None
+                from_logits=not spec.outputs_probabilities(network, model_kwargs)
             ),
             weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
             jit_compile=recipe.jit_compile,
         )
+    record = _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind)
+    if checkpoint_state is not None:
+        _check_same_run(folder, record)
+    distribution_lib.barrier("keras_prelu.fit: run files read")
     paths = folder.paths()
     if writes:
         folder.write_recipe(recipe.to_dict())
@@ -368,7 +375,7 @@ def _fit_locked(
     logger.info(
         "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
         "for up to %d epoch%s in %s%s.",
-        model,
+        spec.name,
         source.name,
         source.num_classes,
         steps_per_epoch,
@@ -483,12 +490,19 @@ def _check_splits(source, batch_size, num_processes=1):
     return train_examples // batch_size
 
 
-def _model_kwargs(data, model_kwargs, source, augmentation, recipe):
+def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     if model_kwargs is not None and not isinstance(model_kwargs, dict):
         raise ValueError(
             "Argument `model_kwargs` must be a dict or None. "
             f"Received: model_kwargs={model_kwargs!r}"
         )
+    if not spec.is_zoo:
+        if model_kwargs:
+            raise ValueError(
+                "Argument `model_kwargs` applies to the zoo's models only; build your "
+                f"model with its arguments instead. Received: model_kwargs={model_kwargs!r}"
+            )
+        return {}
     kwargs = default_model_kwargs(data)
     kwargs.update(model_kwargs or {})
     for reserved in ("include_top", "num_classes"):
@@ -519,12 +533,15 @@ def _run_name(model, source):
     return f"{model}-{data_name.replace('/', '_').replace(':', '_')}"
 
 
-def _run_record(model, data, data_dir, source, augmentation, model_kwargs):
-    """The `RunRecord` of this run (its mean is filled in once it is chosen)."""
+def _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind):
+    """The `RunRecord` of this run, once its network is built and its mean chosen."""
+    data_given = isinstance(data, data_lib.Source)
     return runs.RunRecord(
-        model=model,
+        model=spec.name,
         model_kwargs=model_kwargs,
-        data=_absolute_data(data),
+        architecture=None if spec.is_zoo else spec.architecture,
+        data=source.name if data_given else _absolute_data(data),
+        data_given=data_given,
         data_dir=None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir)),
         class_names=source.class_names,
         scale_range=augmentation.scale_range,
@@ -532,7 +549,7 @@ def _run_record(model, data, data_dir, source, augmentation, model_kwargs):
         flip=augmentation.flip,
         pca_std=float(augmentation.pca_std),
         mean_rgb=augmentation.mean.reshape(-1, 3).mean(axis=0),
-        mean_kind="default",
+        mean_kind=mean_kind,
         evaluation_scale=augmentation.scale_range[0],
         version=_version(),
     )
@@ -564,17 +581,24 @@ def _check_nothing_to_lose(folder):
         )
 
 
-def _resumed_recipe(folder, recipe, record):
-    """The recipe of the run being resumed, with the changes allowed."""
+def _check_same_run(folder, record):
+    """Raises unless the run in `folder` trained the model of `record` on its data."""
     saved_record = folder.read_run()
     differences = saved_record.differences(record)
     if differences:
-        saved = {name: getattr(saved_record, name) for name in differences}
+        saved = {
+            name: "(another)" if name == "architecture" else getattr(saved_record, name)
+            for name in differences
+        }
         raise ValueError(
             f"Argument `run_dir` ({folder.path}) holds another run, which cannot be "
             f"resumed as this one: it differs in {differences} (saved: {saved}). Use "
             "another run_dir."
         )
+
+
+def _resumed_recipe(folder, recipe):
+    """The recipe of the run being resumed, with the changes allowed."""
     saved = Recipe.load(folder.recipe_path)
     if recipe.seed is None:
         recipe = dataclasses.replace(recipe, seed=saved.seed)
@@ -683,20 +707,6 @@ def _check_decodable(source, augmentation, batch_size):
                 f"Argument `data`: the {split} split of {source.name!r} gives not even "
                 f"{wanted}: {len(skipped)} of its files are skipped{example}."
             )
-
-
-def _build_model(model, recipe, model_kwargs):
-    try:
-        return get_model(model, **{"seed": recipe.seed, **model_kwargs})
-    except ValueError as error:
-        # Keras' layer errors are several lines, with ANSI codes: the reason is
-        # before the arguments received.
-        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("Arguments received")[0]
-        height, width = model_kwargs["input_shape"][:2]
-        raise ValueError(
-            f"Argument `model_kwargs` (or the crop size): {model} cannot be built for "
-            f"{height}x{width} inputs: {' '.join(reason.split())}"
-        ) from None
 
 
 def _check_finite(evaluation):

@@ -12,7 +12,9 @@ from sklearn.datasets import load_digits
 from keras_prelu import data
 from keras_prelu.data import transforms
 from tests.data.image_files import FOLDER_IMAGE_KINDS
+from tests.data.image_files import smooth_pixels
 from tests.data.image_files import write_class_folders
+from tests.data.image_files import write_image
 from tests.helpers.processes import run_python
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
@@ -255,3 +257,52 @@ def test_one_class_or_one_full_and_one_empty_class_is_refused(tmp_path, rng):
     (tmp_path / "one" / "b").mkdir()
     with pytest.raises(ValueError, match=r"in \['a'\] of its class folders \['a', 'b'\]"):
         data.get_source(str(tmp_path / "one"))
+
+
+def test_image_folder_recipe_is_fitted_to_the_sizes_in_the_headers(tmp_path, rng, caplog):
+    paths = write_class_folders(tmp_path, ["a", "b"], rng)
+    # A broken file and one over the pixel limit are left out, neither is decoded.
+    with open(os.path.join(tmp_path, "a", "broken.png"), "wb") as file:
+        file.write(b"not an image")
+    write_image(os.path.join(tmp_path, "b", "huge.png"), np.zeros((40, 40), np.uint8), "L", "PNG")
+    source = data.ImageFolderSource(str(tmp_path), validation_fraction=0.0, max_pixels=1000)
+    with caplog.at_level(logging.INFO, logger="keras_prelu.data.source"):
+        augmentation = source.default_augmentation()
+    shorter_sides = [min(size) for size, _, _ in FOLDER_IMAGE_KINDS.values()] * 2
+    crop = max(int(np.median(shorter_sides)), 32)
+    assert augmentation.crop_size == crop and augmentation.scale_range == (crop, round(1.25 * crop))
+    pixels = [np.asarray(Image.open(path).convert("RGB"), np.float64) for path in paths]
+    expected_mean = sum(image.sum(axis=(0, 1)) for image in pixels) / sum(
+        image.shape[0] * image.shape[1] for image in pixels
+    )
+    # libjpeg and PIL differ slightly on CMYK JPEGs.
+    np.testing.assert_allclose(augmentation.mean, expected_mean, atol=1.0)
+    (message,) = [record.getMessage() for record in caplog.records if "median" in record.message]
+    assert f"median shorter side {np.median(shorter_sides):g} px" in message
+    assert f"U[{crop}, {round(1.25 * crop)}], {crop}x{crop} crops" in message
+    assert "(the paper's)" not in message
+    assert source.default_augmentation() is augmentation
+
+
+def test_imagenet_sized_image_folder_keeps_the_papers_recipe(tmp_path, rng, caplog):
+    for name, size in [("a", (256, 300)), ("b", (300, 400)), ("c", (120, 90))]:
+        os.makedirs(tmp_path / name)
+        write_image(tmp_path / name / "x.jpg", smooth_pixels(rng, size, 3), "RGB", "JPEG")
+    source = data.get_source(str(tmp_path), validation_fraction=0.0)
+    with caplog.at_level(logging.INFO, logger="keras_prelu.data.source"):
+        augmentation = source.default_augmentation()
+    assert augmentation.scale_range == (256, 512) and augmentation.crop_size == 224
+    np.testing.assert_allclose(augmentation.mean, data.IMAGENET_RGB_MEAN, rtol=1e-6)
+    assert augmentation.flip
+    assert any("(the paper's)" in record.getMessage() for record in caplog.records)
+
+
+def test_a_training_subset_fits_its_own_recipe(rng):
+    images = rng.integers(0, 256, (4, 20, 20, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    source = data.ArraySource((images, labels), (images, labels))
+    np.testing.assert_allclose(source.default_augmentation().mean, images.mean(axis=(0, 1, 2)))
+    subset = source.training_subset(2)
+    np.testing.assert_allclose(
+        subset.default_augmentation().mean, images[:2].mean(axis=(0, 1, 2)), rtol=1e-6
+    )
