@@ -38,17 +38,19 @@ JPEG_QUALITY = 90
 
 
 def write_jpegs(folder, count, seed=0):
-    """Writes `count` 500x375 JPEGs, random crops of scikit-learn's sample photographs."""
+    """Writes `count` 500x375 JPEGs, random crops of scikit-learn's sample photographs,
+    in one class folder per photograph."""
     rng = np.random.default_rng(seed)
     photos = load_sample_images().images
-    os.makedirs(os.path.join(folder, "photos"))
     width, height = IMAGE_SIZE
     for index in range(count):
         photo = photos[index % len(photos)]
+        class_folder = os.path.join(folder, f"photo{index % len(photos)}")
+        os.makedirs(class_folder, exist_ok=True)
         top = rng.integers(photo.shape[0] - height + 1)
         left = rng.integers(photo.shape[1] - width + 1)
         Image.fromarray(photo[top : top + height, left : left + width]).save(
-            os.path.join(folder, "photos", f"{index:05d}.jpg"), quality=JPEG_QUALITY
+            os.path.join(class_folder, f"{index:05d}.jpg"), quality=JPEG_QUALITY
         )
 
 

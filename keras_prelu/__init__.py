@@ -1,12 +1,39 @@
 """keras-prelu: the PReLU networks of He et al., "Delving Deep into Rectifiers".
 
 K. He, X. Zhang, S. Ren, J. Sun, ICCV 2015 (arXiv:1502.01852).
+
+Importing the package registers every class that a saved model or preset of
+keras-prelu can name (the layers, the initializer, the zoo's models, the
+optimizer and the metrics), so that `keras.saving.load_model` finds them; it
+does not import TensorFlow on the JAX and PyTorch backends.
 """
 
+from importlib import metadata as _metadata
+
+from keras_prelu import training as training
+from keras_prelu import zoo as zoo
+from keras_prelu.convert import to_prelu
 from keras_prelu.initializers import PReLUHeNormal
+from keras_prelu.layers import Dropout
 from keras_prelu.layers import PReLU
 from keras_prelu.layers import SpatialPyramidPooling
+from keras_prelu.presets import from_preset
+from keras_prelu.presets import load_preset_metadata
+from keras_prelu.presets import save_preset
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("keras-prelu")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
-__all__ = ["PReLU", "PReLUHeNormal", "SpatialPyramidPooling", "__version__"]
+__all__ = [
+    "Dropout",
+    "PReLU",
+    "PReLUHeNormal",
+    "SpatialPyramidPooling",
+    "__version__",
+    "from_preset",
+    "load_preset_metadata",
+    "save_preset",
+    "to_prelu",
+]

@@ -1,17 +1,110 @@
 """The `keras-prelu` command: argument parsing only; every verb calls the library."""
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
+import textwrap
 import types
 import typing
+from pathlib import Path
 
 from keras_prelu import __version__
 
+# What a user's mistake or the environment raises: one line, never a traceback.
+# (FloatingPointError: `NonFiniteError`, a run that diverged.)
+_USER_ERRORS = (ValueError, OSError, ImportError, FloatingPointError)
+# TensorFlow's errors of the environment: a file that vanished or cannot be read,
+# memory exhausted.
+_TENSORFLOW_ENVIRONMENT_ERRORS = (
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "DataLossError",
+)
+_INTERRUPTED_EXIT_CODE = 130
+
+
+@contextlib.contextmanager
+def _user_errors(verb, interrupted=""):
+    """Turns the errors of a user's mistake or of the environment into one line and exit 1.
+
+    Ctrl-C exits 130 with one line, `interrupted` appended.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write(f"keras-prelu {verb}: interrupted.{interrupted}\n")
+        raise SystemExit(_INTERRUPTED_EXIT_CODE) from None
+    except Exception as error:
+        if not isinstance(error, _USER_ERRORS) and not _is_tensorflow_environment_error(error):
+            raise
+        message = " ".join(str(getattr(error, "message", None) or error).split())
+        raise SystemExit(f"keras-prelu {verb}: error: {message}") from None
+
+
+def _is_tensorflow_environment_error(error):
+    tensorflow = sys.modules.get("tensorflow")
+    return (
+        tensorflow is not None
+        and isinstance(error, tensorflow.errors.OpError)
+        and type(error).__name__ in _TENSORFLOW_ENVIRONMENT_ERRORS
+    )
+
+
+def _positive_int(text):
+    """An argparse type: an integer >= 1."""
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text):
+    """An argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text, minimum):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}. Received: {value}")
+    return value
+
+
+def _check_output(path, verb, option, *, folder=False):
+    """Exits with one line unless `path` can receive an output before any work is done.
+
+    The folder that will hold it must exist and be writable (for a folder output,
+    the nearest existing folder above it); an existing `path` must be a folder when
+    `folder` (a SavedModel, a preset), a file otherwise.
+    """
+    path = Path(path)
+    parent = path.absolute().parent
+    if folder:  # a folder output is made with its missing parents
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    problem = None
+    if folder and path.exists() and not path.is_dir():
+        problem = f"{path} is an existing file, not a folder; remove it or choose another path"
+    elif not folder and path.is_dir():
+        problem = f"{path} is a folder; give a file path"
+    elif not parent.is_dir():
+        problem = f"the folder {parent} does not exist"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        problem = f"the folder {parent} is read-only"
+    if problem:
+        raise SystemExit(f"keras-prelu {verb}: error: argument {option}: {problem}.")
+
 
 def _info(args, out):
+    with _user_errors("info"):
+        _describe(args, out)
+
+
+def _describe(args, out):
     from keras_prelu.analysis import layer_complexity
     from keras_prelu.analysis import model_complexity
     from keras_prelu.zoo import get_model
@@ -53,10 +146,8 @@ def _train(args, out):
         for field in dataclasses.fields(Recipe)
         if hasattr(args, field.name)
     }
-    try:
+    with _user_errors("train"):
         recipe = dataclasses.replace(default_recipe(args.data), **overrides)
-    except ValueError as error:
-        raise SystemExit(f"keras-prelu train: error: {error}") from error
     augmentation = {}
     if args.scale_range is not None:
         augmentation["scale_range"] = tuple(args.scale_range)
@@ -67,7 +158,7 @@ def _train(args, out):
         model_kwargs["activation"] = args.activation
     if args.fc_units is not None:
         model_kwargs["fc_units"] = tuple(args.fc_units)
-    try:
+    with _user_errors("train", " Run the same command to resume after the last completed epoch."):
         result = fit(
             args.model,
             args.data,
@@ -79,8 +170,6 @@ def _train(args, out):
             data_dir=args.data_dir,
             download=args.download,
         )
-    except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"keras-prelu train: error: {error}") from error
     out.write(result.summary() + "\n")
 
 
@@ -117,7 +206,7 @@ def _join_processes(args):
     from keras_prelu.training import distribution
 
     settings = (args.coordinator, args.num_processes, args.process_id)
-    try:
+    with _user_errors("train"):
         wanted = distribution.wants_processes(*settings)
         if not wanted:
             return
@@ -130,8 +219,6 @@ def _join_processes(args):
                 "add --backend jax."
             )
         distribution.initialize_processes(*settings, heartbeat_timeout=args.heartbeat_timeout)
-    except ValueError as error:
-        raise SystemExit(f"keras-prelu train: error: {error}") from error
 
 
 def _evaluate(args, out):
@@ -139,8 +226,10 @@ def _evaluate(args, out):
     from keras_prelu.evaluation import results_table
     from keras_prelu.evaluation import write_json
 
+    if args.json:
+        _check_output(args.json, "evaluate", "--json")
     results = []
-    try:
+    with _user_errors("evaluate"):
         for views in args.views:
             results.append(
                 evaluate(
@@ -156,26 +245,27 @@ def _evaluate(args, out):
                     flip=args.flip,
                 )
             )
-    except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"keras-prelu evaluate: error: {error}") from error
-    out.write(results_table(results) + "\n")
-    if args.json:
-        write_json(results, args.json)
-        out.write(f"Results written to {args.json}\n")
+        out.write(results_table(results) + "\n")
+        if args.json:
+            write_json(results, args.json)
+            out.write(f"Results written to {args.json}\n")
 
 
 def _export(args, out):
     from keras_prelu import export
 
-    try:
-        if args.format == "keras":
+    _check_output(args.output, "export", "OUTPUT", folder=args.format in ("saved_model", "preset"))
+    with _user_errors("export"):
+        if args.format == "preset":
+            from keras_prelu.presets import save_preset
+
+            save_preset(args.model, args.output, mean=args.mean)
+        elif args.format == "keras":
             export.serving_model(args.model, mean=args.mean).save(args.output)
         elif args.format == "onnx":
             export.export_onnx(args.model, args.output, mean=args.mean)
         else:
             export.export_saved_model(args.model, args.output, mean=args.mean)
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        raise SystemExit(f"keras-prelu export: error: {error}") from error
     out.write(f"Exported {args.model} ({args.format}) to {args.output}\n")
 
 
@@ -189,7 +279,10 @@ def _parse_bool(text):
 
 
 def _recipe_value_parser(field):
-    """Parses the text of a `Recipe` field after its annotation (`int | None`...)."""
+    """Parses the text of a `Recipe` field after its annotation (`int | None`...) and
+    checks it against the field's rule."""
+    from keras_prelu.training.recipe import check_field
+
     annotation = field.type
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         kinds = typing.get_args(annotation)
@@ -203,14 +296,22 @@ def _recipe_value_parser(field):
                     if text.strip().lower() == "none":
                         return None
                 elif kind is bool:
-                    return _parse_bool(text)
+                    return check(_parse_bool(text))
                 else:
-                    return kind(text)
+                    return check(kind(text))
             except ValueError:
                 continue
         raise argparse.ArgumentTypeError(
             f"{text!r} is not {' or '.join(k.__name__ for k in kinds)}"
         )
+
+    def check(value):
+        """The value, if valid for the field on its own (see `recipe.check_field`)."""
+        try:
+            check_field(field.name, value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
 
     parse.__name__ = " or ".join(kind.__name__ for kind in kinds)
     return parse
@@ -219,27 +320,49 @@ def _recipe_value_parser(field):
 def _reproduce(args, out):
     from keras_prelu.analysis import studies
 
-    options = {}
-    if args.seeds is not None:
-        options["seeds"] = tuple(args.seeds)
-    if args.epochs is not None:
-        options["epochs"] = args.epochs
-    if args.fc_units is not None:
-        options["fc_units"] = tuple(args.fc_units)
-    with_activations = dict(options)
-    if args.activations is not None:
-        with_activations["activations"] = tuple(args.activations)
-    results = studies.reproduce(
-        args.study,
-        args.out_dir,
-        runs_dir=args.runs_dir,
-        init=options,
-        activations=with_activations,
-        slopes=with_activations,
-    )
+    with _user_errors("reproduce"):
+        results = studies.reproduce(
+            args.study,
+            out_dir=args.out_dir,
+            runs_dir=args.runs_dir,
+            verbose=2,
+            data=args.data,
+            seeds=None if args.seeds is None else tuple(args.seeds),
+            epochs=args.epochs,
+            fc_units=None if args.fc_units is None else tuple(args.fc_units),
+            activations=None if args.activations is None else tuple(args.activations),
+        )
     for result in results.values():
-        out.write(studies.format_summary(result) + "\n")
+        out.write(result.summary() + "\n")
     out.write(f"Numbers (JSON) and plots (PNG) in {args.out_dir}\n")
+
+
+def _reproduce_description(studies):
+    """The help of `reproduce`: what each study shows and how long it takes."""
+    lines = textwrap.wrap(
+        "Reproduces the paper's findings at CPU scale. Each run is trained like "
+        "'keras-prelu train' (resumed when interrupted, reused when finished). The studies, "
+        "with the time each took on a shared 2-core CPU:",
+        width=78,
+        break_on_hyphens=False,
+    )
+    for name, spec in studies.items():
+        lines.append("")
+        lines += textwrap.wrap(
+            f"{spec.about}; {spec.duration}.",
+            width=78,
+            break_on_hyphens=False,
+            initial_indent=f"  {name:<12}",
+            subsequent_indent=" " * 14,
+        )
+    lines += ["", "  all         the three in turn.", ""]
+    lines += textwrap.wrap(
+        "Writes <study>.json and PNG plots (with matplotlib) to --out-dir; the shipped "
+        "results are in zoo/studies.",
+        width=78,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines)
 
 
 def _add_recipe_arguments(parser):
@@ -289,67 +412,72 @@ def build_parser():
         help="a zoo model; all models in one table if omitted",
     )
     info.add_argument(
-        "--image-size", type=int, default=224, help="side of the square input image (default 224)"
+        "--image-size",
+        type=_positive_int,
+        default=224,
+        help="side of the square input image (default 224)",
     )
     info.add_argument("--activation", choices=ACTIVATIONS, default="prelu")
     info.set_defaults(run=_info)
 
     from keras_prelu.analysis import studies
+    from keras_prelu.analysis.studies.activations import ACTIVATIONS as STUDY_ACTIVATIONS
 
+    defaults = {name: spec.config() for name, spec in studies.STUDIES.items()}
     reproduce = verbs.add_parser(
         "reproduce",
-        help="the paper's studies at small scale on the bundled digits",
-        description=(
-            "Reproduces a study of the paper on the bundled digits, sized for "
-            "a CPU: 'init' (He vs Xavier initialization of the 30-layer ReLU "
-            "model and of model B at a quarter width, Fig. 3), 'activations' "
-            "(ReLU, Leaky ReLU, PReLU shared and channel-wise on the 14-layer "
-            "model, several seeds, Table 2), 'slopes' (the learned slopes and "
-            "mean responses of those models, Table 1 and Fig. 2) or 'all'. "
-            "Writes JSON numbers and PNG plots (with matplotlib)."
-        ),
+        help="the paper's findings (Fig. 3, Table 2, Table 1 / Fig. 2) at CPU scale",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_reproduce_description(studies.STUDIES),
     )
-    reproduce.add_argument("study", choices=studies.STUDIES + ("all",))
+    reproduce.add_argument("study", choices=[*studies.STUDIES, "all"])
     reproduce.add_argument(
         "--out-dir",
         default=studies.DEFAULT_OUT_DIR,
-        help=f"where the JSON and PNG files go (default {studies.DEFAULT_OUT_DIR})",
+        help=f"where the JSON and PNG files go (default {studies.DEFAULT_OUT_DIR}; "
+        "--out-dir zoo/studies replaces the shipped results)",
     )
     reproduce.add_argument(
         "--runs-dir",
         default=studies.DEFAULT_RUNS_DIR,
-        help="where the trained models of 'activations' go, "
-        f"read by 'slopes' (default {studies.DEFAULT_RUNS_DIR})",
+        help="where the studies' runs go, and are reused from "
+        f"(default {studies.DEFAULT_RUNS_DIR})",
+    )
+    reproduce.add_argument(
+        "--data",
+        default=None,
+        help=f"the source (default {defaults['init'].data} for init, "
+        f"{defaults['activations'].data} for activations and slopes)",
     )
     reproduce.add_argument(
         "--activations",
         nargs="+",
         default=None,
-        choices=studies.STUDY_ACTIVATIONS,
-        help="the activations of 'activations' and 'slopes' (default: all four)",
+        choices=STUDY_ACTIVATIONS,
+        help="the rectifiers of activations and slopes (default: all four; relu is needed)",
     )
     reproduce.add_argument(
         "--seeds",
-        type=int,
+        type=_non_negative_int,
         nargs="+",
         default=None,
-        help=f"seeds of each configuration (default "
-        f"{' '.join(map(str, studies.STUDY_SEEDS))}; init: 0)",
+        help=f"the seeds (default {' '.join(map(str, defaults['init'].seeds))} for init, "
+        f"{' '.join(map(str, defaults['activations'].seeds))} for activations)",
     )
     reproduce.add_argument(
         "--epochs",
-        type=int,
+        type=_positive_int,
         default=None,
-        help=f"epochs of each run (default {studies.INIT_EPOCHS} "
-        f"for init, {studies.ACTIVATION_EPOCHS} for activations)",
+        help=f"epochs of each run (default {defaults['init'].epochs} for init; the most for "
+        f"activations, default {defaults['activations'].epochs}, the switch ends runs earlier)",
     )
     reproduce.add_argument(
         "--fc-units",
-        type=int,
+        type=_positive_int,
         nargs=2,
         metavar=("FC1", "FC2"),
         default=None,
-        help=f"widths of fc1 and fc2 (default {' '.join(map(str, studies.STUDY_FC_UNITS))})",
+        help=f"widths of fc1 and fc2 (default {' '.join(map(str, defaults['init'].fc_units))})",
     )
     reproduce.set_defaults(run=_reproduce)
 
@@ -390,7 +518,7 @@ def build_parser():
     )
     train.add_argument(
         "--scale-range",
-        type=int,
+        type=_positive_int,
         nargs=2,
         metavar=("MIN", "MAX"),
         default=None,
@@ -400,7 +528,7 @@ def build_parser():
         "--crop-size",
         "--image-size",
         dest="crop_size",
-        type=int,
+        type=_positive_int,
         default=None,
         help="training crop side, the model's input size (default: the data's; the paper's 224)",
     )
@@ -419,7 +547,7 @@ def build_parser():
     )
     train.add_argument(
         "--fc-units",
-        type=int,
+        type=_positive_int,
         nargs=2,
         metavar=("FC1", "FC2"),
         default=None,
@@ -444,14 +572,14 @@ def build_parser():
     )
     processes.add_argument(
         "--num-processes",
-        type=int,
+        type=_positive_int,
         default=None,
         metavar="N",
         help="the number of processes of the run",
     )
     processes.add_argument(
         "--process-id",
-        type=int,
+        type=_non_negative_int,
         default=None,
         metavar="I",
         help="this process' id in [0, N); 0 writes the run",
@@ -464,7 +592,7 @@ def build_parser():
     )
     processes.add_argument(
         "--heartbeat-timeout",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_HEARTBEAT_TIMEOUT,
         metavar="SECONDS",
         help="a process silent this long is declared dead and "
@@ -487,7 +615,7 @@ def build_parser():
         "models",
         nargs="+",
         metavar="MODEL",
-        help="a run folder of 'keras-prelu train' or a .keras file",
+        help="a run folder of 'keras-prelu train', a preset folder or a .keras file",
     )
     evaluate.add_argument(
         "--data", default=None, help=f"the source (default: the run's, else {DEFAULT_SOURCE!r})"
@@ -503,7 +631,7 @@ def build_parser():
     )
     evaluate.add_argument(
         "--scales",
-        type=int,
+        type=_positive_int,
         nargs="+",
         default=None,
         help="shorter sides, scores averaged (default: the "
@@ -512,11 +640,11 @@ def build_parser():
     )
     evaluate.add_argument(
         "--crop-size",
-        type=int,
+        type=_positive_int,
         default=None,
         help="crop side and training crop (default: the run's)",
     )
-    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--batch-size", type=_positive_int, default=32)
     evaluate.add_argument(
         "--flip",
         action=argparse.BooleanOptionalAction,
@@ -527,7 +655,7 @@ def build_parser():
     )
     evaluate.add_argument(
         "--window",
-        type=int,
+        type=_positive_int,
         nargs=2,
         metavar=("H", "W"),
         default=None,
@@ -539,16 +667,20 @@ def build_parser():
 
     export_ = verbs.add_parser(
         "export",
-        help="export a trained model: SavedModel, ONNX or .keras, with its mean",
+        help="export a trained model: SavedModel, ONNX, .keras or a preset, with its mean",
         description=(
             "Exports a model that takes RGB images in [0, 255] of any size, "
-            "subtracts the run's mean and returns class probabilities."
+            "subtracts the run's mean and returns class probabilities, with the "
+            "class names and preprocessing recorded in the file; or a preset folder "
+            "(config.json, model.weights.h5, metadata.json) that from_preset loads."
         ),
     )
-    export_.add_argument("model", help="a run folder or a .keras file")
-    export_.add_argument("output", help="the SavedModel folder, .onnx or .keras file")
+    export_.add_argument("model", help="a run folder, a preset folder or a .keras file")
     export_.add_argument(
-        "--format", choices=("saved_model", "onnx", "keras"), default="saved_model"
+        "output", help="the SavedModel folder, the .onnx or .keras file, or the preset folder"
+    )
+    export_.add_argument(
+        "--format", choices=("saved_model", "onnx", "keras", "preset"), default="saved_model"
     )
     export_.add_argument(
         "--mean",

@@ -16,3 +16,23 @@ pytest_plugins = ["tests.helpers.backend_matrix"]
 def rng():
     """A NumPy generator seeded 0, new for each test."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A run folder made by `keras-prelu train` in a fresh process, tiny: one epoch of the
+    main job's model and data, `<tmp>/runs/model_14-digits` (the main job's name)."""
+    from tests.helpers.processes import Child
+    from tests.helpers.processes import keras_prelu_command
+
+    run_dir = tmp_path_factory.mktemp("trained") / "runs" / "model_14-digits"
+    child = Child(
+        [*keras_prelu_command(), "train", "--run-dir", str(run_dir), *TINY_TRAINING],
+        cwd=tmp_path_factory.mktemp("elsewhere"),
+    )
+    assert child.finish(timeout=600) == 0, child.stderr[-4000:]
+    return run_dir
+
+
+# `keras-prelu train` options of the smallest useful run of the main job.
+TINY_TRAINING = ["--epochs", "1", "--batch-size", "64", "--fc-units", "16", "16"]

@@ -1,4 +1,5 @@
 import json
+import sys
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ from keras_prelu import data
 from keras_prelu import export
 from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
+from tests.helpers.run_folders import write_run_folder
 
 MEAN = np.array([30.0, 60.0, 90.0], dtype="float32")
 SIZES = [(2, 32, 32, 3), (1, 45, 61, 3)]
@@ -81,12 +83,10 @@ def test_onnx_agrees_with_keras_at_two_sizes(tmp_path):
 
 def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
     model = small_model()
-    model.save(tmp_path / "model.keras")
     per_pixel = np.broadcast_to(MEAN, (32, 32, 3)).copy()
     per_pixel[0, 0, 0] += 32 * 32 * 3.0  # channel 0 averages to MEAN[0] + 3
-    data.save_mean(per_pixel, tmp_path)
-    (tmp_path / "run.json").write_text(json.dumps({"augmentation": {"crop_size": 32}}))
-    serving = export.serving_model(str(tmp_path))
+    run_dir = write_run_folder(tmp_path / "run", model, mean=per_pixel)
+    serving = export.serving_model(str(run_dir))
     np.testing.assert_allclose(
         serving.get_layer("subtract_mean").offset, -(MEAN + [3.0, 0.0, 0.0]), rtol=1e-6
     )
@@ -102,11 +102,63 @@ def test_run_folder_mean_per_pixel_mean_and_keras_round_trip(tmp_path):
     )
 
 
+def test_exports_of_a_preset_carry_class_names_and_preprocessing(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import onnx
+
+    from keras_prelu import save_preset
+
+    names = [f"class {i}" for i in range(10)]
+    preset = save_preset(small_model(), tmp_path / "preset", mean=MEAN, class_names=names)
+    described = {
+        "class_names": names,
+        "mean": MEAN.tolist(),
+        "evaluation_scale": 0,  # a bare model's scale is unknown
+        "crop_size": 32,
+    }
+    saved = export.export_saved_model(preset, str(tmp_path / "saved"))
+    metadata = tf.saved_model.load(saved).signatures["metadata"]()
+    assert [name.decode() for name in metadata["class_names"].numpy()] == names
+    np.testing.assert_array_equal(metadata["mean"], MEAN)
+    assert int(metadata["crop_size"]) == 32
+    assert "RGB in [0, 255]" in metadata["input"].numpy().decode()
+    cli = Path(shutil.which("saved_model_cli", path=str(Path(sys.executable).parent)))
+    shown = subprocess.run(
+        [cli, "show", "--dir", saved, "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    for text in (
+        "signature_def['metadata']",
+        "outputs['class_names']",
+        "inputs['images']",
+        "outputs['probabilities']",
+    ):
+        assert text in shown
+
+    path = export.export_onnx(preset, str(tmp_path / "model.onnx"))
+    session = onnxruntime.InferenceSession(path)
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    assert [o.name for o in session.get_outputs()] == ["probabilities"]
+    properties = {
+        key: json.loads(value) for key, value in session.get_modelmeta().custom_metadata_map.items()
+    }
+    assert {key: properties[key] for key in described} == described
+    onnx.checker.check_model(onnx.load(path))
+    images = images_of((2, 40, 36, 3))
+    (probabilities,) = session.run(None, {"images": images.astype("float32")})
+    np.testing.assert_allclose(probabilities, expected(small_model(), images), rtol=1e-5, atol=1e-7)
+
+
 def test_a_bare_model_needs_its_mean():
     with pytest.raises(ValueError, match="mean"):
         export.serving_model(small_model())
     with pytest.raises(ValueError, match="mean"):
         export.serving_model(small_model(), mean=np.zeros((2, 3)))
+    for mean in ([float("nan")] * 3, [0.0, float("inf"), 0.0]):
+        with pytest.raises(ValueError, match="`mean` must be finite numbers"):
+            export.serving_model(small_model(), mean=mean)
     assert (
         export.serving_model(small_model(), mean=0).count_params() == small_model().count_params()
     )

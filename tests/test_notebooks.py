@@ -1,5 +1,7 @@
-"""The notebooks of examples/ run top to bottom, on the bundled data."""
+"""The notebooks of examples/ run top to bottom, on the bundled data, on both of the paths
+they offer: without a trained run, and with the main job's run in the working directory."""
 
+import shutil
 from pathlib import Path
 
 import nbclient
@@ -8,25 +10,42 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+# What each notebook prints on each path: (without a run, with the main job's run).
+PATHS = {
+    "fine_tuning": ("starting from He's initialization", "Starting from the trained run"),
+    "export_and_serving": ("training a small model", "Exporting the trained run"),
+}
 
 
 def test_every_example_is_collected():
-    assert {path.name for path in NOTEBOOKS} >= {"fine_tuning.ipynb", "export_and_serving.ipynb"}
+    assert {path.stem for path in NOTEBOOKS} == set(PATHS)
+
+
+def run_notebook(path, working_directory):
+    """Executes the notebook in `working_directory`; returns what its cells printed."""
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": working_directory}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and its traceback
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
+    assert not [output for output in outputs if output.output_type == "error"]
+    return "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_top_to_bottom(path, tmp_path):
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
-    )
-    client.execute()  # raises CellExecutionError, with the cell and its traceback
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.output_type == "error"
-    ]
-    assert not errors
+def test_notebook_runs_without_a_trained_run(path, tmp_path):
+    assert PATHS[path.stem][0] in run_notebook(path, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_notebook_runs_from_the_main_jobs_run(path, tmp_path, trained_run):
+    shutil.copytree(trained_run, tmp_path / "runs" / "model_14-digits")
+    assert PATHS[path.stem][1] in run_notebook(path, tmp_path)

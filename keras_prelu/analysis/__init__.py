@@ -6,13 +6,21 @@
 - `mean_responses`: the mean response of each activation layer over a
   dataset (Fig. 2);
 - `layer_complexity` / `model_complexity`: parameters and multiply-adds;
-- `keras_prelu.analysis.studies`: the paper's studies at small scale
+- `value_and_gradients` / `GradientNorms`: gradients of a loss with respect to
+  chosen variables on every backend, and their norms during training;
+- `paired_difference`: the mean of paired differences over seeds with its
+  Student's t interval;
+- `keras_prelu.analysis.studies`: the paper's findings at CPU scale
   (`keras-prelu reproduce`).
 """
 
 from keras_prelu.analysis.complexity import LayerComplexity
 from keras_prelu.analysis.complexity import layer_complexity
 from keras_prelu.analysis.complexity import model_complexity
+from keras_prelu.analysis.gradients import GradientNorms
+from keras_prelu.analysis.gradients import GradientRecord
+from keras_prelu.analysis.gradients import gradients
+from keras_prelu.analysis.gradients import value_and_gradients
 from keras_prelu.analysis.responses import ResponseRow
 from keras_prelu.analysis.responses import activation_layers
 from keras_prelu.analysis.responses import mean_responses
@@ -26,22 +34,30 @@ from keras_prelu.analysis.signal import weight_layers
 from keras_prelu.analysis.slopes import SlopeRow
 from keras_prelu.analysis.slopes import format_slope_table
 from keras_prelu.analysis.slopes import learned_slopes
+from keras_prelu.analysis.statistics import PairedDifference
+from keras_prelu.analysis.statistics import paired_difference
 
 __all__ = [
+    "GradientNorms",
+    "GradientRecord",
     "LayerComplexity",
+    "PairedDifference",
     "ResponseRow",
     "SignalRow",
     "SlopeRow",
     "activation_layers",
     "format_signal_table",
     "format_slope_table",
+    "gradients",
     "layer_complexity",
     "learned_slopes",
     "mean_responses",
     "model_complexity",
+    "paired_difference",
     "plot_mean_responses",
     "plot_signal",
     "random_projection_loss",
     "signal_propagation",
+    "value_and_gradients",
     "weight_layers",
 ]

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_prelu.analysis.gradients import gradients
+
 
 @dataclasses.dataclass(frozen=True)
 class SignalRow:
@@ -116,9 +118,9 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
     values = probe(inputs, training=False)
     if backward:
         layer_inputs = [values[2 * index] for index in range(len(layers))]
-        gradients = _input_gradients(model, layers, layer_inputs, inputs, loss)
+        input_gradients = _input_gradients(model, layers, layer_inputs, inputs, loss)
     else:
-        gradients = [None] * len(layers)
+        input_gradients = [None] * len(layers)
 
     rows = []
     for index, layer in enumerate(layers):
@@ -126,7 +128,7 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
         y = np.asarray(keras.ops.convert_to_numpy(values[2 * index + 1]), "float64")
         kernel = keras.ops.convert_to_numpy(layer.kernel)
         fan_in, fan_out = _fans(kernel.shape)
-        grad = gradients[index]
+        grad = input_gradients[index]
         rows.append(
             SignalRow(
                 name=layer.name,
@@ -188,29 +190,7 @@ def _input_gradients(model, layers, layer_inputs, inputs, loss):
         return loss(outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs)
 
     variables = [offsets[id(layer)].offset for layer in layers]
-    return _gradients(objective, variables)
-
-
-def _gradients(loss_fn, variables):
-    """Gradients of the scalar `loss_fn()` with respect to `variables`, on any backend."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        def loss_of(values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return loss_fn()
-
-        return jax.grad(loss_of)([variable.value for variable in variables])
-    if backend == "torch":
-        import torch
-
-        return torch.autograd.grad(loss_fn(), [variable.value for variable in variables])
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = loss_fn()
-    return tape.gradient(loss, [variable.value for variable in variables])
+    return gradients(objective, variables)
 
 
 def format_signal_table(rows):

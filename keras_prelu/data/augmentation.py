@@ -1,6 +1,7 @@
 """The paper's training augmentation, as data (Sec. 3)."""
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -80,8 +81,15 @@ class Augmentation:
             )
         if not isinstance(self.flip, bool):
             raise ValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
-        if not self.pca_std >= 0:
-            raise ValueError(f"`pca_std` must be a number >= 0. Received: pca_std={self.pca_std}")
+        if not (
+            isinstance(self.pca_std, (int, float, np.floating, np.integer))
+            and not isinstance(self.pca_std, bool)
+            and math.isfinite(self.pca_std)
+            and self.pca_std >= 0
+        ):
+            raise ValueError(
+                f"`pca_std` must be a finite number >= 0. Received: pca_std={self.pca_std!r}"
+            )
         object.__setattr__(self, "scale_range", scale_range)
         object.__setattr__(self, "mean", check_mean(self.mean, self.crop_size))
         object.__setattr__(
@@ -101,12 +109,21 @@ class Augmentation:
 
 def check_mean(mean, crop_size):
     """Returns `mean` as a read-only float32 array of shape (3,) or (crop, crop, 3)."""
-    mean = np.array(mean, dtype=np.float32)
+    try:
+        mean = np.array(mean, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"`mean` must be an array of numbers. Received: mean={mean!r}") from None
     if mean.shape not in ((3,), (crop_size, crop_size, 3)):
         raise ValueError(
             "`mean` must be a per-channel RGB mean of shape (3,) or a per-pixel mean "
             f"of shape ({crop_size}, {crop_size}, 3) matching the crop. "
             f"Received: mean of shape {mean.shape}"
+        )
+    non_finite = int(np.size(mean) - np.isfinite(mean).sum())
+    if non_finite:
+        raise ValueError(
+            f"`mean` must hold finite numbers. Received: mean with {non_finite} NaN or "
+            f"infinite values (first values {mean.ravel()[:3].tolist()})"
         )
     mean.flags.writeable = False
     return mean
@@ -114,9 +131,9 @@ def check_mean(mean, crop_size):
 
 def _as_constant(value, shape, name):
     array = np.array(value, dtype=np.float32)
-    if array.shape != shape:
+    if array.shape != shape or not np.isfinite(array).all():
         raise ValueError(
-            f"`{name}` must have shape {shape}. Received: {name} of shape {array.shape}"
+            f"`{name}` must be finite numbers of shape {shape}. Received: {name}={value!r}"
         )
     array.flags.writeable = False
     return array
@@ -124,3 +141,32 @@ def _as_constant(value, shape, name):
 
 def _is_positive_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+# Images smaller than the paper's are cropped at their own size, but at least this large
+# (the bundled 8x8 digits train at 32x32), with scales from the crop to 1.25 times it.
+SMALLEST_FITTED_CROP = 32
+SMALL_IMAGE_SCALE_JITTER = 1.25
+
+
+def fitted_augmentation(shorter_sides, *, mean, flip=True):
+    """The paper's augmentation at sizes fitted to images with these shorter sides.
+
+    With `m` the median of `shorter_sides`:
+
+    - `m >= 256` (ImageNet-sized): the paper's scales `s ~ U[256, 512]` and 224 crop;
+    - otherwise: crop `c = clip(m, 32, 224)` and `s ~ U[c, 1.25 c]`, so that the
+      smallest scale's crop covers the shorter side, as the bundled 8x8 digits do
+      (`c = 32`, `s ~ U[32, 40]`).
+
+    Args:
+        shorter_sides: the shorter side of each training image (or of a sample).
+        mean: the per-channel RGB mean subtracted last, in [0, 255] units.
+        flip: whether to flip half of the images horizontally.
+    """
+    shorter_side = float(np.median(shorter_sides))
+    if shorter_side >= paper.SCALE_RANGE[0]:
+        return Augmentation(flip=flip, mean=mean)
+    crop_size = int(min(max(shorter_side, SMALLEST_FITTED_CROP), paper.CROP_SIZE))
+    scale_range = (crop_size, round(crop_size * SMALL_IMAGE_SCALE_JITTER))
+    return Augmentation(scale_range=scale_range, crop_size=crop_size, flip=flip, mean=mean)

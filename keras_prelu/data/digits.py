@@ -2,17 +2,13 @@
 
 import numpy as np
 
-from keras_prelu.data.augmentation import Augmentation
+from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.source import ListedSource
 
 DIGITS_SOURCE_NAME = "digits"
 
 # Every fifth image (359 of 1797, about 36 per class) is held out for validation.
 _VALIDATION_EVERY = 5
-# The 8x8 images are trained at shorter side s ~ U[32, 40] with 32x32 crops, evaluated
-# at 32: the paper's recipe at a size that a CPU trains in minutes.
-DIGITS_SCALE_RANGE = (32, 40)
-DIGITS_CROP_SIZE = 32
 
 
 class DigitsSource(ListedSource):
@@ -23,8 +19,10 @@ class DigitsSource(ListedSource):
     (1438). Nothing is downloaded: the data is part of the scikit-learn wheel.
 
     `default_augmentation()` keeps the paper's recipe (scale jitter, random crops,
-    colour altering, mean subtraction) at sizes fitted to these images, without
-    flips: a mirrored digit is not the same digit.
+    colour altering, mean subtraction) at sizes fitted to these images
+    (`fitted_augmentation`: shorter side s ~ U[32, 40], 32x32 crops, evaluated at
+    32, a size that a CPU trains in minutes), without flips: a mirrored digit is
+    not the same digit.
     """
 
     def __init__(self):
@@ -48,9 +46,6 @@ class DigitsSource(ListedSource):
 
     def default_augmentation(self):
         train_images = self._splits["train"][0]
-        return Augmentation(
-            scale_range=DIGITS_SCALE_RANGE,
-            crop_size=DIGITS_CROP_SIZE,
-            flip=False,
-            mean=train_images.mean(axis=(0, 1, 2)),
+        return fitted_augmentation(
+            [min(train_images.shape[1:3])], mean=train_images.mean(axis=(0, 1, 2)), flip=False
         )

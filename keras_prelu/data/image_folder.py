@@ -1,5 +1,6 @@
 """A folder of images with one subfolder per class."""
 
+import logging
 import os
 
 import numpy as np
@@ -7,7 +8,14 @@ import tensorflow as tf
 
 from keras_prelu.data.source import ListedSource
 
+logger = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+# Images with more pixels by their header are skipped unread: Pillow's own limit
+# against decompression bombs (a 23000x23000 PNG of 0.5 MB decodes to 1.6 GB).
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+# Training needs at least two classes: with one, every prediction is right.
+MIN_CLASSES = 2
 # Names accepted for the split subfolders of a folder that is already split.
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val")}
 DEFAULT_VALIDATION_FRACTION = 0.1
@@ -22,18 +30,31 @@ class ImageFolderSource(ListedSource):
     `tfds.folder_dataset.ImageFolder`: ImageNet's synset folders (`n01440764`, ...)
     get the ids of tfds' `imagenet2012`. JPEG and PNG files (any case of
     `.jpg`, `.jpeg`, `.png`, also in nested folders) are read; grayscale, RGBA and
-    CMYK images come out as RGB. Files that cannot be decoded (corrupt, truncated,
-    not an image) are skipped by the pipelines of `keras_prelu.data`; each is logged
-    once with its path and listed in `undecodable_files`.
+    CMYK images come out as RGB. Only regular files are listed (a FIFO or a socket
+    named `x.png` is skipped: opening it would block). Files that cannot be decoded
+    (corrupt, truncated, not an image) or whose header gives more than `max_pixels`
+    pixels are skipped by the pipelines of `keras_prelu.data` before decoding; each
+    skipped file is logged once with its path and listed in `undecodable_files`.
+    The training split must have images in at least two classes.
 
     Args:
         root: the folder.
         validation_fraction: for a folder without `train`/`val` (or `validation`)
             subfolders, the fraction of each class held out for "validation"
             (a fixed choice); defaults to 0.1. Not accepted for a split folder.
+        max_pixels: the largest image, `height * width` from the file's header;
+            defaults to `DEFAULT_MAX_PIXELS` (89,478,485, Pillow's limit).
     """
 
-    def __init__(self, root, *, validation_fraction=None):
+    def __init__(self, root, *, validation_fraction=None, max_pixels=DEFAULT_MAX_PIXELS):
+        if not (
+            isinstance(max_pixels, int) and not isinstance(max_pixels, bool) and max_pixels > 0
+        ):
+            raise ValueError(
+                f"`max_pixels` must be a positive integer. Received: max_pixels={max_pixels!r}"
+            )
+        self.max_pixels = max_pixels
+        skipped = []
         split_roots = _split_folders(root)
         if split_roots and validation_fraction is not None:
             raise ValueError(
@@ -44,7 +65,8 @@ class ImageFolderSource(ListedSource):
         if split_roots:
             class_names = _class_folders(split_roots["train"])
             files = {
-                split: _list_images(folder, class_names) for split, folder in split_roots.items()
+                split: _list_images(folder, class_names, skipped)
+                for split, folder in split_roots.items()
             }
         else:
             if validation_fraction is None:
@@ -55,16 +77,23 @@ class ImageFolderSource(ListedSource):
                     f"Received: validation_fraction={validation_fraction}"
                 )
             class_names = _class_folders(root)
-            files = _split_by_fraction(_list_images(root, class_names), validation_fraction)
-        if not files["train"][0]:
-            raise ValueError(
-                f"`root` has no {'/'.join(IMAGE_EXTENSIONS)} images in class folders. "
-                f"Received: root={root!r}"
+            files = _split_by_fraction(
+                _list_images(root, class_names, skipped), validation_fraction
             )
+        _check_classes(root, class_names, files["train"][1])
         listed = {
             split: (np.array(paths, dtype=str), labels) for split, (paths, labels) in files.items()
         }
         super().__init__(os.fspath(root), class_names, listed)
+        for path in skipped:
+            self.report_undecodable(path, "it is not a regular file")
+
+    def training_subset(self, num_examples):
+        raise ValueError(
+            "A training subset (`name[:N]`) of an image folder would hold its first classes "
+            "only (files are listed class by class); make a folder with fewer files per class "
+            f"instead. Received: name={self.name!r}[:{num_examples}]"
+        )
 
     def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         # File names are small: all of them are shuffled before anything is read.
@@ -105,8 +134,12 @@ def _class_folders(folder):
     return names
 
 
-def _list_images(folder, class_names):
-    """(paths, labels) of the images under `folder/<class name>` for every class."""
+def _list_images(folder, class_names, skipped):
+    """(paths, labels) of the images under `folder/<class name>` for every class.
+
+    Image names that are not regular files (FIFOs, sockets, devices, broken links)
+    are appended to `skipped`.
+    """
     present = set(_class_folders(folder))
     unknown = present - set(class_names)
     if unknown:
@@ -115,17 +148,45 @@ def _list_images(folder, class_names):
         )
     paths, labels = [], []
     for label, name in enumerate(class_names):
-        class_paths = sorted(_walk_images(os.path.join(folder, name))) if name in present else []
+        class_paths = (
+            sorted(_walk_images(os.path.join(folder, name), skipped)) if name in present else []
+        )
         paths += class_paths
         labels += [label] * len(class_paths)
     return paths, labels
 
 
-def _walk_images(folder):
-    for directory, _, files in os.walk(folder):
-        for file in files:
-            if file.lower().endswith(IMAGE_EXTENSIONS) and not file.startswith("."):
-                yield os.path.join(directory, file)
+def _walk_images(folder, skipped):
+    """The image files under `folder`, at any depth (links to folders are not followed)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk_images(entry.path, skipped)
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS) and not entry.name.startswith("."):
+                if entry.is_file():
+                    yield entry.path
+                else:
+                    skipped.append(entry.path)
+
+
+def _check_classes(root, class_names, train_labels):
+    counts = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=len(class_names))
+    with_images = [name for name, count in zip(class_names, counts) if count]
+    if len(with_images) < MIN_CLASSES:
+        raise ValueError(
+            f"`root` must have training images in at least {MIN_CLASSES} class folders "
+            f"(one class makes every prediction right). Received: root={os.fspath(root)!r} "
+            f"with {'/'.join(IMAGE_EXTENSIONS)} images in {with_images or 'no class'} of "
+            f"its class folders {list(class_names)}"
+        )
+    empty = [name for name, count in zip(class_names, counts) if not count]
+    if empty:
+        logger.warning(
+            "%s: the class folders %s have no training images; the model learns no "
+            "example of them.",
+            os.fspath(root),
+            empty,
+        )
 
 
 def _split_by_fraction(files, validation_fraction):

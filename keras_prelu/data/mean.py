@@ -1,13 +1,8 @@
-"""The mean image of a training split, computed in one streaming pass, kept beside a run."""
-
-import json
-import os
+"""The mean image of a training split, computed in one streaming pass."""
 
 import numpy as np
 
 from keras_prelu.data.pipeline import evaluation_dataset
-
-MEAN_FILENAME = "mean.json"
 
 
 def compute_mean(
@@ -48,22 +43,3 @@ def compute_mean(
         raise ValueError(f"`split` has no images to average. Received: split={split!r}")
     mean = total / count
     return (mean if per_pixel else mean.mean(axis=(0, 1))).astype(np.float32)
-
-
-def save_mean(mean, run_dir):
-    """Writes `mean` to `run_dir/mean.json` and returns that path."""
-    mean = np.asarray(mean, dtype=np.float32)
-    os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, MEAN_FILENAME)
-    with open(path, "w") as file:
-        json.dump({"shape": list(mean.shape), "mean": mean.ravel().tolist()}, file)
-    return path
-
-
-def load_mean(path):
-    """Reads a mean written by `save_mean`, from its file or from the run folder."""
-    if os.path.isdir(path):
-        path = os.path.join(path, MEAN_FILENAME)
-    with open(path) as file:
-        saved = json.load(file)
-    return np.array(saved["mean"], dtype=np.float32).reshape(saved["shape"])

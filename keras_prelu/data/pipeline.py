@@ -54,7 +54,7 @@ def training_dataset(
     """
     check_shard(num_shards, shard_index)
     shard_batch_size = _check_batch_size(batch_size, num_shards)
-    if not isinstance(shuffle_buffer, int) or shuffle_buffer < 0:
+    if not _is_int(shuffle_buffer) or shuffle_buffer < 0:
         raise ValueError(
             "`shuffle_buffer` must be an integer >= 0 (0: no buffer). "
             f"Received: shuffle_buffer={shuffle_buffer!r}"
@@ -173,7 +173,7 @@ def evaluation_dataset(
     defaults = source.default_augmentation()
     scale = defaults.scale_range[0] if scale is None else scale
     crop_size = defaults.crop_size if crop_size is None else crop_size
-    if not isinstance(scale, int) or not isinstance(crop_size, int) or not 0 < crop_size <= scale:
+    if not _is_int(scale) or not _is_int(crop_size) or not 0 < crop_size <= scale:
         raise ValueError(
             "`scale` and `crop_size` must be integers with 0 < crop_size <= scale. "
             f"Received: scale={scale!r}, crop_size={crop_size!r}"
@@ -254,15 +254,26 @@ def _batch(
 
 
 def _drop_incomplete(source, examples):
-    """The examples of image files that are whole JPEGs or PNGs.
+    """The examples of image files that are whole JPEGs or PNGs within the pixel limit.
 
-    Files that are not (truncated downloads, other formats, garbage) are dropped
-    before decoding and reported by `source.report_undecodable` with their paths.
-    Sources without files are returned as they are.
+    Files that are not (truncated downloads, other formats, garbage, more pixels
+    than `source.max_pixels` by their header) are dropped before decoding and
+    reported by `source.report_undecodable` with their paths. A whole JPEG whose
+    header libjpeg cannot read is dropped by `ignore_errors`, which logs
+    TensorFlow's error. Sources without files are returned as they are.
     """
     if "path" not in examples.element_spec:
         return examples
-    return examples.filter(lambda example: _is_complete_or_reported(source, example))
+    return (
+        examples.map(
+            lambda example: (example, _is_usable_or_reported(source, example)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        .ignore_errors(log_warning=True)
+        .filter(lambda example, usable: usable)
+        .map(lambda example, usable: example)
+    )
 
 
 def _weigh_out_incomplete(source, examples):
@@ -275,33 +286,55 @@ def _weigh_out_incomplete(source, examples):
     blank = tf.io.encode_png(tf.zeros([1, 1, 3], tf.uint8))
 
     def weigh(example):
-        complete = _is_complete_or_reported(source, example)
+        usable = _is_usable_or_reported(source, example)
         return dict(
             example,
-            image=tf.where(complete, example["image"], blank),
-            weight=tf.cast(complete, tf.float32),
+            image=tf.where(usable, example["image"], blank),
+            weight=tf.cast(usable, tf.float32),
         )
 
-    return examples.map(weigh)
+    return examples.map(weigh, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _is_complete_or_reported(source, example):
-    """Whether the example's file is a whole image; reports its path if not."""
+def _is_usable_or_reported(source, example):
+    """Whether the example's file is a whole image within the pixel limit; reports it if not."""
+    contents = example["image"]
+    complete = transforms.is_complete_image(contents)
+    height, width = tf.unstack(
+        tf.cond(
+            complete,
+            lambda: transforms.encoded_size(contents),
+            lambda: tf.zeros([2], tf.int64),
+        )
+    )
+    pixels = height * width
+    small_enough = tf.constant(True) if source.max_pixels is None else pixels <= source.max_pixels
 
-    def report(path):
-        source.report_undecodable(path.numpy().decode())
+    def report(path, height, width):
+        if height * width == 0:
+            reason = "it is not a whole JPEG or PNG file"
+        else:
+            reason = (
+                f"its header gives {int(width)}x{int(height)} = {int(width * height):,} "
+                f"pixels, more than the limit of {source.max_pixels:,} (max_pixels)"
+            )
+        source.report_undecodable(path.numpy().decode(), reason)
         return False
 
     return tf.cond(
-        transforms.is_complete_image(example["image"]),
+        (pixels > 0) & small_enough,
         lambda: True,
-        lambda: tf.py_function(report, [example["path"]], tf.bool),
+        lambda: tf.py_function(report, [example["path"], height, width], tf.bool),
     )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_batch_size(batch_size, num_shards):
     """The batch size of one shard of a global `batch_size`."""
-    if not isinstance(batch_size, int) or batch_size < 1 or batch_size % num_shards:
+    if not _is_int(batch_size) or batch_size < 1 or batch_size % num_shards:
         raise ValueError(
             f"`batch_size` must be a positive integer divisible by num_shards={num_shards}. "
             f"Received: batch_size={batch_size!r}"
@@ -310,11 +343,11 @@ def _check_batch_size(batch_size, num_shards):
 
 
 def check_shard(num_shards, shard_index):
-    if not isinstance(num_shards, int) or num_shards < 1:
+    if not _is_int(num_shards) or num_shards < 1:
         raise ValueError(
             f"`num_shards` must be a positive integer. Received: num_shards={num_shards!r}"
         )
-    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
+    if not _is_int(shard_index) or not 0 <= shard_index < num_shards:
         raise ValueError(
             f"`shard_index` must be an integer in [0, {num_shards}). "
             f"Received: shard_index={shard_index!r}"

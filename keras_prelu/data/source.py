@@ -1,6 +1,7 @@
 """The interface every data source implements."""
 
 import abc
+import copy
 import logging
 
 import numpy as np
@@ -17,16 +18,22 @@ class Source(abc.ABC):
     """A labelled image dataset split into "train" and "validation".
 
     `dataset(split)` gives the raw examples as a `tf.data.Dataset` of dicts with
-    `"image"` (encoded bytes, or decoded `uint8` pixels), `"label"` (an integer class
-    id, the index of its name in `class_names`) and, for sources that read files,
-    `"path"`. The transforms of `keras_prelu.data` accept both kinds of image.
+    `"image"` (encoded bytes, or decoded `(height, width, channels)` pixels, `uint8`
+    or `float32` in [0, 255]), `"label"` (an integer class id, the index of its name
+    in `class_names`) and, for sources that read files, `"path"`. The transforms of
+    `keras_prelu.data` accept both kinds of image.
 
     Attributes:
         name: the name given to `keras_prelu.data.get_source`.
         class_names: the class names, in class-id order.
-        undecodable_files: the paths of the files skipped because they could not
-            be decoded, so far.
+        undecodable_files: the paths of the files skipped so far because they
+            could not be decoded, were not regular files or had more than
+            `max_pixels` pixels.
+        max_pixels: files whose header gives more pixels are skipped without
+            being decoded; None for no limit (sources without files).
     """
+
+    max_pixels = None
 
     def __init__(self, name, class_names):
         self.name = name
@@ -53,15 +60,39 @@ class Source(abc.ABC):
         """The training augmentation fitted to this source: the paper's by default."""
         return Augmentation()
 
-    def report_undecodable(self, path):
-        """Records and logs (once per file) that the file `path` could not be decoded."""
+    def training_subset(self, num_examples):
+        """This source with only the first `num_examples` examples of its training split.
+
+        `get_source("name[:N]")` calls it; the validation split stays whole.
+        """
+        raise ValueError(
+            f"A training subset (`name[:N]`) is not available for {type(self).__name__} "
+            f"sources. Received: name={self.name!r}"
+        )
+
+    def _subset_copy(self, num_examples):
+        """A copy named `name[:num_examples]`, once `num_examples` is checked."""
+        available = self.num_examples("train")
+        if not 1 <= num_examples <= available:
+            raise ValueError(
+                f"A training subset `[:N]` of {self.name!r} must have 1 <= N <= {available} "
+                f"(its training examples). Received: N={num_examples}"
+            )
+        subset = copy.copy(self)
+        subset.name = f"{self.name}[:{num_examples}]"
+        subset.undecodable_files = set()
+        return subset
+
+    def report_undecodable(self, path, reason="it cannot be decoded"):
+        """Records and logs (once per file) that the file `path` is skipped, and why."""
         if path not in self.undecodable_files:
             self.undecodable_files.add(path)
             logger.warning(
-                "Skipped an image that cannot be decoded (%d such files so far in %s): %s",
+                "Skipped %s: %s (%d skipped files so far in %s).",
+                path,
+                reason,
                 len(self.undecodable_files),
                 self.name,
-                path,
             )
 
     def __repr__(self):
@@ -77,6 +108,12 @@ class ListedSource(Source):
 
     def num_examples(self, split):
         return len(self._splits[check_split(split)][1])
+
+    def training_subset(self, num_examples):
+        subset = self._subset_copy(num_examples)
+        items, labels = self._splits["train"]
+        subset._splits = dict(self._splits, train=(items[:num_examples], labels[:num_examples]))
+        return subset
 
     def listed_examples(self, split, *, shuffle, seed, reshuffle_each_iteration):
         """`(item, int32 label)` pairs; the listing is shuffled in full."""

@@ -51,7 +51,15 @@ class TFDSSource(Source):
         if not self._builder.is_prepared():
             self._prepare(download, manual_dir, download_config or tfds.download.DownloadConfig())
         self._num_examples = {}
+        self._train_examples = None
         super().__init__(name, features[self._label_key].names)
+
+    def training_subset(self, num_examples):
+        """The first `num_examples` of tfds' order, which it shuffled when preparing."""
+        subset = self._subset_copy(num_examples)
+        subset._train_examples = num_examples
+        subset._num_examples = {}
+        return subset
 
     def _prepare(self, download, manual_dir, download_config):
         name = self._builder.name
@@ -91,6 +99,8 @@ class TFDSSource(Source):
         return split
 
     def num_examples(self, split):
+        if split == "train" and self._train_examples is not None:
+            return self._train_examples
         split = self._tfds_split(split)
         if split in self._builder.info.splits:
             return self._builder.info.splits[split].num_examples
@@ -103,6 +113,8 @@ class TFDSSource(Source):
 
     def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         split = self._tfds_split(split)
+        if split == "train" and self._train_examples is not None:
+            split = f"train[:{self._train_examples}]"
         examples = self._builder.as_dataset(
             split=split,
             shuffle_files=shuffle,

@@ -1,7 +1,8 @@
 """The paper's image transforms as TensorFlow functions for `tf.data` maps.
 
 Every function takes one example's image: encoded bytes (JPEG, PNG, BMP or GIF; a
-scalar `tf.string`) or decoded `uint8` pixels of shape (height, width, channels).
+scalar `tf.string`) or decoded pixels of shape (height, width, channels), `uint8`
+or `float32` in [0, 255].
 Images come out as float32 RGB in [0, 255] units, minus the mean.
 """
 
@@ -11,6 +12,10 @@ EVALUATION_VIEWS = ("center", "ten", "full")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"  # The IEND chunk and its CRC close every PNG.
+# The IHDR chunk comes first; its width and height are at bytes 16-23 (big-endian).
+_PNG_HEADER = b"IHDR"
+_PNG_HEADER_OFFSET = 12
+_PNG_IHDR_END = _PNG_HEADER_OFFSET + len(_PNG_HEADER) + 8
 _JPEG_END = (0xFF, 0xD9)  # The EOI marker, followed at most by a little padding.
 _JPEG_END_SEARCH_BYTES = 4096
 # libjpeg's accurate integer IDCT: the pixels that PIL (and so torchvision) decodes.
@@ -59,6 +64,42 @@ def is_complete_image(contents):
         tf.logical_and(tf.equal(tail[:-1], _JPEG_END[0]), tf.equal(tail[1:], _JPEG_END[1]))
     )
     return tf.logical_or(is_png, tf.logical_and(tf.io.is_jpeg(contents), has_jpeg_end))
+
+
+def encoded_size(contents):
+    """`(height, width)` of an encoded JPEG or PNG, int64, read from its header.
+
+    Nothing is decoded: PNG's IHDR chunk, or libjpeg's reading of a JPEG's header
+    (`tf.image.extract_jpeg_shape`, which raises `InvalidArgumentError` when that
+    header is broken). `(0, 0)` for other contents.
+    """
+    # The first bytes, padded with zeros: a PNG's signature and IHDR chunk.
+    padded = tf.strings.join([tf.strings.substr(contents, 0, _PNG_IHDR_END), bytes(_PNG_IHDR_END)])
+    head = tf.io.decode_raw(tf.strings.substr(padded, 0, _PNG_IHDR_END), tf.uint8)
+    is_png = tf.reduce_all(
+        tf.equal(
+            tf.concat(
+                [head[: len(_PNG_SIGNATURE)], head[_PNG_HEADER_OFFSET : _PNG_HEADER_OFFSET + 4]], 0
+            ),
+            list(_PNG_SIGNATURE + _PNG_HEADER),
+        )
+    )
+
+    def png_size():
+        # Width then height, big-endian, after the chunk type.
+        values = tf.reshape(tf.cast(head[_PNG_HEADER_OFFSET + 4 :], tf.int64), [2, 4])
+        return tf.reverse(tf.reduce_sum(values * [256**3, 256**2, 256, 1], axis=1), [0])
+
+    def jpeg_size():
+        return tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
+
+    return tf.case(
+        [
+            (is_png, png_size),
+            (tf.io.is_jpeg(contents), jpeg_size),
+        ],
+        default=lambda: tf.zeros([2], tf.int64),
+    )
 
 
 def decode(image):

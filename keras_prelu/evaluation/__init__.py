@@ -15,6 +15,7 @@ from keras_prelu.evaluation.dense import feature_map_size
 from keras_prelu.evaluation.dense import split_at_spp
 from keras_prelu.evaluation.evaluate import VIEWS
 from keras_prelu.evaluation.evaluate import EvaluationResult
+from keras_prelu.evaluation.evaluate import dense_scales
 from keras_prelu.evaluation.evaluate import evaluate
 from keras_prelu.evaluation.evaluate import results_table
 from keras_prelu.evaluation.evaluate import top_k_error
@@ -28,6 +29,7 @@ __all__ = [
     "VIEWS",
     "DenseScorer",
     "EvaluationResult",
+    "dense_scales",
     "Trained",
     "any_size",
     "evaluate",

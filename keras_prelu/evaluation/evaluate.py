@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import paper
+from keras_prelu import runs
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
@@ -111,10 +112,8 @@ def results_table(results):
 
 
 def write_json(results, path):
-    """Writes `[result.to_dict(), ...]` to `path`."""
-    with open(path, "w") as file:
-        json.dump([result.to_dict() for result in results], file, indent=2)
-        file.write("\n")
+    """Writes `[result.to_dict(), ...]` to `path`, atomically."""
+    runs.write_text(path, json.dumps([result.to_dict() for result in results], indent=2) + "\n")
 
 
 def evaluate(
@@ -154,13 +153,16 @@ def evaluate(
         models: a model, a `.keras` file, a run folder of
             `keras_prelu.training.fit`, or a list of these (an ensemble).
         data: a source name for `keras_prelu.data.get_source`; defaults to the
-            run's data, else the bundled `DEFAULT_SOURCE`.
+            run's data (and `data_dir`), else the bundled `DEFAULT_SOURCE`. Its
+            number of classes must be the models'.
         split: the split to test.
         views: "center", "ten" or "dense".
         scales: the shorter sides, averaged. Default: the smallest training scale
             for "center" and "ten" (256 for the paper); for "dense", the paper's
-            `paper.DENSE_SCALES` relative to its 224 crop: `round(s * crop / 224)`,
-            exactly {224, 256, 384, 480, 640} for a 224 crop.
+            scales in proportion to the training scales (`dense_scales`),
+            {224, 256, 384, 480, 640} for the paper's. The training scales are
+            the run's, else the source's when its crop is the model's, else the
+            paper's in proportion to the crop.
         crop_size: the crop side (and the training crop that sets the dense
             window); default: the run's, the model's fixed input size, or the
             source's.
@@ -189,7 +191,16 @@ def evaluate(
     trained = [load_trained(spec) for spec in specs]
     if data is None:
         data = trained[0].data or data_lib.DEFAULT_SOURCE
+        data_dir = data_dir or trained[0].data_dir
     source = data_lib.get_source(data, data_dir=data_dir)
+    for member in trained:
+        classes = member.model.output_shape[-1]
+        if classes != source.num_classes:
+            raise ValueError(
+                f"Argument `data` ({data}) has {source.num_classes} classes, but model "
+                f"{member.name!r} scores {classes}: test a model on data with its classes "
+                f"(the run's data is {member.data or 'not recorded'})."
+            )
     defaults = source.default_augmentation()
     if flip is None:
         flip = any(member.flip for member in trained)
@@ -197,7 +208,13 @@ def evaluate(
     total_scores, labels, used_scales = 0.0, None, None
     for member in trained:
         crop = crop_size or member.crop_size or defaults.crop_size
-        member_scales = _scales(scales, views, member.scale or defaults.scale_range[0], crop)
+        member_scales = _scales(
+            scales,
+            views,
+            member.scale or defaults.scale_range[0],
+            _scale_range(member, defaults, crop),
+            crop,
+        )
         member_mean = mean if mean is not None else member.mean
         scores, member_labels = _model_scores(
             member,
@@ -239,10 +256,28 @@ def evaluate(
     )
 
 
-def _scales(scales, views, single_scale, crop):
+def dense_scales(scale_range, crop_size):
+    """The paper's dense testing scales in proportion to a run's training scales.
+
+    The paper trains at shorter sides `s ~ U[256, 512]` and tests densely at
+    {224, 256, 384, 480, 640} (Sec. 4, Table 6): at `t = (s - 256) / 256` =
+    {-0.125, 0, 0.5, 0.875, 1.5} of its training range. A run trained at
+    `[low, high]` is tested at `round(low + t * (high - low))`, each scale
+    once, those below the crop left out: the paper's own range and 224 crop
+    give its five scales; the bundled digits' [32, 40] with 32x32 crops give
+    (32, 36, 39, 44).
+    """
+    low, high = scale_range
+    paper_low, paper_high = paper.SCALE_RANGE
+    positions = [(s - paper_low) / (paper_high - paper_low) for s in paper.DENSE_SCALES]
+    scales = (round(low + t * (high - low)) for t in positions)
+    return tuple(dict.fromkeys(s for s in scales if s >= crop_size))
+
+
+def _scales(scales, views, single_scale, scale_range, crop):
     if scales is None:
         if views == "dense":
-            return tuple(round(s * crop / paper.CROP_SIZE) for s in paper.DENSE_SCALES)
+            return dense_scales(scale_range, crop)
         return (single_scale,)
     scales = (scales,) if isinstance(scales, int) else tuple(scales)
     if not scales or not all(isinstance(s, int) and s >= crop for s in scales):
@@ -251,6 +286,16 @@ def _scales(scales, views, single_scale, crop):
             f"Received: scales={scales!r}"
         )
     return scales
+
+
+def _scale_range(member, defaults, crop):
+    """The training scales of a model: its run's, else the source's if they fit
+    its crop, else the paper's in proportion to the crop."""
+    if member.scale_range is not None:
+        return member.scale_range
+    if defaults.crop_size == crop:
+        return defaults.scale_range
+    return tuple(round(s * crop / paper.CROP_SIZE) for s in paper.SCALE_RANGE)
 
 
 def _model_scores(

@@ -1,20 +1,16 @@
 """Trained models as `fit` leaves them: a run folder, a `.keras` file or a model."""
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_prelu import data as data_lib
+from keras_prelu import presets
+from keras_prelu import runs
 from keras_prelu.zoo import PReLUNet
 
-# The files `keras_prelu.training.fit` writes in a run folder (read here, not imported:
-# evaluation does not depend on training).
-RUN_FILENAME = "run.json"
-MODEL_FILENAME = "model.keras"
 ANY_SIZE = (None, None, 3)
 
 
@@ -29,9 +25,14 @@ class Trained:
             when unknown (the source's default is used then).
         crop_size: the training crop side, or None when unknown.
         scale: the smallest training scale (the single-scale testing scale), or None.
+        scale_range: the training scales `(min, max)`, or None when unknown.
         data: the source the run trained on, or None.
+        data_dir: tensorflow-datasets' data folder of the run, or None.
         flip: whether training flipped images horizontally (the paper's, and
             the default when unknown); testing adds flipped views only then.
+        class_names: the class names in class-id order, or None.
+        recipe: the training recipe's fields, or None.
+        results: the run's measured validation results, or None.
     """
 
     model: keras.Model
@@ -39,15 +40,22 @@ class Trained:
     mean: np.ndarray = None
     crop_size: int = None
     scale: int = None
+    scale_range: tuple = None
     data: str = None
+    data_dir: str = None
     flip: bool = True
+    class_names: tuple = None
+    recipe: dict = None
+    results: dict = None
 
 
 def load_trained(spec):
-    """A `Trained` from a run folder, a `.keras` file, a `Trained` or a model.
+    """A `Trained` from a run folder, a preset folder, a `.keras` file, a `Trained` or a model.
 
-    A run folder of `keras_prelu.training.fit` gives its `model.keras`, the mean
-    of `mean.json`, and the crop, scale and data of `run.json`.
+    A run folder of `keras_prelu.training.fit` (read by `keras_prelu.runs.RunFolder`)
+    gives its `model.keras`, the mean of `mean.json`, and the crop, scales, flip,
+    data, class names, recipe and results it recorded; a preset folder
+    (`keras_prelu.save_preset`) its model and metadata.
     """
     if isinstance(spec, Trained):
         return spec
@@ -59,28 +67,40 @@ def load_trained(spec):
             f"Received: {spec!r}"
         )
     path = Path(spec)
-    if path.is_dir():
-        model_path = path / MODEL_FILENAME
-        if not model_path.exists():
-            raise FileNotFoundError(f"{path} has no {MODEL_FILENAME}: not a finished run folder.")
-        model = keras.saving.load_model(model_path)
-        run = (
-            json.loads((path / RUN_FILENAME).read_text()) if (path / RUN_FILENAME).exists() else {}
+    if presets.is_preset(path):
+        metadata = presets.load_preset_metadata(path)
+        return Trained(
+            presets.from_preset(path),
+            path.name,
+            mean=metadata.mean,
+            crop_size=metadata.crop_size,
+            scale=metadata.evaluation_scale,
+            data=metadata.data,
+            flip=metadata.flip,
+            class_names=metadata.class_names,
+            scale_range=metadata.scale_range,
+            recipe=metadata.recipe,
+            results=metadata.results,
         )
-        augmentation = run.get("augmentation", {})
-        mean_path = path / data_lib.MEAN_FILENAME
+    if path.is_dir():
+        folder = runs.RunFolder(path)
+        model = folder.load_model()
+        record = folder.read_run()
         return Trained(
             model,
-            path.name,
-            mean=data_lib.load_mean(mean_path) if mean_path.exists() else None,
-            crop_size=augmentation.get("crop_size", _fixed_side(model)),
-            scale=(augmentation.get("scale_range") or [None])[0],
-            data=run.get("data"),
-            flip=augmentation.get("flip", True),
+            path.resolve().name,
+            mean=folder.read_mean(),
+            crop_size=record.crop_size,
+            scale=record.evaluation_scale,
+            data=record.data,
+            data_dir=record.data_dir,
+            flip=record.flip,
+            class_names=record.class_names,
+            scale_range=record.scale_range,
+            recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
+            results=folder.read_evaluation() if folder.evaluation_path.exists() else None,
         )
-    if not path.exists():
-        raise FileNotFoundError(f"No model at {path}.")
-    model = keras.saving.load_model(path)
+    model = runs.load_model(path)
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 
 

@@ -1,36 +1,52 @@
 """Training the paper's way: recipe, optimizer, learning-rate switch, runs.
 
 He et al., "Delving Deep into Rectifiers", ICCV 2015, Sec. 3.
+
+The optimizer, the metrics and the callbacks are imported with the package, so
+that `import keras_prelu` registers every class a saved model can name. `fit`
+and the parallel setup read data with `tf.data`: they are imported when first
+used, so that the package does not import TensorFlow on the other backends.
 """
+
+import importlib
 
 from keras_prelu.training.caffe_sgd import CaffeSGD
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.lr_switch import SwitchLROnPlateau
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.recipe import Recipe
-from keras_prelu.training.run import BUNDLED_MODEL_KWARGS
-from keras_prelu.training.run import BUNDLED_RECIPE
-from keras_prelu.training.run import FitResult
-from keras_prelu.training.run import default_model_kwargs
-from keras_prelu.training.run import default_recipe
-from keras_prelu.training.run import fit
-from keras_prelu.training.run import read_log
-from keras_prelu.training.strategy import get_strategy
-from keras_prelu.training.strategy import per_replica_batch_size
+from keras_prelu.training.run_callbacks import NonFiniteError
+from keras_prelu.training.run_callbacks import StopOnNonFinite
+
+_LAZY = {
+    "BUNDLED_MODEL_KWARGS": "keras_prelu.training.run",
+    "BUNDLED_RECIPE": "keras_prelu.training.run",
+    "FitResult": "keras_prelu.training.run",
+    "default_model_kwargs": "keras_prelu.training.run",
+    "default_recipe": "keras_prelu.training.run",
+    "fit": "keras_prelu.training.run",
+    "get_strategy": "keras_prelu.training.strategy",
+    "per_replica_batch_size": "keras_prelu.training.strategy",
+    "initialize_processes": "keras_prelu.training.distribution",
+}
 
 __all__ = [
-    "BUNDLED_MODEL_KWARGS",
-    "BUNDLED_RECIPE",
     "CaffeSGD",
-    "FitResult",
+    "NonFiniteError",
     "Recipe",
     "ResumableCheckpoint",
     "SparseTopKError",
+    "StopOnNonFinite",
     "SwitchLROnPlateau",
-    "default_model_kwargs",
-    "default_recipe",
-    "fit",
-    "get_strategy",
-    "per_replica_batch_size",
-    "read_log",
+    *sorted(_LAZY),
 ]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__():
+    return __all__

@@ -1,37 +1,38 @@
 """Per-epoch checkpoints that survive being killed, and resuming from them."""
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from keras_prelu import runs
 
-STATE_FILENAME = "checkpoint.json"
-_WEIGHTS_PATTERN = "epoch-*.weights.h5"
-_TEMPORARY_PREFIX = ".tmp-"
+logger = logging.getLogger(__name__)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Checkpoints a run at each epoch end and resumes it at `fit()` start.
 
-    At the end of every epoch it writes, in `directory`:
+    At the end of every epoch it writes, in `directory` (a
+    `keras_prelu.runs.CheckpointFolder`):
 
     - `epoch-NNNN.weights.h5`: the model's and the optimizer's variables
       (momentum, iteration count, the current learning rate);
     - `checkpoint.json`: the number of epochs completed, whether training
-      was stopped (e.g. by `SwitchLROnPlateau` at its floor), the state of
-      the `stateful_callbacks`, and the model variables that `save_weights`
-      leaves out (the random-seed states of dropout layers).
+      was stopped (e.g. by `SwitchLROnPlateau` at its floor), the weights
+      file's SHA-256, the state of the `stateful_callbacks`, and the model
+      variables that `save_weights` leaves out (the random-seed states of
+      dropout layers).
 
     Each file is written under a temporary name, flushed to disk and renamed
     (`os.replace`, atomic on POSIX); `checkpoint.json` is renamed last and
     names its weights file, so a process killed at any moment leaves the
     previous complete checkpoint in force. Older weights files are deleted
-    after the new state is in place.
+    after the new state is in place. On resuming, every field is checked and
+    the weights file must match its checksum; weights without a valid
+    `checkpoint.json` are refused (`keras_prelu.runs.RunFolderError`), never
+    trained over.
 
     When `fit()` starts and `directory` holds a checkpoint, the model,
     optimizer, seed states and callback states are restored and training
@@ -75,6 +76,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 f"Argument `directory` must be a non-empty path. Received: directory={directory!r}"
             )
         self.directory = Path(directory)
+        self.folder = runs.CheckpointFolder(self.directory)
         self.stateful_callbacks = {}
         for callback in stateful_callbacks:
             name = type(callback).__name__
@@ -90,18 +92,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 )
             self.stateful_callbacks[name] = callback
 
-    @property
-    def state_path(self):
-        return self.directory / STATE_FILENAME
+    def read_state(self, verify_weights=False):
+        """The last checkpoint's state dict, or `None` when there is none.
 
-    def read_state(self):
-        """The last checkpoint's state dict, or `None` when there is none."""
-        if not self.state_path.exists():
-            return None
-        return json.loads(self.state_path.read_text())
+        See `keras_prelu.runs.CheckpointFolder.read_state`.
+        """
+        return self.folder.read_state(verify_weights=verify_weights)
 
     def on_train_begin(self, logs=None):
-        state = self.read_state()
+        state = self.read_state(verify_weights=True)
         if state is None:
             return
         if not self.model.built:
@@ -112,16 +111,23 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             )
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self.directory / state["weights"])
+        self.model.load_weights(self.folder.weights_path(state))
         unsaved = self._variables_left_out_by_save_weights()
-        if len(unsaved) != len(state["unsaved_variables"]):
-            raise ValueError(
-                f"The checkpoint in {self.directory} holds "
-                f"{len(state['unsaved_variables'])} seed-state variables; "
-                f"this model has {len(unsaved)}. Was it created differently?"
+        values = [np.asarray(value) for value in state["unsaved_variables"]]
+        if [value.shape for value in values] != [tuple(v.shape) for v in unsaved]:
+            raise runs.RunFolderError(
+                f"The checkpoint in {self.directory} holds seed-state variables of shapes "
+                f"{[value.shape for value in values]}; this model has "
+                f"{[tuple(v.shape) for v in unsaved]}. Was it created differently?"
             )
-        for variable, value in zip(unsaved, state["unsaved_variables"]):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
+        for variable, value in zip(unsaved, values):
+            variable.assign(value.astype(variable.dtype))
+        missing = sorted(set(self.stateful_callbacks) - set(state["callbacks"]))
+        if missing:
+            raise runs.RunFolderError(
+                f"The checkpoint in {self.directory} has no state for the callbacks "
+                f"{missing}. Was it written by another training script?"
+            )
         for name, callback in self.stateful_callbacks.items():
             callback.set_state(state["callbacks"][name])
         epochs_completed = state["epochs_completed"]
@@ -143,31 +149,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.write:
             return
-        epochs_completed = epoch + 1
-        self.directory.mkdir(parents=True, exist_ok=True)
-        weights_name = f"epoch-{epochs_completed:04d}.weights.h5"
-        temporary = self.directory / f"{_TEMPORARY_PREFIX}{weights_name}"
         with _outside_distribution():
-            self.model.save_weights(temporary)
-        _durable_replace(temporary, self.directory / weights_name)
-        state = {
-            "epochs_completed": epochs_completed,
-            "stopped": bool(self.model.stop_training),
-            "weights": weights_name,
-            "callbacks": {
-                name: callback.get_state() for name, callback in self.stateful_callbacks.items()
-            },
-            "unsaved_variables": [
-                keras.ops.convert_to_numpy(variable).tolist()
-                for variable in self._variables_left_out_by_save_weights()
-            ],
-        }
-        temporary = self.directory / f"{_TEMPORARY_PREFIX}{STATE_FILENAME}"
-        temporary.write_text(json.dumps(state, indent=1))
-        _durable_replace(temporary, self.state_path)
-        for stale in self.directory.glob(_WEIGHTS_PATTERN):
-            if stale.name != weights_name:
-                stale.unlink()
+            self.folder.write(
+                epoch + 1,
+                self.model.save_weights,
+                stopped=self.model.stop_training,
+                callbacks={
+                    name: callback.get_state() for name, callback in self.stateful_callbacks.items()
+                },
+                unsaved_variables=[
+                    keras.ops.convert_to_numpy(variable).tolist()
+                    for variable in self._variables_left_out_by_save_weights()
+                ],
+            )
 
     def _variables_left_out_by_save_weights(self):
         saved = {id(weight) for weight in self.model.weights}
@@ -192,15 +186,3 @@ class _outside_distribution:
     def __exit__(self, *exc_info):
         if self.distribution is not None:
             keras.distribution.set_distribution(self.distribution)
-
-
-def _durable_replace(source, destination):
-    """Renames `source` to `destination` after flushing it, then the rename."""
-    with open(source, "rb") as file:
-        os.fsync(file.fileno())
-    os.replace(source, destination)
-    directory = os.open(os.path.dirname(os.path.abspath(destination)), os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -4,6 +4,7 @@ import logging
 import math
 
 import keras
+import numpy as np
 
 from keras_prelu import paper
 
@@ -38,7 +39,8 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
     relative `min_delta`, and its state (`best`, `wait`, `switch_epochs`) is
     kept across `fit()` calls and exposed by `get_state()`/`set_state()` so a
     checkpointed run resumes exactly (see `ResumableCheckpoint`). Each epoch it
-    writes the learning rate used in that epoch to `logs["learning_rate"]`:
+    writes the learning rate used in that epoch to `logs["learning_rate"]`, as
+    the number it was set to (0.01, not its float32 0.009999999776482582):
     place it before `CSVLogger`/`TensorBoard` in the callback list.
 
     Args:
@@ -114,6 +116,19 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
 
     def set_state(self, state):
         """Restores a state returned by `get_state()`."""
+        if not (
+            isinstance(state, dict)
+            and (state.get("best") is None or _is_finite(state.get("best")))
+            and isinstance(state.get("wait"), int)
+            and state["wait"] >= 0
+            and isinstance(state.get("switch_epochs"), list)
+            and all(isinstance(epoch, int) for epoch in state["switch_epochs"])
+        ):
+            raise ValueError(
+                "Argument `state` must be a state of `get_state()`: `best` (a finite "
+                "number or None), `wait` (an int >= 0) and `switch_epochs` (ints). "
+                f"Received: state={state!r}"
+            )
         self.best = state["best"]
         self.wait = state["wait"]
         self.switch_epochs = list(state["switch_epochs"])
@@ -125,7 +140,7 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         optimizer = self._optimizer_with_learning_rate()
-        learning_rate = float(optimizer.learning_rate.numpy())
+        learning_rate = _as_set(optimizer.learning_rate)
         logs["learning_rate"] = learning_rate
         if self.monitor not in logs:
             raise ValueError(
@@ -197,3 +212,13 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         return learning_rate < self.min_learning_rate or math.isclose(
             learning_rate, self.min_learning_rate, rel_tol=_FLOOR_TOLERANCE
         )
+
+
+def _as_set(learning_rate):
+    """The float32 `learning_rate` as the shortest number that rounds to it: the
+    number it was set to (0.01 for float32 0.009999999776482582)."""
+    return float(str(np.float32(keras.ops.convert_to_numpy(learning_rate))))
+
+
+def _is_finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,10 +1,11 @@
 """The paper's training recipe as one dataclass (He et al., 2015, Sec. 3)."""
 
 import dataclasses
-import json
-from pathlib import Path
+import math
+import re
 
 from keras_prelu import paper
+from keras_prelu import runs
 from keras_prelu.training.caffe_sgd import KERNELS_ONLY
 from keras_prelu.training.caffe_sgd import CaffeSGD
 from keras_prelu.training.lr_switch import MIN_DELTA_MODES
@@ -50,7 +51,8 @@ class Recipe:
         mixed_precision: train in float16 with float32 variables.
         jit_compile: `model.compile`'s `jit_compile` (XLA): True, False or
             `"auto"`.
-        seed: seed for `keras.utils.set_random_seed`, or `None`.
+        seed: seed for `keras.utils.set_random_seed`, in `[0, 2**31)`, or
+            `None`.
     """
 
     learning_rate: float = paper.LEARNING_RATE
@@ -73,12 +75,8 @@ class Recipe:
     seed: int | None = None
 
     def __post_init__(self):
-        for field, (is_valid, accepted) in _FIELD_RULES.items():
-            value = getattr(self, field)
-            if not is_valid(value):
-                raise ValueError(
-                    f"Recipe field `{field}` must be {accepted}. Received: {field}={value!r}"
-                )
+        for field in _FIELD_RULES:
+            check_field(field, getattr(self, field))
         if self.min_learning_rate > self.learning_rate:
             raise ValueError(
                 "Recipe field `min_learning_rate` must be <= learning_rate "
@@ -120,13 +118,28 @@ class Recipe:
         return cls(**values)
 
     def save(self, path):
-        """Writes the recipe as JSON to `path`."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Writes the recipe as JSON to `path`, atomically."""
+        runs.write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path):
-        """Reads a recipe written by `save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Reads a recipe written by `save`; a file that holds none raises naming it."""
+        values = runs.read_json(path)
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise runs.RunFolderError(f"{path} does not hold a valid recipe: {error}") from None
+
+
+def check_field(field, value):
+    """Raises unless `value` is valid for the Recipe field `field` on its own."""
+    is_valid, accepted = _FIELD_RULES[field]
+    if not is_valid(value):
+        raise ValueError(f"Recipe field `{field}` must be {accepted}. Received: {field}={value!r}")
+
+
+# Seeds are drawn in, and exchanged between processes as, non-negative int32s.
+MAX_SEED = 2**31 - 1
 
 
 def _is_int(value):
@@ -134,7 +147,15 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_pattern(value):
+    try:
+        re.compile(value)
+    except (TypeError, re.error):
+        return False
+    return True
 
 
 def _is_positive(value):
@@ -146,14 +167,14 @@ def _is_fraction(value):
 
 
 _FIELD_RULES = {
-    "learning_rate": (_is_positive, "a number > 0"),
+    "learning_rate": (_is_positive, "a finite number > 0"),
     "learning_rate_factor": (
         lambda v: _is_fraction(v) and v > 0,
         "a number in (0, 1)",
     ),
-    "min_learning_rate": (_is_positive, "a number > 0"),
+    "min_learning_rate": (_is_positive, "a finite number > 0"),
     "patience": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "min_delta": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "min_delta": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
     "min_delta_mode": (
         MIN_DELTA_MODES.__contains__,
         f"one of {MIN_DELTA_MODES}",
@@ -161,8 +182,8 @@ _FIELD_RULES = {
     "monitor": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "monitor_mode": (MODES.__contains__, f"one of {MODES}"),
     "momentum": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "decay_pattern": (lambda v: isinstance(v, str), "a regular expression"),
+    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
+    "decay_pattern": (_is_pattern, "a regular expression"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
     "dropout": (_is_fraction, "a number in [0, 1)"),
@@ -172,5 +193,8 @@ _FIELD_RULES = {
         lambda v: isinstance(v, bool) or v == "auto",
         "True, False or 'auto'",
     ),
-    "seed": (lambda v: v is None or _is_int(v), "an int or None"),
+    "seed": (
+        lambda v: v is None or (_is_int(v) and 0 <= v <= MAX_SEED),
+        f"an int in [0, {MAX_SEED}] or None",
+    ),
 }

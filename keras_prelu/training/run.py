@@ -1,22 +1,26 @@
 """`fit`: one call that trains a zoo model with the paper's recipe, resumably."""
 
 import contextlib
-import csv
 import dataclasses
+import importlib.metadata
 import importlib.util
-import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu import runs
 from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.recipe import Recipe
+from keras_prelu.training.run_callbacks import EpochLog
+from keras_prelu.training.run_callbacks import NonFiniteError
+from keras_prelu.training.run_callbacks import StopOnNonFinite
 from keras_prelu.training.strategy import get_strategy
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
@@ -25,14 +29,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "model_14"
 DEFAULT_RUNS_DIR = "runs"
-
-RECIPE_FILENAME = "recipe.json"
-RUN_FILENAME = "run.json"
-LOG_FILENAME = "log.csv"
-EVALUATION_FILENAME = "evaluation.json"
-MODEL_FILENAME = "model.keras"
-CHECKPOINT_DIRNAME = "checkpoint"
-TENSORBOARD_DIRNAME = "tensorboard"
 
 # The main job (`keras-prelu train` without arguments, or `fit()`): the
 # 14-layer model on the bundled digits, a few minutes on a 2-core CPU. Only
@@ -134,9 +130,11 @@ def fit(
 
     A composition of `keras_prelu.data` and this package, for `model.fit`:
 
-    1. every argument is checked before anything is trained (an unknown
+    1. every argument is checked before anything is written (an unknown
        model or dataset, a batch size the replicas cannot share, a split
-       without a batch of examples, a crop larger than the smallest scale);
+       without a batch of examples or whose images do not decode, a crop
+       larger than the smallest scale, a `run_dir` that is not a writable
+       folder), and the model is built;
     2. the strategy is chosen (`Recipe.strategy`, see `get_strategy`) and the
        model (`num_classes` from the source, input size from the crop),
        `CaffeSGD` and the top-1/top-5 error metrics are created in its
@@ -144,20 +142,25 @@ def fit(
     3. `model.fit` trains for `recipe.epochs` epochs on the paper's
        augmentation, validating on the centre crops of the validation
        split, with callbacks in this order: the learning-rate switch
-       (`SwitchLROnPlateau`, on `val_top1_error`), `CSVLogger` (`log.csv`),
-       `TensorBoard` (`tensorboard/`), the `callbacks` given and a
-       `ResumableCheckpoint` (`checkpoint/`) each epoch;
+       (`SwitchLROnPlateau`, on `val_top1_error`), `StopOnNonFinite`,
+       `EpochLog` (`log.csv`), `TensorBoard` (`tensorboard/`), the
+       `callbacks` given and a `ResumableCheckpoint` (`checkpoint/`) each
+       epoch;
     4. the final model is evaluated on the validation split (centre crop)
-       and saved as `model.keras`.
+       and saved as `model.keras`, then the errors as `evaluation.json`.
 
-    The recipe (`recipe.json`), the model and data (`run.json`) and the
-    mean subtracted (`mean.json`) are saved in `run_dir` first. When
-    `run_dir` already holds a checkpoint, the run resumes after its last
-    completed epoch: the same call after a crash finishes the same run. Each
-    epoch's data order and augmentation depend only on the recipe's seed and
-    the epoch number, so a resumed run sees the batches an uninterrupted one
+    The run folder (`keras_prelu.runs.RunFolder`) is locked for the whole
+    call: a second process training in it fails at once. The recipe
+    (`recipe.json`), the model and data (`run.json`) and the mean subtracted
+    (`mean.json`) are written first, every file atomically. When `run_dir`
+    already holds a checkpoint, the run resumes after its last completed
+    epoch: the same call after a crash finishes the same run. Each epoch's
+    data order and augmentation depend only on the recipe's seed and the
+    epoch number, so a resumed run sees the batches an uninterrupted one
     would. A resumed run may change only `epochs`, `strategy` and
-    `jit_compile`.
+    `jit_compile`, and keeps its mean. An epoch that ends with a NaN or an
+    infinity stops the run with a `NonFiniteError`; the checkpoint keeps the
+    last finite epoch.
 
     Args:
         model: a name of `keras_prelu.zoo.list_models()`.
@@ -172,10 +175,10 @@ def fit(
             fields (`scale_range`, `crop_size`, ...) that replace those of
             the source's `default_augmentation()`, the default. Its crop is
             the model's input size, its smallest scale the evaluation scale.
-        mean: the mean to subtract: None for the augmentation's, "compute"
-            for the per-pixel mean of the training split's centre crops (the
-            paper's; computed once per run), or an array of shape (3,) or
-            (crop, crop, 3).
+        mean: the mean to subtract: None for the augmentation's (or, when
+            resuming, the run's), "compute" for the per-pixel mean of the
+            training split's centre crops (the paper's; computed once per
+            run), or an array of shape (3,) or (crop, crop, 3).
         model_kwargs: more `PReLUNet` keyword arguments, over
             `default_model_kwargs(data)`; `dropout` and `seed` (the
             initializers') default to the recipe's.
@@ -189,7 +192,11 @@ def fit(
         A `FitResult`.
 
     Raises:
-        ValueError: an argument is invalid, or `run_dir` holds another run.
+        ValueError: an argument is invalid, or `run_dir` holds another run,
+            or a damaged one (`keras_prelu.runs.RunFolderError`), or is in
+            use by another process (`keras_prelu.runs.RunFolderLockedError`).
+        NonFiniteError: an epoch ended with a NaN or an infinity.
+        OSError: a file of the run could not be written (a full disk).
     """
     if model not in list_models():
         raise ValueError(
@@ -202,6 +209,7 @@ def fit(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
+    _check_mean_argument(mean)
     source = _get_source(data, data_dir=data_dir, download=download)
     augmentation = _augmentation(augmentation, source)
     process_id, num_processes = distribution_lib.process_position()
@@ -226,20 +234,63 @@ def fit(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={callbacks!r}"
         )
+    folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(model, source))
+    writes = process_id == 0
+    if writes:
+        folder.check_writable()
+    _check_decodable(source, augmentation, recipe.batch_size // num_processes)
+    # Several processes share one run_dir: process 0 holds the lock and writes.
+    with folder.lock() if writes else contextlib.nullcontext():
+        return _fit_locked(
+            folder,
+            model,
+            source,
+            recipe,
+            augmentation,
+            mean,
+            model_kwargs,
+            callbacks,
+            verbose if writes else 0,
+            data=data,
+            data_dir=data_dir,
+            strategy=strategy,
+            distribution=distribution,
+            replicas=replicas,
+            steps_per_epoch=steps_per_epoch,
+            process_id=process_id,
+            num_processes=num_processes,
+        )
 
-    run_dir = Path(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(model, source))
-    paths = _paths(run_dir)
-    checkpoint_state = ResumableCheckpoint(paths["checkpoint"]).read_state()
-    run = {
-        "model": model,
-        "data": os.fspath(data),
-        "model_kwargs": model_kwargs,
-        "augmentation": _augmentation_summary(augmentation),
-    }
+
+def _fit_locked(
+    folder,
+    model,
+    source,
+    recipe,
+    augmentation,
+    mean,
+    model_kwargs,
+    callbacks,
+    verbose,
+    *,
+    data,
+    data_dir,
+    strategy,
+    distribution,
+    replicas,
+    steps_per_epoch,
+    process_id,
+    num_processes,
+):
+    """`fit` once its arguments are checked, its run folder locked (in process 0)."""
+    writes = process_id == 0
+    checkpoint_state = folder.checkpoint.read_state()
+    record = _run_record(model, data, data_dir, source, augmentation, model_kwargs)
     if checkpoint_state is not None:
-        recipe = _resumed_recipe(paths, recipe, run)
+        recipe = _resumed_recipe(folder, recipe, record)
         epochs_completed = checkpoint_state["epochs_completed"]
     else:
+        _check_nothing_to_lose(folder)
         if recipe.seed is None:
             recipe = dataclasses.replace(
                 recipe,
@@ -251,19 +302,18 @@ def fit(
     # Several processes: all must resume from the same checkpoint (one
     # run_dir on shared storage) with the same seed; only process 0 writes.
     distribution_lib.check_same_in_all_processes(
-        epochs_completed, f"the epochs completed in {paths['checkpoint']}"
+        epochs_completed, f"the epochs completed in {folder.checkpoint_dir}"
     )
     distribution_lib.check_same_in_all_processes(recipe.seed, "the seed")
-    augmentation = _with_mean(augmentation, mean, source, paths["mean"])
+    augmentation, mean_kind = _with_mean(
+        augmentation, mean, source, folder, resumed=checkpoint_state is not None
+    )
+    record = dataclasses.replace(
+        record,
+        mean_rgb=tuple(augmentation.mean.reshape(-1, 3).mean(axis=0).tolist()),
+        mean_kind=mean_kind,
+    )
     distribution_lib.barrier("keras_prelu.fit: run files read")
-    writes = process_id == 0
-
-    if writes:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        recipe.save(paths["recipe"])
-        paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
-        data_lib.save_mean(augmentation.mean, run_dir)
-        _keep_log_rows(paths["log"], epochs_completed)
 
     keras.utils.set_random_seed(recipe.seed)
     with (
@@ -271,7 +321,7 @@ def fit(
         _distribution_scope(distribution),
         _dtype_policy(recipe.mixed_precision),
     ):
-        network = get_model(model, **{"seed": recipe.seed, **model_kwargs})
+        network = _build_model(model, recipe, model_kwargs)
         network.compile(
             optimizer=recipe.optimizer(),
             loss=keras.losses.SparseCategoricalCrossentropy(
@@ -280,20 +330,23 @@ def fit(
             weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
             jit_compile=recipe.jit_compile,
         )
+    paths = folder.paths()
+    if writes:
+        folder.write_recipe(recipe.to_dict())
+        folder.write_run(record)
+        folder.write_mean(augmentation.mean)
+        folder.keep_log_rows(epochs_completed)
     switch = recipe.learning_rate_switch()
-    checkpoint = ResumableCheckpoint(paths["checkpoint"], stateful_callbacks=[switch], write=writes)
+    checkpoint = ResumableCheckpoint(
+        folder.checkpoint_dir, stateful_callbacks=[switch], write=writes
+    )
     fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
-        *(
-            [keras.callbacks.CSVLogger(paths["log"], append=True), *_tensorboard(paths)]
-            if writes
-            else []
-        ),
+        StopOnNonFinite(),  # before anything records the epoch
+        *([EpochLog(folder), *_tensorboard(paths)] if writes else []),
         *callbacks,
         checkpoint,  # last: it records whether training was stopped
     ]
-    if not writes:
-        verbose = 0
     train = _training_epochs(
         source,
         augmentation,
@@ -322,7 +375,7 @@ def fit(
         replicas,
         f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
         recipe.epochs,
-        run_dir,
+        folder.path,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
     with _resume_hint(checkpoint, num_processes):
@@ -343,41 +396,31 @@ def fit(
                     validation, return_dict=True, verbose=verbose
                 ).items()
             }
+        _check_finite(evaluation)
         distribution_lib.barrier("keras_prelu.fit: trained")
         if writes:
-            paths["evaluation"].write_text(json.dumps(evaluation, indent=2) + "\n")
-            network.save(paths["model"])
+            folder.save_model(network)
+            folder.write_evaluation(evaluation)
         distribution_lib.barrier("keras_prelu.fit: saved")
     state = checkpoint.read_state() or {"epochs_completed": 0}
     result = FitResult(
         model=network,
-        history=read_log(paths["log"]),
+        history=folder.history(),
         evaluation=evaluation,
         epochs_completed=state["epochs_completed"],
         switch_epochs=tuple(switch.switch_epochs),
         recipe=recipe,
         num_classes=source.num_classes,
-        run_dir=run_dir,
+        run_dir=folder.path,
         paths=paths,
     )
     logger.info(
         "Run finished: top-1 error %.4f, top-5 error %.4f; written to %s",
         evaluation["top1_error"],
         evaluation["top5_error"],
-        run_dir,
+        folder.path,
     )
     return result
-
-
-def read_log(path):
-    """The `CSVLogger` file at `path` as `{column: [float per epoch]}`."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    with path.open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    columns = rows[0].keys() if rows else ()
-    return {column: [float(row[column]) for row in rows] for column in columns if column != "epoch"}
 
 
 def epoch_seed(seed, epoch):
@@ -473,44 +516,63 @@ def _run_name(model, source):
     return f"{model}-{data_name.replace('/', '_').replace(':', '_')}"
 
 
-def _paths(run_dir):
-    return {
-        "recipe": run_dir / RECIPE_FILENAME,
-        "run": run_dir / RUN_FILENAME,
-        "mean": run_dir / data_lib.MEAN_FILENAME,
-        "log": run_dir / LOG_FILENAME,
-        "tensorboard": run_dir / TENSORBOARD_DIRNAME,
-        "checkpoint": run_dir / CHECKPOINT_DIRNAME,
-        "evaluation": run_dir / EVALUATION_FILENAME,
-        "model": run_dir / MODEL_FILENAME,
-    }
+def _run_record(model, data, data_dir, source, augmentation, model_kwargs):
+    """The `RunRecord` of this run (its mean is filled in once it is chosen)."""
+    return runs.RunRecord(
+        model=model,
+        model_kwargs=model_kwargs,
+        data=_absolute_data(data),
+        data_dir=None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir)),
+        class_names=source.class_names,
+        scale_range=augmentation.scale_range,
+        crop_size=augmentation.crop_size,
+        flip=augmentation.flip,
+        pca_std=float(augmentation.pca_std),
+        mean_rgb=augmentation.mean.reshape(-1, 3).mean(axis=0),
+        mean_kind="default",
+        evaluation_scale=augmentation.scale_range[0],
+        version=_version(),
+    )
 
 
-def _augmentation_summary(augmentation):
-    return {
-        "scale_range": list(augmentation.scale_range),
-        "crop_size": augmentation.crop_size,
-        "flip": augmentation.flip,
-        "pca_std": augmentation.pca_std,
-    }
+def _absolute_data(data):
+    """A folder's absolute path; the bundled source's or a tfds name as given."""
+    data = os.fspath(data)
+    if data != data_lib.DEFAULT_SOURCE and os.path.isdir(data):
+        return os.path.abspath(data)
+    return data
 
 
-def _resumed_recipe(paths, recipe, run):
+def _version():
+    try:
+        return importlib.metadata.version("keras-prelu")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
+def _check_nothing_to_lose(folder):
+    """Raises when a folder without a checkpoint holds a trained model: starting over
+    would overwrite it."""
+    if folder.model_path.exists() or folder.evaluation_path.exists():
+        raise runs.RunFolderError(
+            f"Argument `run_dir` ({folder.path}) holds a trained model "
+            f"({folder.model_path.name}) but no checkpoint ({folder.checkpoint_dir} is "
+            "missing or empty): starting over would overwrite it. Use another run_dir."
+        )
+
+
+def _resumed_recipe(folder, recipe, record):
     """The recipe of the run being resumed, with the changes allowed."""
-    if not paths["recipe"].exists() or not paths["run"].exists():
+    saved_record = folder.read_run()
+    differences = saved_record.differences(record)
+    if differences:
+        saved = {name: getattr(saved_record, name) for name in differences}
         raise ValueError(
-            f"Argument `run_dir`: {paths['checkpoint']} holds a checkpoint "
-            f"but {paths['recipe'].name} or {paths['run'].name} is missing "
-            "beside it; use another run_dir."
+            f"Argument `run_dir` ({folder.path}) holds another run, which cannot be "
+            f"resumed as this one: it differs in {differences} (saved: {saved}). Use "
+            "another run_dir."
         )
-    saved_run = json.loads(paths["run"].read_text())
-    if saved_run != json.loads(json.dumps(run, default=str)):
-        raise ValueError(
-            f"Argument `run_dir` ({paths['run'].parent}) holds a run of "
-            f"{saved_run}, which cannot be resumed as {run}; use another "
-            "run_dir."
-        )
-    saved = Recipe.load(paths["recipe"])
+    saved = Recipe.load(folder.recipe_path)
     if recipe.seed is None:
         recipe = dataclasses.replace(recipe, seed=saved.seed)
     changed = sorted(
@@ -521,7 +583,7 @@ def _resumed_recipe(paths, recipe, run):
     if changed:
         raise ValueError(
             f"Argument `recipe` differs from the recipe of the run in "
-            f"{paths['recipe'].parent} in {changed}; a resumed run may change "
+            f"{folder.path} in {changed}; a resumed run may change "
             f"only {list(RESUMABLE_CHANGES)}. Use another run_dir."
         )
     for name in RESUMABLE_CHANGES:
@@ -535,41 +597,111 @@ def _resumed_recipe(paths, recipe, run):
     return recipe
 
 
-def _with_mean(augmentation, mean, source, mean_path):
-    if isinstance(mean, str) or mean is None:
-        if mean not in _MEAN_CHOICES:
+def _check_mean_argument(mean):
+    if (isinstance(mean, str) or mean is None) and mean not in _MEAN_CHOICES:
+        raise ValueError(
+            f"Argument `mean` must be one of {_MEAN_CHOICES} or an array. Received: mean={mean!r}"
+        )
+
+
+def _with_mean(augmentation, mean, source, folder, *, resumed):
+    """`(augmentation with the mean to subtract, its kind)` (see `runs.MEAN_KINDS`).
+
+    A resumed run keeps the mean of its `mean.json`: `mean` may only ask for
+    that one again.
+    """
+    if resumed:
+        kind = folder.read_run().mean_kind
+        saved = folder.read_mean()
+        if isinstance(mean, str) and kind != "computed":
             raise ValueError(
-                f"Argument `mean` must be one of {_MEAN_CHOICES} or an "
-                f"array. Received: mean={mean!r}"
+                f"Argument `mean`: the run in {folder.path} subtracted the {kind} mean, "
+                "not a computed one, and a resumed run keeps its mean. Leave out `mean`, "
+                "or use another run_dir."
             )
-        if mean is None:
-            return augmentation
-        if mean_path.exists():
-            mean = data_lib.load_mean(mean_path)
-        else:
-            logger.info("Computing the mean of the training split...")
-            mean = data_lib.compute_mean(
-                source,
-                per_pixel=True,
-                scale=augmentation.scale_range[0],
-                crop_size=augmentation.crop_size,
-            )
+        if mean is not None and not isinstance(mean, str):
+            if not np.array_equal(_mean_array(augmentation, mean), saved):
+                raise ValueError(
+                    f"Argument `mean` differs from the mean of the run in {folder.path} "
+                    f"({folder.mean_path.name}), and a resumed run keeps its mean. Leave "
+                    "out `mean`, or use another run_dir."
+                )
+        return dataclasses.replace(augmentation, mean=saved), kind
+    if mean is None:
+        return augmentation, "default"
+    if isinstance(mean, str):
+        logger.info("Computing the mean of the training split...")
+        mean = data_lib.compute_mean(
+            source,
+            per_pixel=True,
+            scale=augmentation.scale_range[0],
+            crop_size=augmentation.crop_size,
+        )
+        return dataclasses.replace(augmentation, mean=mean), "computed"
+    return dataclasses.replace(augmentation, mean=_mean_array(augmentation, mean)), "given"
+
+
+def _mean_array(augmentation, mean):
     try:
-        return dataclasses.replace(augmentation, mean=mean)
+        return dataclasses.replace(augmentation, mean=mean).mean
     except ValueError as error:
         raise ValueError(f"Argument `mean`: {error}") from error
 
 
-def _keep_log_rows(path, epochs_completed):
-    """Drops the log rows of epochs after the checkpoint (they are redone)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as file:
-        rows = list(csv.reader(file))
-    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < epochs_completed]
-    if kept != rows:
-        with path.open("w", newline="") as file:
-            csv.writer(file).writerows(kept if len(kept) > 1 else [])
+def _check_decodable(source, augmentation, batch_size):
+    """Raises unless the training split gives a batch and the validation split an image.
+
+    The pipelines skip the files that do not decode: a split none of whose files
+    decodes (or fewer than a batch) would train, or validate, on nothing.
+    """
+    splits = {
+        "training": (
+            data_lib.training_dataset(
+                source, batch_size, augmentation=augmentation, seed=0, shuffle_buffer=0
+            ),
+            f"a batch of {batch_size} images",
+        ),
+        "validation": (
+            data_lib.evaluation_dataset(
+                source,
+                1,
+                scale=augmentation.scale_range[0],
+                crop_size=augmentation.crop_size,
+                mean=augmentation.mean,
+            ),
+            "an image",
+        ),
+    }
+    for split, (dataset, wanted) in splits.items():
+        if next(iter(dataset.take(1)), None) is None:
+            skipped = sorted(source.undecodable_files)
+            example = f" (such as {skipped[0]})" if skipped else ""
+            raise ValueError(
+                f"Argument `data`: the {split} split of {source.name!r} gives not even "
+                f"{wanted}: {len(skipped)} of its files are skipped{example}."
+            )
+
+
+def _build_model(model, recipe, model_kwargs):
+    try:
+        return get_model(model, **{"seed": recipe.seed, **model_kwargs})
+    except ValueError as error:
+        # Keras' layer errors are several lines, with ANSI codes: the reason is
+        # before the arguments received.
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("Arguments received")[0]
+        height, width = model_kwargs["input_shape"][:2]
+        raise ValueError(
+            f"Argument `model_kwargs` (or the crop size): {model} cannot be built for "
+            f"{height}x{width} inputs: {' '.join(reason.split())}"
+        ) from None
+
+
+def _check_finite(evaluation):
+    bad = {name: value for name, value in evaluation.items() if not np.isfinite(value)}
+    if bad:
+        raise NonFiniteError(
+            f"The final evaluation gave non-finite values {bad}: the model is not saved."
+        )
 
 
 @contextlib.contextmanager
@@ -607,7 +739,10 @@ def _strategy_and_distribution(name):
         import tensorflow as tf
 
         return tf.distribute.get_strategy(), distribution_lib.get_distribution(name)
-    return get_strategy(name), None
+    try:
+        return get_strategy(name), None
+    except NotImplementedError as error:
+        raise ValueError(f"Recipe field `strategy`: {error}") from None
 
 
 def _distribution_scope(distribution):

@@ -44,6 +44,27 @@ class Architecture:
         """Weight layers: convolutions plus the three fc layers."""
         return sum(stage.depth for stage in self.stages) + len(FC_UNITS) + 1
 
+    def output_side(self, side):
+        """The side of the last feature map for an input of side `side` (0: none left)."""
+        for stage in self.stages:
+            # The first convolution may be strided or unpadded; the others keep the size.
+            if stage.padding == "valid":
+                side = max(0, (side - stage.kernel_size) // stage.strides + 1)
+            else:
+                side = (side + stage.strides - 1) // stage.strides
+            if stage.pool is not None:
+                pool_size, pool_strides = stage.pool
+                side = max(0, (side - pool_size) // pool_strides + 1)
+        return side
+
+    @property
+    def min_input_size(self):
+        """The smallest input side that leaves a feature map: 17 for the 14-layer model."""
+        side = 1
+        while self.output_side(side) < 1:
+            side += 1
+        return side
+
 
 _POOL_2 = (2, 2)
 

@@ -1,5 +1,7 @@
+import difflib
 import itertools
 import os
+from pathlib import Path
 
 import keras
 
@@ -20,11 +22,15 @@ ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
 INITIALIZERS = ("he", "he_fan_in", "xavier")
 FC_INITIALIZERS = ("paper",) + INITIALIZERS
 POOLINGS = (None, "spp", "avg", "max")
+DEFAULT_INPUT_SHAPE = (224, 224, 3)
+DEFAULT_NUM_CLASSES = 1000
+# The `keras.Model` arguments that the builders take besides their own.
+MODEL_ARGUMENTS = ("name", "trainable", "dtype")
 
 
 def _choice(name, value, accepted):
     if value not in accepted:
-        raise ValueError(f"`{name}` must be one of {accepted}, got {name}={value!r}.")
+        raise ValueError(f"Argument `{name}` must be one of {accepted}. Received: {name}={value!r}")
     return value
 
 
@@ -43,33 +49,119 @@ def _kernel_initializer(rule, slope, seed, stddev=None):
     return PReLUHeNormal(slope=slope, mode=mode, seed=seed)
 
 
-def _activation_layer(activation, leaky_slope, name):
+def _activation_layer(activation, leaky_slope, name, dtype):
     if activation == "relu":
-        return keras.layers.ReLU(name=name)
+        return keras.layers.ReLU(name=name, dtype=dtype)
     if activation == "leaky_relu":
-        return keras.layers.LeakyReLU(leaky_slope, name=name)
+        return keras.layers.LeakyReLU(leaky_slope, name=name, dtype=dtype)
     mode = CHANNEL_SHARED if activation == "prelu_shared" else CHANNEL_WISE
-    return PReLU(mode=mode, name=name)
+    return PReLU(mode=mode, name=name, dtype=dtype)
 
 
-def _validate_top(arch, input_shape, num_classes, fc_units, dropout):
-    """Checks the arguments that shape the fc layers."""
-    if not isinstance(num_classes, int) or num_classes < 1:
+def _check_unknown_arguments(cls, kwargs):
+    """Raises `TypeError` for keyword arguments the builder does not take, as Python would."""
+    unknown = sorted(set(kwargs) - set(MODEL_ARGUMENTS))
+    if not unknown:
+        return
+    accepted = [
+        name for name in cls.__init__.__code__.co_varnames[1 : cls.__init__.__code__.co_argcount]
+    ]
+    accepted += list(cls.__init__.__kwdefaults__ or {}) + list(MODEL_ARGUMENTS)
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, accepted, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(
+        f"{cls.__name__}() got unexpected keyword arguments: {', '.join(hints)}. "
+        f"It takes: {', '.join(sorted(set(accepted)))}."
+    )
+
+
+def _num_classes(num_classes, classes):
+    """`num_classes`, also spelled `classes` as in keras.applications."""
+    if classes is not None and num_classes is not None and classes != num_classes:
         raise ValueError(
-            f"`num_classes` must be a positive integer, got num_classes={num_classes!r}."
+            "Arguments `num_classes` and `classes` name the same thing (keras.applications "
+            f"spell it `classes`); give one. Received: num_classes={num_classes!r}, "
+            f"classes={classes!r}"
+        )
+    value = num_classes if num_classes is not None else classes
+    value = DEFAULT_NUM_CLASSES if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"Argument `num_classes` must be a positive integer. Received: num_classes={value!r}"
+        )
+    return value
+
+
+def _input(arch, input_shape, input_tensor):
+    """The model's input tensor: `input_tensor`, or a new `keras.Input(input_shape)`."""
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras-prelu's zoo models are channels_last (height, width, channels), but "
+            "keras.config.image_data_format() is "
+            f"{keras.config.image_data_format()!r}: call "
+            "keras.config.set_image_data_format('channels_last') before building them "
+            "(the layers themselves take data_format='channels_first')."
+        )
+    if input_tensor is not None:
+        if not isinstance(input_tensor, keras.KerasTensor):
+            raise ValueError(
+                "Argument `input_tensor` must be a Keras tensor made by keras.Input(...). "
+                f"Received: input_tensor={input_tensor!r}"
+            )
+        if keras.utils.get_source_inputs(input_tensor) != [input_tensor]:
+            raise ValueError(
+                "Argument `input_tensor` must be made by keras.Input(...), not by other "
+                "layers: to put layers before the model, call it on their output, "
+                "`outputs = model(x)`. Received: a tensor made by layers."
+            )
+        shape = tuple(input_tensor.shape[1:])
+        if input_shape is not None and tuple(input_shape) != shape:
+            raise ValueError(
+                f"Arguments `input_shape` and `input_tensor` disagree: input_tensor has shape "
+                f"{shape}. Received: input_shape={tuple(input_shape)!r}"
+            )
+        input_shape = shape
+    input_shape = tuple(DEFAULT_INPUT_SHAPE if input_shape is None else input_shape)
+    if len(input_shape) != 3 or input_shape[-1] is None:
+        raise ValueError(
+            "Argument `input_shape` must be (height, width, channels) with known channels. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    smallest = arch.min_input_size
+    if any(side is not None and side < smallest for side in input_shape[:2]):
+        raise ValueError(
+            f"Argument `input_shape`: {arch.name} needs images of at least {smallest}x{smallest} "
+            "pixels (its convolutions and poolings leave no feature map below that). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    if input_tensor is None:
+        input_tensor = keras.Input(shape=input_shape, name="image")
+    return input_shape, input_tensor
+
+
+def _check_top(arch, input_shape, fc_units, dropout, pooling):
+    """Checks the arguments that shape the fc layers."""
+    if pooling is not None:
+        raise ValueError(
+            "Argument `pooling` applies to include_top=False (a model with its top pools "
+            f"with {'SPP' if arch.spp_levels else 'flattening'}). Received: pooling={pooling!r}"
         )
     if arch.spp_levels is None and None in input_shape:
         raise ValueError(
-            f"{arch.name} flattens its last feature map, so with "
-            "include_top=True `input_shape` must be fully known, "
-            f"got input_shape={input_shape!r}."
+            f"Argument `input_shape` must be fully known: {arch.name} flattens its last "
+            f"feature map when include_top=True. Received: input_shape={input_shape!r}"
         )
-    if len(fc_units) != 2 or not all(isinstance(units, int) and units > 0 for units in fc_units):
+    if len(fc_units) != 2 or not all(
+        isinstance(units, int) and not isinstance(units, bool) and units > 0 for units in fc_units
+    ):
         raise ValueError(
-            f"`fc_units` must be two positive integers (fc1, fc2), got fc_units={fc_units!r}."
+            "Argument `fc_units` must be two positive integers (fc1, fc2). "
+            f"Received: fc_units={fc_units!r}"
         )
     if not 0 <= dropout < 1:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        raise ValueError(f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}")
 
 
 def conv_name(stage_index, stage, layer_index):
@@ -85,24 +177,30 @@ class PReLUNet(keras.Model):
 
     Every convolution and the fc1, fc2 layers are followed by the activation;
     dropout follows fc1 and fc2, with independent masks on every replica of a
-    `tf.distribute` strategy (`keras_prelu.layers.Dropout`). Layer names are stable whatever the
-    activation: `conv{s}_{i}` (or `conv{s}` for a one-layer stage) and its
-    activation `act{s}_{i}`, `pool{s}`, then `spp` (or `flatten` for VGG-19),
+    `tf.distribute` strategy (`keras_prelu.layers.Dropout`). Layer names are stable
+    whatever the activation: `conv{s}_{i}` (or `conv{s}` for a one-layer stage) and
+    its activation `act{s}_{i}`, `pool{s}`, then `spp` (or `flatten` for VGG-19),
     `fc1`, `act_fc1`, `drop_fc1`, `fc2`, `act_fc2`, `drop_fc2`, `fc3` (logits)
     and `predictions` (the classifier activation, in float32). The pre-SPP
     feature map is the output of the last `act` layer; `include_top=False`
     returns it, or its pooled vector with `pooling`.
 
     The named models of `keras_prelu.zoo` (`ModelA`, ...) are this class with
-    the architecture fixed.
+    the architecture fixed. Like `keras.applications`, a builder refuses
+    arguments it does not know (`TypeError`).
 
     Args:
         architecture: a name of `keras_prelu.zoo.ARCHITECTURES`; fixed by the
             named subclasses.
         include_top: whether to add the fc layers.
-        input_shape: `(height, width, channels)`; `(None, None, 3)` takes
-            images of any size (with SPP, also with the top). Channels last.
-        num_classes: units of fc3.
+        input_shape: `(height, width, channels)`, channels last; `(224, 224, 3)`
+            by default. `(None, None, 3)` takes images of any size (with SPP,
+            also with the top) of at least the architecture's minimum
+            (`ARCHITECTURES[name].min_input_size`: 17 for the 14-layer model).
+        input_tensor: a tensor made by `keras.Input(...)` to build the model
+            on, as in `keras.applications`; its shape is the input shape.
+        num_classes: units of fc3; 1000 by default. `classes`, keras.applications'
+            spelling, is accepted too.
         classifier_activation: activation of the predictions, `"softmax"` by
             default, None for logits.
         activation: `"prelu"` (channel-wise), `"prelu_shared"`, `"relu"` or
@@ -124,9 +222,15 @@ class PReLUNet(keras.Model):
             1): a model's depth pattern at a fraction of its cost.
         pooling: with `include_top=False`: None (the feature map), `"spp"`,
             `"avg"` or `"max"` (a vector).
-        weights: path of a `.weights.h5` file to load, or None.
+        weights: None (random initialization), or the path of a `.weights.h5`
+            file of this very model, of a `.keras` file or of a preset folder
+            (`keras_prelu.save_preset`), whose weights are copied by layer name
+            (so that a headless model takes them from a full one). No
+            pretrained ImageNet weights are published.
         seed: seed of the initializers, for reproducible models.
-        **kwargs: `keras.Model` arguments such as `name`.
+        name, trainable: as for `keras.Model`.
+        dtype: the dtype policy of every layer (e.g. `"mixed_bfloat16"`); the
+            global policy by default. It is saved with the model.
     """
 
     default_architecture = None
@@ -136,8 +240,10 @@ class PReLUNet(keras.Model):
         architecture=None,
         *,
         include_top=True,
-        input_shape=(224, 224, 3),
-        num_classes=1000,
+        input_shape=None,
+        input_tensor=None,
+        num_classes=None,
+        classes=None,
         classifier_activation="softmax",
         activation="prelu",
         leaky_slope=LEAKY_SLOPE,
@@ -151,48 +257,42 @@ class PReLUNet(keras.Model):
         seed=None,
         **kwargs,
     ):
+        _check_unknown_arguments(type(self), kwargs)
         default = self.default_architecture
         if architecture is None:
             architecture = default
         elif default is not None and architecture != default:
             raise ValueError(
-                f"{type(self).__name__} is architecture {default!r}, got "
-                f"architecture={architecture!r}; use PReLUNet for others."
+                f"Argument `architecture` of {type(self).__name__} is {default!r}; use "
+                f"PReLUNet for others. Received: architecture={architecture!r}"
             )
         arch = ARCHITECTURES.get(architecture)
         if arch is None:
             raise ValueError(
-                f"`architecture` must be one of {sorted(ARCHITECTURES)}, "
-                f"got architecture={architecture!r}."
+                f"Argument `architecture` must be one of {sorted(ARCHITECTURES)}. "
+                f"Received: architecture={architecture!r}"
             )
         _choice("activation", activation, ACTIVATIONS)
         _choice("initializer", initializer, INITIALIZERS)
         _choice("fc_initializer", fc_initializer, FC_INITIALIZERS)
         _choice("pooling", pooling, POOLINGS)
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                "`input_shape` must be (height, width, channels) with known "
-                f"channels, got input_shape={input_shape!r}."
-            )
+        num_classes = _num_classes(num_classes, classes)
+        input_shape, inputs = _input(arch, input_shape, input_tensor)
         if not width_multiplier > 0:
             raise ValueError(
-                f"`width_multiplier` must be positive, got width_multiplier={width_multiplier!r}."
+                "Argument `width_multiplier` must be positive. "
+                f"Received: width_multiplier={width_multiplier!r}"
             )
         fc_units = tuple(fc_units)
         if include_top:
-            _validate_top(arch, input_shape, num_classes, fc_units, dropout)
-        if weights is not None and not os.path.exists(weights):
-            raise ValueError(
-                f"`weights` must be the path of a weights file or None, got "
-                f"weights={weights!r}, which does not exist."
-            )
+            _check_top(arch, input_shape, fc_units, dropout, pooling)
+        weights_path = _weights_path(weights)
+        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
         slope = _initial_slope(activation, leaky_slope)
         # One seed per layer, counted up from `seed`.
         seeds = itertools.count(seed) if seed is not None else itertools.repeat(None)
 
         # === Functional Model ===
-        inputs = keras.Input(shape=input_shape, name="image")
         x = inputs
         for s, stage in enumerate(arch.stages, start=1):
             for i in range(1, stage.depth + 1):
@@ -205,16 +305,21 @@ class PReLUNet(keras.Model):
                     padding=stage.padding if first else "same",
                     kernel_initializer=_kernel_initializer(initializer, slope, next(seeds)),
                     name=name,
+                    dtype=dtype,
                 )(x)
-                x = _activation_layer(activation, leaky_slope, name.replace("conv", "act"))(x)
+                x = _activation_layer(activation, leaky_slope, name.replace("conv", "act"), dtype)(
+                    x
+                )
             if stage.pool is not None:
                 pool_size, pool_strides = stage.pool
-                x = keras.layers.MaxPooling2D(pool_size, pool_strides, name=f"pool{s}")(x)
+                x = keras.layers.MaxPooling2D(
+                    pool_size, pool_strides, name=f"pool{s}", dtype=dtype
+                )(x)
         if include_top:
             if arch.spp_levels is None:
-                x = keras.layers.Flatten(name="flatten")(x)
+                x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
             else:
-                x = SpatialPyramidPooling(arch.spp_levels, name="spp")(x)
+                x = SpatialPyramidPooling(arch.spp_levels, name="spp", dtype=dtype)(x)
             units = fc_units + (num_classes,)
             for k, (width, stddev) in enumerate(zip(units, FC_STDDEVS), start=1):
                 x = keras.layers.Dense(
@@ -223,22 +328,23 @@ class PReLUNet(keras.Model):
                         fc_initializer, slope, next(seeds), stddev
                     ),
                     name=f"fc{k}",
+                    dtype=dtype,
                 )(x)
                 if k < len(units):
-                    x = _activation_layer(activation, leaky_slope, f"act_fc{k}")(x)
-                    x = Dropout(dropout, name=f"drop_fc{k}")(x)
+                    x = _activation_layer(activation, leaky_slope, f"act_fc{k}", dtype)(x)
+                    x = Dropout(dropout, name=f"drop_fc{k}", dtype=dtype)(x)
             outputs = keras.layers.Activation(
                 classifier_activation, dtype="float32", name="predictions"
             )(x)
         elif pooling == "spp":
             levels = arch.spp_levels or (7,)
-            outputs = SpatialPyramidPooling(levels, name="spp")(x)
+            outputs = SpatialPyramidPooling(levels, name="spp", dtype=dtype)(x)
         elif pooling is not None:
             pool_layer = {
                 "avg": keras.layers.GlobalAveragePooling2D,
                 "max": keras.layers.GlobalMaxPooling2D,
             }[pooling]
-            outputs = pool_layer(name=f"{pooling}_pool")(x)
+            outputs = pool_layer(name=f"{pooling}_pool", dtype=dtype)(x)
         else:
             outputs = x
         kwargs.setdefault("name", arch.name)
@@ -259,13 +365,16 @@ class PReLUNet(keras.Model):
         self.width_multiplier = width_multiplier
         self.pooling = pooling
         self.seed = seed
-        if weights is not None:
-            self.load_weights(weights)
+        # The policy the layers were built with (a functional model keeps none itself).
+        self.layers_dtype_policy = dtype
+        if weights_path is not None:
+            _load_weights(self, weights_path)
 
     def get_config(self):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.layers_dtype_policy),
             "architecture": self.architecture,
             "include_top": self.include_top,
             "input_shape": self.image_shape,
@@ -285,3 +394,55 @@ class PReLUNet(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, *, load_weights=True, **kwargs):
+        """The model saved in the preset folder `preset` (`keras_prelu.save_preset`).
+
+        `kwargs` replace arguments of the saved model, e.g. `input_shape=(None,
+        None, 3)` or `dtype="mixed_bfloat16"`; the weights are copied into the
+        model they build. Called on a named class (`ModelA.from_preset`), the
+        preset must hold that class.
+        """
+        from keras_prelu.presets import from_preset
+
+        return from_preset(preset, load_weights=load_weights, expected_class=cls, **kwargs)
+
+
+def _weights_path(weights):
+    """`weights` as a path to load, or None; other strings get an error that says what exists."""
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            "Argument `weights` must be None or the path of a .weights.h5 file, a .keras file "
+            f"or a preset folder. Received: weights={weights!r}"
+        )
+    path = Path(weights)
+    if path.exists():
+        return path
+    raise ValueError(
+        "Argument `weights` must be None or the path of a .weights.h5 file, a .keras file or a "
+        f"preset folder, and {os.fspath(weights)!r} does not exist. No pretrained ImageNet "
+        "weights are published for keras-prelu's models: train one (`keras-prelu train`), "
+        "share it with `keras_prelu.save_preset(run_dir, folder)`, and load it with "
+        "`ModelA.from_preset(folder)` or `weights=folder`."
+    )
+
+
+def _load_weights(model, path):
+    """Loads `path` into `model`: a `.weights.h5` file as is, a `.keras` file or a
+    preset folder by layer name."""
+    from keras_prelu import presets
+
+    if path.is_dir() or path.suffix == ".keras":
+        source = presets.from_preset(path) if path.is_dir() else keras.saving.load_model(path)
+        presets.copy_weights_by_name(source, model)
+        return
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            f"Argument `weights`: {path} does not fit this model ({error}). A .keras file or a "
+            "preset folder loads into another head or input size by layer name."
+        ) from None

@@ -1,137 +1,193 @@
-"""The studies of `keras-prelu reproduce` in reduced smoke configurations."""
+"""The studies of `keras-prelu reproduce`, at smoke sizes, against independent truths."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import scipy.stats
+import tensorflow as tf
 
 from keras_prelu import cli
+from keras_prelu import data
 from keras_prelu.analysis import studies
+from keras_prelu.analysis.studies import activations as activations_study
+from keras_prelu.evaluation import evaluate
+from keras_prelu.runs import RunFolder
+from keras_prelu.zoo import get_model
 
+SMOKE_DATA = "digits[:64]"
 SMOKE_ACTIVATIONS = ("relu", "prelu")
 SMOKE_SEEDS = (0, 1)
-MODEL_14_ACTIVATIONS = (
-    ["conv1"]
-    + [f"conv2_{i}" for i in range(1, 5)]
-    + [f"conv3_{i}" for i in range(1, 7)]
-    + ["fc1", "fc2"]
+MODEL_14_LAYERS = (
+    ["conv1"] + [f"conv2_{i}" for i in range(1, 5)] + [f"conv3_{i}" for i in range(1, 7)]
+) + ["fc1", "fc2"]
+INIT_SMOKE = studies.InitConfig(
+    data=SMOKE_DATA,
+    scale_range=(32, 36),
+    crop_size=32,
+    models={"model_b": 0.05, "model_30": 0.05},
+    epochs=1,
+    fc_units=(8, 8),
+    probe_batch=8,
+    probe_every=1,
 )
+ACTIVATIONS_SMOKE = studies.ActivationsConfig(
+    data=SMOKE_DATA, activations=SMOKE_ACTIVATIONS, seeds=SMOKE_SEEDS, fc_units=(8, 8), epochs=1
+)
+
+
+def written(out_dir, name):
+    return json.loads((Path(out_dir) / f"{name}.json").read_text())
 
 
 @pytest.mark.slow
 def test_init_study_smoke(tmp_path):
-    result = studies.init_study(
-        tmp_path,
-        epochs=1,
-        steps_per_epoch=2,
-        probe_every=1,
-        fc_units=(8, 8),
-        model_b_width=0.05,
+    result = studies.init_study(INIT_SMOKE, out_dir=tmp_path / "out", runs_dir=tmp_path / "runs")
+    assert written(tmp_path / "out", "init") == json.loads(json.dumps(dataclasses.asdict(result)))
+    for name in ("init.png", "init_gradients.png", "init_signal.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000
+    assert {(run.model, run.initializer) for run in result.runs} == {
+        (model, init) for model in ("model_b", "model_30") for init in ("he", "xavier")
+    }
+    for run in result.runs:
+        folder = studies.initialization.run_dir(tmp_path / "runs", run.model, run.initializer, 0)
+        log = RunFolder(folder).history()
+        assert run.val_top1_error == pytest.approx(
+            [100 * e for e in log["val_top1_error"]], abs=0.01
+        )
+        # 64 images, batch 32: steps 1 and 2, and the initial weights (step 0).
+        assert [record.step for record in run.gradients] == [0, 1, 2]
+    assert [run.depth for run in result.runs if run.initializer == "he"] == [22, 30]
+
+    # The first gradient norm is that of the model `fit` started from.
+    he_30 = result.run("model_30", "he", 0)
+    source = data.get_source(SMOKE_DATA)
+    augmentation = dataclasses.replace(
+        source.default_augmentation(), scale_range=(32, 36), crop_size=32
     )
-    assert json.loads((tmp_path / "init.json").read_text()) == json.loads(json.dumps(result))
-    for name in ("init_curves.png", "init_gradients.png", "init_signal.png"):
-        assert (tmp_path / name).stat().st_size > 1000
-    runs = result["runs"]
-    assert set(runs) == {"model_30", "model_b"}
-    for by_init in runs.values():
-        assert set(by_init) == {"he", "xavier"}
-        for run in by_init.values():
-            steps = run["0"]["steps"]
-            assert [s["step"] for s in steps] == [0, 1, 2]
-            assert all(np.isfinite(s["probe_loss"]) for s in steps)
-    # 30 weight layers; Xavier's responses at the top are orders of magnitude
-    # below He's (1/2 per rectified layer, Eqn 10).
-    signal = result["signal_at_init"]["model_30"]
-    assert len(signal["he"]) == len(signal["xavier"]) == 30
-    assert signal["xavier"][-1]["forward_variance"] < 1e-6 * signal["he"][-1]["forward_variance"]
-    # Model B's pattern: 19 convolutions and 3 fc layers.
-    assert len(result["signal_at_init"]["model_b"]["he"]) == 22
+    keras.utils.set_random_seed(0)
+    images, labels = next(iter(data.training_dataset(source, 8, augmentation=augmentation, seed=0)))
+    model = get_model(
+        "model_30",
+        input_shape=(32, 32, 3),
+        num_classes=10,
+        activation="relu",
+        initializer="he",
+        fc_initializer="paper",
+        fc_units=(8, 8),
+        width_multiplier=0.05,
+        seed=0,
+    )
+    with tf.GradientTape() as tape:
+        loss = keras.losses.sparse_categorical_crossentropy(labels, model(images, training=False))
+        loss = tf.reduce_mean(loss)
+    gradient = tape.gradient(loss, model.get_layer("conv1").kernel.value)
+    assert he_30.gradients[0].loss == pytest.approx(float(loss), rel=1e-5)
+    assert he_30.gradients[0].norms["conv1"] == pytest.approx(float(tf.norm(gradient)), rel=1e-4)
+    # Eqn. 10: Xavier's rule halves the forward variance at every rectified layer,
+    # He's keeps it; over the 30-layer model's depth that is orders of magnitude.
+    xavier_30 = result.run("model_30", "xavier", 0)
+    he_top, xavier_top = he_30.signal[-1].forward_variance, xavier_30.signal[-1].forward_variance
+    assert xavier_top < 1e-6 * he_top
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """The activations study on two rectifiers and two seeds, 1 epoch of 5 steps."""
+    """The activations study on two rectifiers and two seeds, one epoch each."""
     out = tmp_path_factory.mktemp("studies")
     runs = tmp_path_factory.mktemp("runs")
-    result = studies.activation_study(
-        out,
-        runs_dir=runs,
-        activations=SMOKE_ACTIVATIONS,
-        seeds=SMOKE_SEEDS,
-        epochs=1,
-        fc_units=(8, 8),
-        batch_size=256,
-    )
-    return out, runs, result
+    return out, runs, studies.activation_study(ACTIVATIONS_SMOKE, out_dir=out, runs_dir=runs)
 
 
 @pytest.mark.slow
 def test_activation_study_smoke(trained):
     out, runs, result = trained
-    assert json.loads((out / "activations.json").read_text()) == json.loads(json.dumps(result))
+    assert written(out, "activations") == json.loads(json.dumps(dataclasses.asdict(result)))
     assert (out / "activations.png").stat().st_size > 1000
-    for activation in SMOKE_ACTIVATIONS:
-        by_seed = result["runs"][activation]
-        assert sorted(by_seed) == ["0", "1"]
-        # The numbers are the evaluation each run wrote beside its model.
-        for seed, run in by_seed.items():
-            evaluation = json.loads(
-                (runs / f"model_14-{activation}-seed{seed}" / "evaluation.json").read_text()
-            )
-            assert run["top1_error"] == evaluation["top1_error"]
-        top1 = [100 * r["top1_error"] for r in by_seed.values()]
-        summary = result["summary"][activation]
-        assert summary["top1_error_mean"] == pytest.approx(np.mean(top1))
-        assert summary["top1_error_std"] == pytest.approx(np.std(top1, ddof=1))
-        assert 0 <= summary["top5_error_mean"] <= summary["top1_error_mean"] <= 100
-    assert tuple(result["summary"]["prelu"]["paper_top1_top5"]) == (32.64, 12.75)
+    assert [(run.activation, run.seed) for run in result.runs] == [
+        (activation, seed) for activation in SMOKE_ACTIVATIONS for seed in SMOKE_SEEDS
+    ]
+    for run in result.runs:
+        # The final error is the run's model tested again, centre crop.
+        tested = evaluate(activations_study.run_dir(runs, run.activation, run.seed))
+        assert run.top1_error == pytest.approx(100 * tested.top1_error, abs=0.01)
+        assert run.learning_rate == pytest.approx([0.01])
+        assert not run.stopped_by_switch
+    top1 = {
+        activation: np.array(
+            [run.top1_error for run in result.runs if run.activation == activation]
+        )
+        for activation in SMOKE_ACTIVATIONS
+    }
+    relu, prelu = result.summaries
+    assert relu.top1_vs_reference is None
+    assert prelu.top1_mean == pytest.approx(top1["prelu"].mean())
+    assert prelu.top1_std == pytest.approx(top1["prelu"].std(ddof=1))
+    # The paired difference and its interval, from scipy's paired t-test.
+    differences = top1["prelu"] - top1["relu"]
+    test = scipy.stats.ttest_rel(top1["prelu"], top1["relu"])
+    interval = test.confidence_interval(0.95)
+    assert prelu.top1_vs_reference.mean == pytest.approx(differences.mean())
+    assert (prelu.top1_vs_reference.low, prelu.top1_vs_reference.high) == pytest.approx(
+        (interval.low, interval.high)
+    )
+    assert tuple(prelu.paper) == (32.64, 12.75)
 
 
 @pytest.mark.slow
 def test_slope_study_smoke_through_the_cli(trained, capsys):
     out, runs, _ = trained
-    assert (
-        cli.main(
-            [
-                "reproduce",
-                "slopes",
-                "--out-dir",
-                str(out),
-                "--runs-dir",
-                str(runs),
-                "--activations",
-                *SMOKE_ACTIVATIONS,
-                "--seeds",
-                *map(str, SMOKE_SEEDS),
-            ]
-        )
-        == 0
-    )
-    assert "conv1 largest" in capsys.readouterr().out
-    result = json.loads((out / "slopes.json").read_text())
+    arguments = ["reproduce", "slopes", "--out-dir", str(out), "--runs-dir", str(runs)]
+    arguments += ["--data", SMOKE_DATA, "--activations", *SMOKE_ACTIVATIONS]
+    arguments += ["--seeds", *map(str, SMOKE_SEEDS), "--epochs", "1", "--fc-units", "8", "8"]
+    assert cli.main(arguments) == 0
+    assert "conv1 largest in" in capsys.readouterr().out
+    result = written(out, "slopes")
     for name in ("slopes.png", "mean_responses.png"):
         assert (out / name).stat().st_size > 1000
     # The slopes are those of the saved models, named as in Table 1.
-    model = keras.saving.load_model(runs / "model_14-prelu-seed1" / "model.keras")
-    rows = result["slopes"]["prelu"]["1"]
-    assert list(rows) == MODEL_14_ACTIVATIONS
+    model = RunFolder(activations_study.run_dir(runs, "prelu", 1)).load_model()
+    rows = {r["layer"]: r for r in result["slopes"] if (r["activation"], r["seed"]) == ("prelu", 1)}
+    assert list(rows) == MODEL_14_LAYERS
     alpha = keras.ops.convert_to_numpy(model.get_layer("act2_3").alpha)
     assert rows["conv2_3"]["mean"] == pytest.approx(float(alpha.mean()))
     assert rows["conv2_3"]["count"] == 128
-    assert "relu" not in result["slopes"]
-    # ReLU outputs are never negative; their mean response is >= 0 everywhere.
-    for seed in ("0", "1"):
-        relu = result["mean_responses"]["relu"][seed]
-        assert list(relu) == MODEL_14_ACTIVATIONS
-        assert all(row["mean"] >= 0 and row["negative_fraction"] == 0 for row in relu.values())
+    assert {r["activation"] for r in result["slopes"]} == {"prelu"}
+    # ReLU outputs are never negative: their mean response is >= 0 everywhere.
+    relu = [r for r in result["responses"] if r["activation"] == "relu"]
+    assert len(relu) == len(SMOKE_SEEDS) * len(MODEL_14_LAYERS)
+    assert all(r["mean"] >= 0 and r["negative_fraction"] == 0 for r in relu)
 
 
-def test_slope_study_without_trained_models_names_the_study_to_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="reproduce activations"):
-        studies.slope_study(tmp_path, runs_dir=tmp_path, train_missing=False)
-
-
-def test_reproduce_rejects_an_unknown_study(tmp_path):
+def test_reproduce_rejects_unknown_studies_and_options(tmp_path):
     with pytest.raises(ValueError, match="`study` must be one of"):
-        studies.reproduce("figure9", tmp_path)
+        studies.reproduce("figure9", out_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"Options \['patience_of_saints'\] are not fields"):
+        studies.reproduce("init", out_dir=tmp_path, patience_of_saints=3)
+
+
+def test_the_activations_study_needs_relu_and_says_so_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="must include 'relu'"):
+        cli.main(["reproduce", "activations", "--activations", "prelu", "--out-dir", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
+
+
+def test_reproduce_from_the_checkout_root_keeps_the_shipped_results(monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    args = cli.build_parser().parse_args(["reproduce", "all"])
+    shipped = (root / "zoo" / "studies").resolve()
+    for folder in (args.out_dir, args.runs_dir):
+        resolved = Path(folder).resolve()
+        assert resolved != shipped and shipped not in resolved.parents
+
+
+def test_reproduce_help_says_how_long_each_study_takes(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name, spec in studies.STUDIES.items():
+        assert f"{name} {spec.about}; {spec.duration}." in help_text

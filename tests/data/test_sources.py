@@ -1,5 +1,6 @@
 import logging
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from keras_prelu import data
 from keras_prelu.data import transforms
 from tests.data.image_files import FOLDER_IMAGE_KINDS
 from tests.data.image_files import write_class_folders
+from tests.helpers.processes import run_python
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 
@@ -95,6 +97,9 @@ def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
     broken = {"truncated.jpg": jpeg[: len(jpeg) // 2], "text.png": b"not an image"}
     for name, contents in broken.items():
         (tmp_path / "b" / name).write_bytes(contents)
+    # Whole (its start and end markers), but a header libjpeg cannot read: dropped
+    # by tf.data's ignore_errors, which logs TensorFlow's error without the path.
+    (tmp_path / "b" / "bad_header.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(64) + b"\xff\xd9")
     source = data.get_source(str(tmp_path), validation_fraction=0.0)
     augmentation = data.Augmentation(scale_range=(16, 20), crop_size=16)
 
@@ -104,13 +109,11 @@ def test_undecodable_files_are_skipped_and_reported_once(tmp_path, rng, caplog):
             assert sum(1 for _ in images) == len(paths)
     broken_paths = {str(tmp_path / "b" / name) for name in broken}
     assert source.undecodable_files == broken_paths
-    reports = [
-        record.getMessage()
-        for record in caplog.records
-        if "cannot be decoded" in record.getMessage()
-    ]
-    assert len(reports) == len(broken_paths)
-    assert {report.rsplit(": ", 1)[1] for report in reports} == broken_paths
+    messages = [record.getMessage() for record in caplog.records]
+    reports = [message.split(" (")[0] for message in messages if message.startswith("Skipped")]
+    assert sorted(reports) == sorted(
+        f"Skipped {path}: it is not a whole JPEG or PNG file" for path in broken_paths
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,10 +132,10 @@ def test_get_source_rejects_bad_arguments(name, kwargs, message):
 
 
 def test_image_folder_rejects_bad_arguments(tmp_path, rng):
-    write_class_folders(tmp_path / "train", ["a"], rng)
+    write_class_folders(tmp_path / "train", ["a", "b"], rng)
     with pytest.raises(ValueError, match="train and a validation folder"):
         data.get_source(str(tmp_path))
-    write_class_folders(tmp_path / "validation", ["a"], rng)
+    write_class_folders(tmp_path / "validation", ["a", "b"], rng)
     with pytest.raises(ValueError, match="validation_fraction"):
         data.get_source(str(tmp_path), validation_fraction=0.1)
     with pytest.raises(ValueError, match="validation_fraction"):
@@ -140,8 +143,10 @@ def test_image_folder_rejects_bad_arguments(tmp_path, rng):
     with pytest.raises(ValueError, match="`split`"):
         data.get_source(str(tmp_path)).dataset("test")
     (tmp_path / "empty" / "class").mkdir(parents=True)
-    with pytest.raises(ValueError, match="no .* images"):
+    with pytest.raises(ValueError, match="at least 2 class folders.* in no class"):
         data.get_source(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="`max_pixels`"):
+        data.get_source(str(tmp_path), max_pixels=0)
 
 
 def test_tfds_source_runs_the_tfds_code_path_offline(tmp_path):
@@ -182,3 +187,71 @@ def test_imagenet2012_without_its_files_says_which_files_go_where(tmp_path):
     message = str(error.value)
     assert all(name in message for name in IMAGENET_MANUAL_FILES)
     assert os.path.join(str(tmp_path), "downloads", "manual") in message
+
+
+def write_blank_png(path, width, height):
+    """A valid grey PNG of `width` x `height` zeros, compressed row by row: a few
+    hundred kB on disk for a gigapixel image."""
+    compressor = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0, then the pixels
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind, body):
+        return (
+            len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        )
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_from_its_header(tmp_path, rng, caplog):
+    paths = write_class_folders(tmp_path, ["a", "b"], rng)
+    huge = tmp_path / "b" / "huge.png"
+    write_blank_png(huge, 10_000, 10_000)  # 100M pixels: 300 MB decoded, 100 kB on disk
+    assert huge.stat().st_size < 1_000_000
+    source = data.get_source(str(tmp_path), validation_fraction=0.0)
+    assert source.max_pixels == 89_478_485 < 10_000 * 10_000
+    augmentation = data.Augmentation(scale_range=(16, 20), crop_size=16)
+    with caplog.at_level(logging.WARNING, logger="keras_prelu.data"):
+        images = data.training_dataset(source, 1, augmentation=augmentation, seed=0)
+        assert sum(1 for _ in images) == len(paths)
+    assert source.undecodable_files == {str(huge)}
+    assert (
+        f"Skipped {huge}: its header gives 10000x10000 = 100,000,000 pixels, more than the "
+        "limit of 89,478,485 (max_pixels)" in caplog.text
+    )
+    # The limit is the source's: the same images are all over a lower one.
+    small_limit = data.get_source(str(tmp_path), validation_fraction=0.0, max_pixels=400)
+    evaluated = data.evaluation_dataset(small_limit, 4, split="train", scale=16, crop_size=16)
+    assert sum(len(labels) for _, labels in evaluated) == 0
+    assert small_limit.undecodable_files == set(paths) | {str(huge)}
+
+
+def test_a_fifo_named_like_an_image_is_skipped_not_opened(tmp_path, rng):
+    paths = write_class_folders(tmp_path, ["a", "b"], rng)
+    os.mkfifo(tmp_path / "a" / "x.png")  # opening it would block until a writer came
+    output = run_python(
+        """
+        import sys
+        from keras_prelu import data
+        source = data.get_source(sys.argv[1], validation_fraction=0.0)
+        augmentation = data.Augmentation(scale_range=(16, 20), crop_size=16)
+        images = data.training_dataset(source, 1, augmentation=augmentation, seed=0)
+        print(sum(1 for _ in images), sorted(source.undecodable_files))
+        """,
+        tmp_path,
+        timeout=120,
+    )
+    assert output.split(maxsplit=1) == [str(len(paths)), f"{[str(tmp_path / 'a' / 'x.png')]}\n"]
+
+
+def test_one_class_or_one_full_and_one_empty_class_is_refused(tmp_path, rng):
+    write_class_folders(tmp_path / "one", ["a"], rng)
+    with pytest.raises(ValueError, match=r"at least 2 class folders.*in \['a'\] of its class"):
+        data.get_source(str(tmp_path / "one"))
+    (tmp_path / "one" / "b").mkdir()
+    with pytest.raises(ValueError, match=r"in \['a'\] of its class folders \['a', 'b'\]"):
+        data.get_source(str(tmp_path / "one"))

@@ -155,3 +155,35 @@ def test_is_complete_image_rejects_truncated_and_foreign_files(rng):
     candidates = [jpeg, png, jpeg[: len(jpeg) // 2], png[:-20], b"not an image", b""]
     complete = [bool(transforms.is_complete_image(tf.constant(data))) for data in candidates]
     assert complete == [True, True, False, False, False, False]
+
+
+def jpeg_with_a_thumbnail(image, thumbnail):
+    """`image` with an APP1 segment holding the JPEG `thumbnail` (frame header included),
+    where EXIF keeps thumbnails: before the image's own frame header."""
+    segment = b"Exif\0\0" + thumbnail
+    return image[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + image[2:]
+
+
+def test_encoded_size_reads_the_header_of_every_kind(rng):
+    pixels = smooth_pixels(rng, (37, 53), 3)
+    thumbnail = encode(smooth_pixels(rng, (8, 9), 3), "RGB", "JPEG")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", progressive=True)
+    files = {
+        "png": encode(pixels, "RGB", "PNG"),
+        "grey png": encode(pixels[..., 0], "L", "PNG"),
+        "jpeg": encode(pixels, "RGB", "JPEG"),
+        "cmyk jpeg": encode(np.dstack([pixels, pixels[..., :1]]), "CMYK", "JPEG"),
+        "progressive jpeg": buffer.getvalue(),
+        "jpeg with a thumbnail": jpeg_with_a_thumbnail(encode(pixels, "RGB", "JPEG"), thumbnail),
+    }
+    for name, contents in files.items():
+        assert transforms.encoded_size(tf.constant(contents)).numpy().tolist() == [37, 53], name
+        np.testing.assert_array_equal(
+            transforms.decode(tf.constant(contents)).shape[:2], (37, 53), err_msg=name
+        )
+
+
+def test_encoded_size_of_other_contents_is_zero():
+    for contents in (b"", b"\x89PNG", b"GIF89a" + bytes(32), bytes(64)):
+        assert transforms.encoded_size(tf.constant(contents)).numpy().tolist() == [0, 0]

@@ -6,19 +6,15 @@ import numpy as np
 import pytest
 
 from keras_prelu import cli
-from keras_prelu import data
+from keras_prelu import runs
 from keras_prelu.zoo import Model14
+from tests.helpers.run_folders import write_run_folder
 
 
 @pytest.fixture
 def run_dir(tmp_path):
     model = Model14(input_shape=(32, 32, 3), fc_units=(32, 32), num_classes=10, seed=0)
-    model.save(tmp_path / "model.keras")
-    data.save_mean([10.0, 20.0, 30.0], tmp_path)
-    (tmp_path / "run.json").write_text(
-        json.dumps({"data": "digits", "augmentation": {"scale_range": [32, 40], "crop_size": 32}})
-    )
-    return tmp_path
+    return write_run_folder(tmp_path / "run", model, mean=[10.0, 20.0, 30.0], flip=True)
 
 
 def run(argv):
@@ -57,7 +53,7 @@ def test_export_keras_subtracts_the_runs_mean(run_dir, tmp_path):
     output = tmp_path / "serving.keras"
     run(["export", str(run_dir), str(output), "--format", "keras"])
     served = keras.saving.load_model(output)
-    model = keras.saving.load_model(run_dir / "model.keras")
+    model = runs.RunFolder(run_dir).load_model()
     images = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(
         served(images), model(images - [10.0, 20.0, 30.0]), rtol=1e-5, atol=1e-7

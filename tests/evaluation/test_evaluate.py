@@ -8,12 +8,14 @@ from keras_prelu import data
 from keras_prelu.data import transforms
 from keras_prelu.evaluation import DenseScorer
 from keras_prelu.evaluation import any_size
+from keras_prelu.evaluation import dense_scales
 from keras_prelu.evaluation import evaluate
 from keras_prelu.evaluation import results_table
 from keras_prelu.evaluation import top_k_error
 from keras_prelu.evaluation import write_json
 from keras_prelu.training import SparseTopKError
 from keras_prelu.zoo import Model14
+from tests.helpers.run_folders import write_run_folder
 
 SOURCE = data.get_source(data.DEFAULT_SOURCE)
 VALIDATION = list(SOURCE.dataset("validation").as_numpy_iterator())
@@ -104,20 +106,8 @@ def test_dense_averages_scales_of_the_dense_scorer_and_ensembles_average_models(
 
 def test_run_folder_supplies_mean_crop_and_data(tmp_path):
     model = small_model()
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    model.save(run_dir / "model.keras")
     mean = np.full((32, 32, 3), 40.0, dtype="float32")
-    data.save_mean(mean, run_dir)
-    (run_dir / "run.json").write_text(
-        json.dumps(
-            {
-                "model": "model_14",
-                "data": "digits",
-                "augmentation": {"scale_range": [36, 40], "crop_size": 32},
-            }
-        )
-    )
+    run_dir = write_run_folder(tmp_path / "run", model, mean=mean, scale_range=(36, 40))
     result = evaluate(str(run_dir), views="center")
     expected = evaluate(model, views="center", scales=36, mean=mean)
     assert result.model == "run" and result.scales == (36,)
@@ -128,18 +118,7 @@ def test_run_folder_supplies_mean_crop_and_data(tmp_path):
 
 def test_views_of_a_run_trained_without_flips_are_not_flipped(tmp_path):
     model = small_model()
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    model.save(run_dir / "model.keras")
-    (run_dir / "run.json").write_text(
-        json.dumps(
-            {
-                "model": "model_14",
-                "data": "digits",
-                "augmentation": {"scale_range": [32, 40], "crop_size": 32, "flip": False},
-            }
-        )
-    )
+    run_dir = write_run_folder(tmp_path / "run", model, mean=MEAN, flip=False)
     ten = evaluate(str(run_dir), views="ten", batch_size=128)
     np.testing.assert_allclose(
         ten.scores,
@@ -197,3 +176,32 @@ def test_errors_name_the_argument():
         evaluate(small_model(), views="center", scales=(16,))
     with pytest.raises(ValueError, match="models"):
         evaluate([])
+
+
+def test_a_model_of_other_classes_than_the_data_is_refused(tmp_path):
+    three_classes = Model14(input_shape=(32, 32, 3), fc_units=(8, 8), num_classes=3, seed=0)
+    with pytest.raises(ValueError, match=r"`data` \(digits\) has 10 classes, but model .* 3"):
+        evaluate(three_classes, views="center")
+    run_dir = write_run_folder(tmp_path / "run", three_classes)
+    with pytest.raises(ValueError, match="has 10 classes, but model 'run' scores 3"):
+        evaluate(str(run_dir))
+
+
+def test_dense_scales_place_the_papers_scales_on_the_training_range():
+    # The paper's own range and crop give Table 6's scales.
+    assert dense_scales((256, 512), 224) == (224, 256, 384, 480, 640)
+    # [32, 40]: 32 - 1, 32, 36, 39, 44 (the first is below the 32 crop, left out).
+    assert dense_scales((32, 40), 32) == (32, 36, 39, 44)
+    # A single training scale is tested at that scale only.
+    assert dense_scales((48, 48), 32) == (48,)
+
+
+@pytest.mark.slow
+def test_dense_testing_of_a_run_follows_its_training_scales(tmp_path):
+    model = small_model()
+    run_dir = write_run_folder(tmp_path / "run", model, scale_range=(40, 56), crop_size=32)
+    result = evaluate(str(run_dir), views="dense")
+    # 40 + 16 t for t in (-0.125, 0, 0.5, 0.875, 1.5).
+    assert result.scales == (38, 40, 48, 54, 64)
+    expected = evaluate(model, views="dense", scales=(38, 40, 48, 54, 64), flip=False)
+    np.testing.assert_allclose(result.scores, expected.scores, rtol=1e-6)

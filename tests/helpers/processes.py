@@ -9,6 +9,7 @@ pipes are drained so that it cannot block on a full pipe.
 """
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -52,10 +53,15 @@ class Child:
 
     `wait_for(condition)` polls `condition()` until it holds, the child ends or
     the deadline passes; `finish()` waits for the end and returns the exit code.
-    `stdout` and `stderr` hold what was read so far.
+    `stdout` and `stderr` hold what was read so far. With `file_size_limit`, no
+    file the child writes may grow past that many bytes (`RLIMIT_FSIZE`): a full
+    disk without root.
     """
 
-    def __init__(self, command, *, env=None, cwd=None):
+    def __init__(self, command, *, env=None, cwd=None, file_size_limit=None):
+        def limit_file_size():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
         self.process = subprocess.Popen(
             command,
             env=env if env is not None else python_env(),
@@ -63,6 +69,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=None if file_size_limit is None else limit_file_size,
         )
         self._lines = {"stdout": [], "stderr": []}
         self._readers = [
@@ -122,6 +129,10 @@ class Child:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def send(self, signal_number):
+        """Sends `signal_number` to the child."""
+        self.process.send_signal(signal_number)
 
 
 def free_ports(count=1):

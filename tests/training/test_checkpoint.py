@@ -1,18 +1,15 @@
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
 import pytest
 
+from keras_prelu import runs
 from keras_prelu.training import ResumableCheckpoint
 from keras_prelu.training import SwitchLROnPlateau
-from keras_prelu.training import checkpoint as checkpoint_module
-from tests.helpers.processes import python_env
+from tests.helpers.processes import Child
 
 # Trains a small PReLU + dropout net for up to 10 epochs with a plateau
 # switch that needs its saved state (patience 2, so the waits straddle
@@ -76,23 +73,11 @@ np.savez(run_dir / "final.npz", *weights)
 
 
 def start_training(run_dir, pause_file):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(run_dir.parent / "train.py"),
-            str(run_dir),
-            str(pause_file),
-        ],
-        env=python_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return Child([sys.executable, str(run_dir.parent / "train.py"), str(run_dir), str(pause_file)])
 
 
-def finish(process, timeout=240):
-    _, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr[-4000:]
+def finish(child, timeout=240):
+    assert child.finish(timeout) == 0, child.stderr[-4000:]
 
 
 def read_run(run_dir):
@@ -115,16 +100,10 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(
     whole = start_training(whole_dir, whole_pause)
     killed = start_training(killed_dir, pause_file)
 
-    deadline = time.monotonic() + 180
-    while not pause_file.exists():
-        assert killed.poll() is None, killed.stderr.read()[-4000:]
-        assert time.monotonic() < deadline, "training never reached epoch 5"
-        time.sleep(0.2)
-    os.kill(killed.pid, signal.SIGKILL)
-    killed.wait(timeout=30)
-    assert killed.returncode == -signal.SIGKILL
-    state = json.loads((killed_dir / "checkpoint" / "checkpoint.json").read_text())
-    assert state["epochs_completed"] == 4
+    killed.wait_for(pause_file.exists, 180, "the pause in epoch 5")
+    killed.kill()
+    assert killed.finish(30) == -signal.SIGKILL
+    assert runs.CheckpointFolder(killed_dir / "checkpoint").read_state()["epochs_completed"] == 4
 
     finish(start_training(killed_dir, pause_file))  # the same command again
     finish(whole)
@@ -178,9 +157,8 @@ def test_interrupted_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch,
             raise KeyboardInterrupt("killed")
 
         monkeypatch.setattr(model, "save_weights", partial_write)
-    else:  # weights renamed in place, then killed before the state rename
-        replace = FailOnSecondCall(checkpoint_module._durable_replace)
-        monkeypatch.setattr(checkpoint_module, "_durable_replace", replace)
+    else:  # weights renamed in place, then killed before the state is written
+        monkeypatch.setattr(runs, "write_atomically", FailOnSecondCall(runs.write_atomically))
     with pytest.raises(KeyboardInterrupt):
         model.fit(*DATA, epochs=2, verbose=0, callbacks=[checkpoint])
     monkeypatch.undo()
@@ -238,6 +216,17 @@ def test_callback_state_is_saved_and_restored(tmp_path):
     restoring.on_train_begin()
     assert fresh.get_state() == switch.get_state()
     assert json.loads(json.dumps(switch.get_state())) == switch.get_state()
+
+
+def test_weights_damaged_after_they_were_written_are_refused(tmp_path):
+    small_model().fit(*DATA, epochs=1, verbose=0, callbacks=[ResumableCheckpoint(tmp_path)])
+    weights = tmp_path / "epoch-0001.weights.h5"
+    contents = bytearray(weights.read_bytes())
+    middle = len(contents) // 2
+    contents[middle : middle + 4096] = bytes(b ^ 0xFF for b in contents[middle : middle + 4096])
+    weights.write_bytes(bytes(contents))
+    with pytest.raises(runs.RunFolderError, match="does not match the SHA-256"):
+        small_model().fit(*DATA, epochs=2, verbose=0, callbacks=[ResumableCheckpoint(tmp_path)])
 
 
 def test_invalid_arguments_raise():

@@ -1,20 +1,18 @@
-import csv
 import dataclasses
 import io
-import json
-import os
 import signal
-import subprocess
-import time
 
 import pytest
 
 import keras_prelu.training
 from keras_prelu import cli
+from keras_prelu import runs
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import Recipe
+from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
-from tests.helpers.processes import python_env
+from tests.helpers.run_folders import epochs_completed
+from tests.helpers.run_folders import log_epochs
 
 
 class FitCalls:
@@ -147,9 +145,21 @@ def test_paper_recipe_for_other_data(fit_calls):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--epochs", "many"], "--epochs"),
-        (["--seed", "1.5"], "--seed"),
-        (["--model", "model_15"], "--model"),
+        (["--epochs", "many"], "argument --epochs: 'many' is not int"),
+        (["--seed", "1.5"], "argument --seed: '1.5' is not int or NoneType"),
+        (["--model", "model_15"], "argument --model: invalid choice"),
+        (
+            ["--seed", "-1"],
+            "argument --seed: Recipe field `seed` must be an int in [0, 2147483647]",
+        ),
+        (["--momentum", "2"], "argument --momentum: Recipe field `momentum` must be a number in"),
+        (["--learning-rate", "inf"], "argument --learning-rate: Recipe field `learning_rate` must"),
+        (["--weight-decay", "nan"], "argument --weight-decay: Recipe field `weight_decay` must"),
+        (["--jit-compile", "maybe"], "`jit_compile` must be True, False or 'auto'"),
+        (["--decay-pattern", "("], "argument --decay-pattern: Recipe field `decay_pattern`"),
+        (["--crop-size", "0"], "argument --crop-size/--image-size: must be an integer >= 1"),
+        (["--scale-range", "32", "-40"], "argument --scale-range: must be an integer >= 1"),
+        (["--process-id", "-1"], "argument --process-id: must be an integer >= 0"),
     ],
 )
 def test_bad_values_are_usage_errors(fit_calls, capsys, argv, message):
@@ -160,16 +170,9 @@ def test_bad_values_are_usage_errors(fit_calls, capsys, argv, message):
     assert not fit_calls.calls
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--momentum", "2"], "`momentum` must be a number in"),
-        (["--jit-compile", "maybe"], "`jit_compile` must be True, False or 'auto'"),
-    ],
-)
-def test_a_rejected_recipe_value_exits_with_the_recipe_message(fit_calls, argv, message):
-    with pytest.raises(SystemExit, match=message):
-        train(*argv)
+def test_values_valid_alone_but_not_together_exit_with_the_recipe_message(fit_calls):
+    with pytest.raises(SystemExit, match="`min_learning_rate` must be <= learning_rate"):
+        train("--learning-rate", "1e-5")
     assert not fit_calls.calls
 
 
@@ -181,67 +184,129 @@ def test_a_rejected_fit_argument_exits_with_its_message(tmp_path):
 
 # The real command, small: 3 epochs of 22 steps, a narrow top.
 COMMAND_OPTIONS = ["--epochs", "3", "--batch-size", "64", "--fc-units", "16", "16"]
+# Deadlines of the real command (on a loaded 2-core machine).
+RUN_TIMEOUT = 300
 
 
-def start_train(run_dir):
-    return subprocess.Popen(
-        [*keras_prelu_command(), "train", "--run-dir", str(run_dir), *COMMAND_OPTIONS],
-        env=python_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def train_command(run_dir, *options):
+    return [*keras_prelu_command(), "train", "--run-dir", str(run_dir), *COMMAND_OPTIONS, *options]
 
 
-def epochs_completed(run_dir):
-    path = run_dir / "checkpoint" / "checkpoint.json"
+def locked_by(run_dir, child):
+    """Whether `child` holds the lock of `run_dir` (its pid is in the lock file)."""
     try:
-        return json.loads(path.read_text())["epochs_completed"]
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
+        return (run_dir / runs.LOCK_FILENAME).read_text() == f"{child.pid}\n"
+    except FileNotFoundError:
+        return False
 
 
-def log_rows(run_dir):
-    with (run_dir / "log.csv").open(newline="") as file:
-        return list(csv.DictReader(file))
+def last_line(text):
+    return text.strip().splitlines()[-1]
 
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(tmp_path):
     killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
-    killed = start_train(killed_dir)
-    deadline = time.monotonic() + 240
-    while epochs_completed(killed_dir) < 1:
-        assert killed.poll() is None, killed.communicate()[1][-4000:]
-        assert time.monotonic() < deadline, "the first epoch never ended"
-        time.sleep(0.1)
-    time.sleep(1.0)  # into epoch 2 (it takes several seconds)
-    os.kill(killed.pid, signal.SIGKILL)
-    killed.communicate(timeout=30)
-    assert killed.returncode == -signal.SIGKILL
-    assert epochs_completed(killed_dir) == 1, "killed after epoch 2 ended"
-    assert not (killed_dir / "model.keras").exists()
+    killed = Child(train_command(killed_dir))
+    # Killed the moment its first epoch is checkpointed: during the next epoch
+    # (an epoch takes seconds, the kill a few milliseconds), whichever it is.
+    killed.wait_for(lambda: epochs_completed(killed_dir) >= 1, RUN_TIMEOUT, "the first checkpoint")
+    killed.kill()
+    assert killed.finish(30) == -signal.SIGKILL
+    completed = epochs_completed(killed_dir)
+    assert 1 <= completed < 3, "the run ended before it could be killed"
+    assert not runs.RunFolder(killed_dir).is_finished()
 
-    # The same command again, and an uninterrupted run beside it.
-    whole = start_train(whole_dir)
-    resumed = start_train(killed_dir)
-    resumed_out, resumed_err = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, resumed_err[-4000:]
-    whole_out, whole_err = whole.communicate(timeout=300)
-    assert whole.returncode == 0, whole_err[-4000:]
+    # The same command again (the killed process's lock went with it), and an
+    # uninterrupted run beside it.
+    whole, resumed = Child(train_command(whole_dir)), Child(train_command(killed_dir))
+    assert resumed.finish(RUN_TIMEOUT) == 0, resumed.stderr[-4000:]
+    assert whole.finish(RUN_TIMEOUT) == 0, whole.stderr[-4000:]
 
-    assert "Resuming run in" in resumed_err and "after epoch 1" in resumed_err
-    assert "Trained 3 epochs" in resumed_out
-    assert epochs_completed(killed_dir) == 3
-    for run_dir in (killed_dir, whole_dir):
-        for name in ("model.keras", "evaluation.json", "recipe.json", "mean.json"):
-            assert (run_dir / name).exists(), (run_dir, name)
-        assert str(run_dir / "model.keras") in (resumed_out if run_dir == killed_dir else whole_out)
-    resumed_rows, whole_rows = log_rows(killed_dir), log_rows(whole_dir)
-    assert [row["epoch"] for row in resumed_rows] == ["0", "1", "2"]
-    # Epoch 2 of the resumed run saw the data, the weights, the optimizer
-    # and the seed states of the uninterrupted run.
-    assert resumed_rows == whole_rows
-    assert json.loads((killed_dir / "evaluation.json").read_text()) == json.loads(
-        (whole_dir / "evaluation.json").read_text()
+    assert f"Resuming run in {killed_dir / runs.CHECKPOINT_DIRNAME} after epoch {completed}" in (
+        resumed.stderr
     )
+    assert "Trained 3 epochs" in resumed.stdout
+    assert epochs_completed(killed_dir) == 3
+    for run_dir, child in ((killed_dir, resumed), (whole_dir, whole)):
+        assert runs.RunFolder(run_dir).is_finished()
+        assert str(runs.RunFolder(run_dir).model_path) in child.stdout
+    assert log_epochs(killed_dir) == [1, 2, 3]
+    # The epochs after the kill saw the data, the weights, the optimizer and
+    # the seed states of the uninterrupted run.
+    killed_folder, whole_folder = runs.RunFolder(killed_dir), runs.RunFolder(whole_dir)
+    assert killed_folder.read_log() == whole_folder.read_log()
+    assert killed_folder.read_evaluation() == whole_folder.read_evaluation()
+
+
+@pytest.mark.slow
+def test_a_second_command_on_a_run_in_progress_is_refused_and_ctrl_c_frees_it(tmp_path):
+    run_dir = tmp_path / "run"
+    first = Child(train_command(run_dir, "--epochs", "50"))
+    first.wait_for(lambda: locked_by(run_dir, first), RUN_TIMEOUT, "the lock")
+    second = Child(train_command(run_dir))
+    assert second.finish(RUN_TIMEOUT) == 1
+    assert last_line(second.stderr) == (
+        f"keras-prelu train: error: Argument `run_dir` ({run_dir}) is in use: process "
+        f"{first.pid} is training in it. Wait until it ends, or choose another run_dir."
+    )
+    assert "Traceback" not in second.stderr
+
+    first.wait_for(lambda: epochs_completed(run_dir) >= 1, RUN_TIMEOUT, "the first checkpoint")
+    first.send(signal.SIGINT)
+    assert first.finish(60) == 130
+    assert last_line(first.stderr) == (
+        "keras-prelu train: interrupted. Run the same command to resume after the last "
+        "completed epoch."
+    )
+    assert "Traceback" not in first.stderr
+    completed = epochs_completed(run_dir)
+    assert log_epochs(run_dir)[:completed] == list(range(1, completed + 1))
+    # The lock is free: the same run, shortened to the epochs done, finishes.
+    resumed = Child(train_command(run_dir, "--epochs", str(completed)))
+    assert resumed.finish(RUN_TIMEOUT) == 0, resumed.stderr[-4000:]
+    assert log_epochs(run_dir) == list(range(1, completed + 1))
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_stops_at_the_first_nan_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    diverging = Child(train_command(run_dir, "--learning-rate", "1000", "--patience", "5"))
+    assert diverging.finish(RUN_TIMEOUT) == 1
+    assert last_line(diverging.stderr).startswith(
+        "keras-prelu train: error: Epoch 1 ended with non-finite values (loss=nan;"
+    )
+    assert "so the run keeps no epoch" in diverging.stderr
+    assert "Traceback" not in diverging.stderr
+    folder = runs.RunFolder(run_dir)
+    assert epochs_completed(run_dir) == 0 and not folder.model_path.exists()
+    assert folder.read_log() == []
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_the_previous_files_whole(tmp_path):
+    run_dir = tmp_path / "run"
+    # Files may not grow past 1 MB (RLIMIT_FSIZE): the first checkpoint (15 MB) fails.
+    full = Child(train_command(run_dir, "--epochs", "1"), file_size_limit=2**20)
+    assert full.finish(RUN_TIMEOUT) == 1
+    checkpoint = run_dir / runs.CHECKPOINT_DIRNAME
+    assert last_line(full.stderr) == (
+        f"keras-prelu train: error: Cannot write {checkpoint / 'epoch-0001.weights.h5'}: File "
+        "too large"
+    )
+    assert "Traceback" not in full.stderr
+    assert sorted(path.name for path in checkpoint.iterdir()) == []  # no partial file
+
+    finished = Child(train_command(run_dir, "--epochs", "1"))
+    assert finished.finish(RUN_TIMEOUT) == 0, finished.stderr[-4000:]
+    folder = runs.RunFolder(run_dir)
+    saved = {path: path.read_bytes() for path in (folder.model_path, folder.evaluation_path)}
+    # The same command again has nothing to train, and saves the model again:
+    # the full disk stops it there, and the model and its evaluation stay whole.
+    again = Child(train_command(run_dir, "--epochs", "1"), file_size_limit=2**20)
+    assert again.finish(RUN_TIMEOUT) == 1
+    assert last_line(again.stderr) == (
+        f"keras-prelu train: error: Cannot write {folder.model_path}: File too large"
+    )
+    assert {path: path.read_bytes() for path in saved} == saved
+    assert not [path.name for path in run_dir.iterdir() if path.name.startswith(".tmp-")]

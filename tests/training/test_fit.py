@@ -1,5 +1,4 @@
 import dataclasses
-import json
 
 import keras
 import numpy as np
@@ -7,7 +6,9 @@ import pytest
 from PIL import Image
 
 from keras_prelu import data
+from keras_prelu import runs
 from keras_prelu.training import BUNDLED_RECIPE
+from keras_prelu.training import NonFiniteError
 from keras_prelu.training import Recipe
 from keras_prelu.training import SparseTopKError
 from keras_prelu.training import fit
@@ -15,6 +16,8 @@ from keras_prelu.training import run as fit_module
 from keras_prelu.training.run import epoch_seed
 from keras_prelu.zoo import get_model
 from tests.helpers.processes import run_python
+from tests.helpers.run_folders import epochs_completed
+from tests.helpers.run_folders import log_epochs
 
 # Two epochs of 5 steps on the bundled digits, with a narrow top.
 TINY_RECIPE = dataclasses.replace(BUNDLED_RECIPE, epochs=2, batch_size=256)
@@ -50,9 +53,10 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
         ],
     )
 
+    folder = runs.RunFolder(run_dir)
     assert result.epochs_completed == 2
     assert result.recipe == TINY_RECIPE
-    assert Recipe.load(run_dir / "recipe.json") == TINY_RECIPE
+    assert Recipe.load(folder.recipe_path) == TINY_RECIPE
     for name in (
         "loss",
         "top1_error",
@@ -63,13 +67,18 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
         "learning_rate",
     ):
         assert len(result.history[name]) == 2, name
-    assert result.history["learning_rate"] == pytest.approx([1e-2, 1e-2])
+    assert result.history["learning_rate"] == [0.01, 0.01]  # as set, not as float32
+    assert log_epochs(run_dir) == [1, 2]
     assert [logs["val_top1_error"] for logs in epoch_logs] == pytest.approx(
         result.history["val_top1_error"]
     )
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
-    np.testing.assert_array_equal(data.load_mean(run_dir), augmentation.mean)
+    np.testing.assert_array_equal(folder.read_mean(), augmentation.mean)
+    record = folder.read_run()
+    assert record.class_names == source.class_names
+    assert record.mean_rgb == pytest.approx(augmentation.mean.tolist())
+    assert (record.evaluation_scale, record.crop_size, record.flip) == (32, 32, False)
     assert result.model.input_shape == (None, 32, 32, 3)
     assert result.model.output_shape == (None, source.num_classes)
 
@@ -77,9 +86,9 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
     top1, top5 = independent_top_k_errors(result.model, validation)
     assert result.evaluation["top1_error"] == pytest.approx(top1, abs=1e-6)
     assert result.evaluation["top5_error"] == pytest.approx(top5, abs=1e-6)
-    assert json.loads((run_dir / "evaluation.json").read_text()) == (result.evaluation)
+    assert folder.read_evaluation() == result.evaluation
 
-    reloaded = keras.saving.load_model(run_dir / "model.keras")
+    reloaded = folder.load_model()
     images, _ = next(iter(validation))
     np.testing.assert_allclose(
         reloaded.predict(images, verbose=0),
@@ -87,13 +96,49 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
         rtol=1e-6,
         atol=1e-6,
     )
-    state = json.loads((run_dir / "checkpoint" / "checkpoint.json").read_text())
-    assert state["epochs_completed"] == 2
+    assert epochs_completed(run_dir) == 2
 
     again = fit(run_dir=run_dir, recipe=TINY_RECIPE, model_kwargs=TINY_MODEL, verbose=0)
     assert again.epochs_completed == 2
     assert again.history == result.history  # nothing trained, nothing logged
     assert again.evaluation == pytest.approx(result.evaluation)
+
+
+class PoisonEpoch(keras.callbacks.Callback):
+    """Makes a kernel NaN during epoch `epoch` (from 0), as a diverging step would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 0:
+            kernel = self.model.get_layer("fc3").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, kernel.dtype))
+
+
+@pytest.mark.slow
+def test_a_non_finite_epoch_stops_the_run_and_keeps_the_last_finite_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    recipe = dataclasses.replace(TINY_RECIPE, epochs=3)
+    with pytest.raises(NonFiniteError, match=r"^Epoch 2 ended with non-finite values \(loss=nan"):
+        fit(
+            run_dir=run_dir,
+            recipe=recipe,
+            model_kwargs=TINY_MODEL,
+            callbacks=[PoisonEpoch(1)],
+            verbose=0,
+        )
+    folder = runs.RunFolder(run_dir)
+    assert epochs_completed(run_dir) == 1 and log_epochs(run_dir) == [1]
+    assert not folder.model_path.exists() and not folder.evaluation_path.exists()
+    state = folder.checkpoint.read_state()
+    model = get_model("model_14", input_shape=(32, 32, 3), num_classes=10, **TINY_MODEL)
+    model.load_weights(folder.checkpoint.weights_path(state))
+    assert all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights)
 
 
 def check_nothing_written(run_dir):
@@ -169,48 +214,70 @@ def test_a_batch_the_replicas_cannot_share_is_rejected(tmp_path):
     assert "written: False" in output
 
 
-def test_resuming_with_another_recipe_or_model_is_refused(tmp_path, monkeypatch):
-    run_dir = tmp_path / "run"
-    (run_dir / "checkpoint").mkdir(parents=True)
-    (run_dir / "checkpoint" / "checkpoint.json").write_text(json.dumps({"epochs_completed": 1}))
-    BUNDLED_RECIPE.save(run_dir / "recipe.json")
-    calls = []
+class StopBeforeTraining(keras.callbacks.Callback):
+    """Stops `fit` once the run folder is written, before the first step."""
 
-    def stop(*args, **kwargs):
-        calls.append(args)
-        raise RuntimeError("stop before training")
+    def on_train_begin(self, logs=None):
+        raise RuntimeError("stopped before training")
 
-    monkeypatch.setattr(fit_module.keras.utils, "set_random_seed", stop)
-    with pytest.raises(ValueError, match="`run_dir`.*run.json.* is missing"):
-        fit(run_dir=run_dir, verbose=0)
-    assert not calls
 
-    run = fit_module._paths(run_dir)["run"]
-    source = data.get_source(data.DEFAULT_SOURCE)
-    augmentation = source.default_augmentation()
-    run.write_text(
-        json.dumps(
-            {
-                "model": "model_14",
-                "data": data.DEFAULT_SOURCE,
-                "model_kwargs": fit_module._model_kwargs(
-                    data.DEFAULT_SOURCE, None, source, augmentation, BUNDLED_RECIPE
-                ),
-                "augmentation": fit_module._augmentation_summary(augmentation),
-            }
-        )
+def start_run(run_dir, **kwargs):
+    """A run folder as `fit` writes it before training: recipe, run and mean."""
+    with pytest.raises(RuntimeError, match="stopped before training"):
+        fit(run_dir=run_dir, verbose=0, callbacks=[StopBeforeTraining()], **kwargs)
+
+
+def fake_checkpoint(run_dir, epochs_completed=1):
+    """A checkpoint of `epochs_completed` epochs whose weights are never loaded."""
+    runs.RunFolder(run_dir).checkpoint.write(
+        epochs_completed,
+        lambda path: open(path, "wb").close(),
+        stopped=False,
+        callbacks={},
+        unsaved_variables=[],
     )
+
+
+def test_resuming_with_another_recipe_model_or_mean_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    start_run(run_dir, mean=[1.0, 2.0, 3.0])
+    fake_checkpoint(run_dir)
+    folder = runs.RunFolder(run_dir)
+    written = {path: path.read_bytes() for path in (folder.recipe_path, folder.run_path)}
+
     changed = dataclasses.replace(BUNDLED_RECIPE, learning_rate=0.1, patience=3)
     with pytest.raises(ValueError, match=r"\['learning_rate', 'patience'\]"):
         fit(run_dir=run_dir, recipe=changed, verbose=0)
-    with pytest.raises(ValueError, match="`run_dir`.*cannot be resumed"):
+    with pytest.raises(ValueError, match=r"`run_dir`.*another run.*\['model_kwargs'\]"):
         fit(run_dir=run_dir, model_kwargs={"activation": "relu"}, verbose=0)
-    # Longer, on another strategy: allowed, and the saved seed is kept.
+    with pytest.raises(ValueError, match="`mean`: .* subtracted the given mean, not a computed"):
+        fit(run_dir=run_dir, mean="compute", verbose=0)
+    with pytest.raises(ValueError, match="`mean` differs from the mean of the run"):
+        fit(run_dir=run_dir, mean=[1.0, 2.0, 4.0], verbose=0)
+    assert {path: path.read_bytes() for path in written} == written
+
+
+def test_a_resumed_run_keeps_its_seed_and_its_mean(tmp_path):
+    run_dir = tmp_path / "run"
+    start_run(run_dir, mean=[1.0, 2.0, 3.0])
+    fake_checkpoint(run_dir)
+    # Longer, without a seed and without the mean: allowed; the saved seed and
+    # mean are kept.
     longer = dataclasses.replace(BUNDLED_RECIPE, epochs=20, seed=None)
-    with pytest.raises(RuntimeError, match="stop before training"):
-        fit(run_dir=run_dir, recipe=longer, verbose=0)
-    assert calls == [(BUNDLED_RECIPE.seed,)]
-    assert Recipe.load(run_dir / "recipe.json") == dataclasses.replace(BUNDLED_RECIPE, epochs=20)
+    start_run(run_dir, recipe=longer)
+    folder = runs.RunFolder(run_dir)
+    assert Recipe.load(folder.recipe_path) == dataclasses.replace(BUNDLED_RECIPE, epochs=20)
+    np.testing.assert_array_equal(folder.read_mean(), [1.0, 2.0, 3.0])
+    assert folder.read_run().mean_kind == "given"
+
+
+def test_a_resume_without_its_run_json_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    start_run(run_dir)
+    fake_checkpoint(run_dir)
+    runs.RunFolder(run_dir).run_path.unlink()
+    with pytest.raises(ValueError, match="run.json is missing"):
+        fit(run_dir=run_dir, verbose=0)
 
 
 def test_epoch_seeds_depend_on_the_seed_and_the_epoch_only():

@@ -4,9 +4,7 @@ Each test starts real processes that join through JAX's coordination
 service on a free loopback port, as two machines would.
 """
 
-import csv
 import json
-import subprocess
 import sys
 import textwrap
 import time
@@ -14,9 +12,13 @@ import time
 import numpy as np
 import pytest
 
+from keras_prelu.runs import RunFolder
+from tests.helpers.processes import Child
 from tests.helpers.processes import free_ports
 from tests.helpers.processes import python_env
 from tests.helpers.processes import run_python
+from tests.helpers.run_folders import epochs_completed
+from tests.helpers.run_folders import log_epochs
 
 # The 14-layer model with a narrow top on 24x24 crops of the digits, two
 # epochs of 5 global batches of 256 (128 per process): seconds a step. The
@@ -94,28 +96,20 @@ np.save(Path(sys.argv[1]) / "mask-reference.npy", keras.ops.convert_to_numpy(mas
 
 
 def start(command):
-    return subprocess.Popen(
-        command,
-        env=python_env("jax"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return Child(command, env=python_env("jax"))
 
 
-def finish_all(processes, timeout):
-    """Waits for all `processes`; returns their (returncode, stdout, stderr)."""
+def finish_all(children, timeout):
+    """Waits for all `children`; returns their (returncode, stdout, stderr)."""
     deadline = time.monotonic() + timeout
     results = []
     try:
-        for process in processes:
-            out, err = process.communicate(timeout=max(1, deadline - time.monotonic()))
-            results.append((process.returncode, out, err))
+        for child in children:
+            code = child.finish(max(1, deadline - time.monotonic()))
+            results.append((code, child.stdout, child.stderr))
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        for child in children:
+            child.kill()
     return results
 
 
@@ -137,11 +131,6 @@ def start_two_processes(source, *args):
 
 def read_json(path):
     return json.loads(path.read_text())
-
-
-def epochs_completed(run_dir):
-    path = run_dir / "checkpoint" / "checkpoint.json"
-    return read_json(path)["epochs_completed"] if path.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +162,8 @@ def test_two_processes_train_the_same_replicas_and_one_writes(runs):
         np.testing.assert_array_equal(a, b)  # replicas: bitwise the same
     assert epochs_completed(run_dir) == EPOCHS
     # Only process 0 wrote the run; its log has one row per epoch.
-    with (run_dir / "log.csv").open(newline="") as file:
-        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
-    assert (run_dir / "model.keras").exists()
+    assert log_epochs(run_dir) == [1, 2]
+    assert RunFolder(run_dir).is_finished()
     assert read_json(runs / "history-1.json") == read_json(runs / "history-0.json")
 
 
@@ -220,12 +208,8 @@ def test_each_process_draws_the_dropout_of_its_own_rows(tmp_path):
 def test_a_killed_process_stops_the_other_and_both_resume(tmp_path, runs):
     run_dir = tmp_path / "run"
     workers = start_two_processes(TRAIN, run_dir, tmp_path)
-    deadline = time.monotonic() + 300
-    while epochs_completed(run_dir) < 1:
-        assert time.monotonic() < deadline and all(worker.poll() is None for worker in workers), (
-            "the run ended before its first checkpoint"
-        )
-        time.sleep(0.05)
+    # Killed the moment the first epoch is checkpointed, during the second one.
+    workers[1].wait_for(lambda: epochs_completed(run_dir) >= 1, 300, "the first checkpoint")
     workers[1].kill()
     killed = time.monotonic()
     ((code, _, err),) = finish_all(workers[:1], timeout=4 * HEARTBEAT_TIMEOUT)
@@ -240,8 +224,7 @@ def test_a_killed_process_stops_the_other_and_both_resume(tmp_path, runs):
     for code, _, err in finish_all(workers, timeout=400):
         assert code == 0, err[-4000:]
     assert epochs_completed(run_dir) == EPOCHS
-    with (run_dir / "log.csv").open(newline="") as file:
-        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
+    assert log_epochs(run_dir) == [1, 2]
     # The resumed run ends where the uninterrupted one did.
     for a, b in zip(load_weights(tmp_path / "weights-0.npz"), load_weights(runs / "weights-0.npz")):
         np.testing.assert_array_equal(a, b)

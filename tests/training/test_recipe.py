@@ -29,6 +29,17 @@ def test_dict_and_json_round_trip(tmp_path):
     assert Recipe.load(tmp_path / "recipe.json") == recipe
 
 
+def test_a_damaged_recipe_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "recipe.json"
+    Recipe().save(path)
+    path.write_text(path.read_text().replace('"epochs": 80', '"epochs": -80'))
+    with pytest.raises(ValueError, match=f"{path} does not hold a valid recipe: .*`epochs`"):
+        Recipe.load(path)
+    path.write_text(path.read_text()[:30])
+    with pytest.raises(ValueError, match=f"{path} is not valid JSON"):
+        Recipe.load(path)
+
+
 def test_from_dict_fills_defaults_and_rejects_unknown_fields():
     assert Recipe.from_dict({"epochs": 3}) == Recipe(epochs=3)
     with pytest.raises(ValueError, match="Unknown recipe fields.*'epoch'"):
@@ -40,6 +51,8 @@ def test_from_dict_fills_defaults_and_rejects_unknown_fields():
     [
         ("learning_rate", 0.0),
         ("learning_rate", "0.01"),
+        ("learning_rate", float("inf")),
+        ("learning_rate", float("nan")),
         ("learning_rate_factor", 1.0),
         ("min_learning_rate", -1e-4),
         ("min_learning_rate", 0.1),  # above learning_rate
@@ -51,7 +64,11 @@ def test_from_dict_fills_defaults_and_rejects_unknown_fields():
         ("monitor_mode", "auto"),
         ("momentum", 1.5),
         ("weight_decay", -0.0005),
+        ("weight_decay", float("inf")),
+        ("min_delta", float("nan")),
+        ("momentum", float("nan")),
         ("decay_pattern", None),
+        ("decay_pattern", "(kernel"),
         ("batch_size", 0),
         ("batch_size", True),
         ("epochs", 80.0),
@@ -60,6 +77,8 @@ def test_from_dict_fills_defaults_and_rejects_unknown_fields():
         ("mixed_precision", "yes"),
         ("jit_compile", "xla"),
         ("seed", 1.5),
+        ("seed", -1),
+        ("seed", 2**31),
     ],
 )
 def test_invalid_field_raises_naming_it(field, value):

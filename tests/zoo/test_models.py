@@ -269,6 +269,10 @@ def test_seed_makes_models_reproducible():
         ({"dropout": 1.0}, "dropout"),
         ({"width_multiplier": 0}, "width_multiplier"),
         ({"weights": "/no/such/file.weights.h5"}, "weights"),
+        ({"weights": "imagenet"}, "No pretrained ImageNet weights"),
+        ({"pooling": "avg"}, "pooling"),
+        ({"num_classes": 10, "classes": 12}, "classes"),
+        ({"input_shape": (16, 16, 3)}, "at least 17x17"),
         ({"architecture": "model_b"}, "architecture"),
     ],
 )
@@ -293,3 +297,118 @@ def test_generic_builder_takes_any_architecture_name():
 def test_model_c_builds_with_the_top_on_any_size():
     model = ModelC(input_shape=(None, None, 3), **SMALL)
     assert model.predict(np.zeros((1, 33, 47, 3)), verbose=0).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"num_clases": 10}, "'num_clases' (did you mean 'num_classes'?)"),
+        ({"input_size": 32}, "'input_size'"),
+        ({"weigths": None, "sead": 1}, "'sead'"),
+    ],
+)
+def test_unknown_arguments_raise_type_error_naming_them(kwargs, named):
+    with pytest.raises(TypeError, match=re.escape(named)):
+        Model14(**kwargs)
+
+
+def test_classes_is_keras_applications_spelling_of_num_classes():
+    model = Model14(classes=7, fc_units=(8, 8), input_shape=(32, 32, 3))
+    assert model.output.shape[-1] == 7
+    assert model.get_config()["num_classes"] == 7
+
+
+def test_input_tensor_is_the_models_input():
+    images = keras.Input(shape=(48, 40, 3), name="pixels")
+    model = Model14(input_tensor=images, **SMALL)
+    assert model.inputs[0] is images
+    assert model.get_config()["input_shape"] == (48, 40, 3)
+    with pytest.raises(ValueError, match="disagree"):
+        Model14(input_tensor=images, input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match="call it on their output"):
+        Model14(input_tensor=keras.layers.Rescaling(1.0)(images))
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_DEPTH))
+def test_smallest_input_is_the_smallest_that_leaves_a_feature_map(name):
+    """At the stated minimum every layer has an output; one pixel less, Keras' own shape
+    inference of the headless body (built for any size) finds none."""
+    from keras_prelu.zoo import ARCHITECTURES
+
+    smallest = ARCHITECTURES[name].min_input_size
+    body = get_model(name, include_top=False, input_shape=(None, None, 3), width_multiplier=1 / 16)
+    assert min(body.compute_output_shape((1, smallest, smallest, 3))[1:3]) >= 1
+    with pytest.raises(ValueError, match="zero or negative"):
+        body.compute_output_shape((1, smallest - 1, smallest - 1, 3))
+    get_model(name, include_top=False, input_shape=(smallest, smallest, 3), width_multiplier=1 / 16)
+    with pytest.raises(ValueError, match=f"at least {smallest}x{smallest}"):
+        get_model(name, include_top=False, input_shape=(smallest, smallest - 1, 3))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_dtype_policy_survives_save_and_load(policy, tmp_path):
+    model = Model14(input_shape=(32, 32, 3), dtype=policy, **SMALL)
+    assert model.get_layer("conv1").dtype_policy.name == policy
+    assert model.get_layer("predictions").dtype_policy.name == "float32"
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.get_layer("conv3_6").dtype_policy.name == policy
+    assert loaded.get_layer("act3_6").alpha.dtype == "float32"  # slopes stay float32
+    x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_global_policy_is_recorded_at_build_time(tmp_path):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = Model14(input_shape=(32, 32, 3), **SMALL)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")  # under float32
+    assert loaded.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
+
+
+def test_weights_from_a_keras_file_load_by_layer_name(tmp_path):
+    full = Model14(input_shape=(32, 32, 3), seed=1, **SMALL)
+    full.save(tmp_path / "full.keras")
+    same = Model14(input_shape=(None, None, 3), weights=tmp_path / "full.keras", seed=2, **SMALL)
+    for a, b in zip(full.get_weights(), same.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    headless = Model14(include_top=False, weights=str(tmp_path / "full.keras"))
+    np.testing.assert_array_equal(
+        headless.get_layer("conv3_6").get_weights()[0], full.get_layer("conv3_6").get_weights()[0]
+    )
+    with pytest.raises(ValueError, match="fc3"):
+        Model14(
+            input_shape=(32, 32, 3),
+            fc_units=(32, 32),
+            num_classes=3,
+            weights=tmp_path / "full.keras",
+        )
+
+
+def test_a_weights_file_loads_into_a_headless_model_and_a_misfit_names_the_file(tmp_path):
+    full = Model14(input_shape=(32, 32, 3), seed=1, **SMALL)
+    full.save_weights(tmp_path / "full.weights.h5")
+    headless = Model14(include_top=False, weights=tmp_path / "full.weights.h5", seed=2)
+    np.testing.assert_array_equal(
+        headless.get_layer("conv3_6").get_weights()[0], full.get_layer("conv3_6").get_weights()[0]
+    )
+    with pytest.raises(ValueError, match="full.weights.h5 does not fit"):
+        Model14(
+            input_shape=(32, 32, 3),
+            fc_units=(32, 32),
+            num_classes=3,
+            weights=tmp_path / "full.weights.h5",
+        )
+
+
+def test_channels_first_is_refused_with_the_way_out():
+    keras.config.set_image_data_format("channels_first")
+    try:
+        with pytest.raises(ValueError, match="set_image_data_format"):
+            Model14()
+    finally:
+        keras.config.set_image_data_format("channels_last")

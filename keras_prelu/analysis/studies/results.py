@@ -1,0 +1,25 @@
+"""What every study shares: its JSON file and the per-epoch series of a run."""
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def write_json(result, out_dir, name):
+    """Writes the dataclass `result` as `out_dir/<name>.json`; returns the path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
+    logger.info("Wrote %s", path)
+    return path
+
+
+def percent(fractions):
+    """Fractions (a float or a sequence) as percentages, rounded to 0.01."""
+    if isinstance(fractions, (int, float)):
+        return round(100.0 * fractions, 2)
+    return tuple(round(100.0 * value, 2) for value in fractions)
