@@ -40,6 +40,7 @@ print(keras.backend.backend(), "ok")
 """
 
 
+@pytest.mark.backend("tensorflow")  # it starts a process per backend itself
 @pytest.mark.parametrize(
     "backend",
     [

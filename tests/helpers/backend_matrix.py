@@ -63,8 +63,9 @@ def test_backends(item, requested):
     return [name for name in requested if not needed or name in needed]
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
+    """Adds the other backends' proxies before `-m` and `-k` select the items."""
     here = session_backend()
     requested = requested_backends(config)
     kept, moved, proxies = [], [], {name: [] for name in requested if name != here}
@@ -78,9 +79,16 @@ def pytest_collection_modifyitems(session, config, items):
         config.hook.pytest_deselected(items=moved)
     items[:] = kept
     for name, originals in proxies.items():
-        if originals:
-            run = _BackendRun(name, [item.nodeid for item in originals], config.rootpath)
-            items.extend(BackendProxy.for_test(item, name, run) for item in originals)
+        run = _BackendRun(name, config.rootpath)
+        items.extend(BackendProxy.for_test(item, name, run) for item in originals)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Each backend's child session runs the tests whose proxies were selected."""
+    for item in session.items:
+        if isinstance(item, BackendProxy):
+            item.run.nodeids.append(item.original.nodeid)
 
 
 @dataclasses.dataclass
@@ -94,9 +102,9 @@ class _Outcome:
 class _BackendRun:
     """One child pytest session on `backend`, run when its first result is asked for."""
 
-    def __init__(self, backend, nodeids, rootdir):
+    def __init__(self, backend, rootdir):
         self.backend = backend
-        self.nodeids = nodeids
+        self.nodeids = []
         self.rootdir = rootdir
         self.outcomes = None
         self.log = ""
@@ -165,6 +173,8 @@ class BackendProxy(pytest.Item):
         self.backend = backend
         self.run = run
         self.own_markers.extend(original.own_markers)
+        # The other backends' sessions add minutes: CI runs them, `-m "not slow"` does not.
+        self.add_marker(pytest.mark.slow)
 
     @classmethod
     def for_test(cls, item, backend, run):
