@@ -1,5 +1,6 @@
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,9 +77,9 @@ def test_ten_views_average_the_scores_of_the_ten_crops():
         corner = resized[8:, :32] - MEAN
         np.testing.assert_allclose(crops[2], corner, atol=1e-4)
         np.testing.assert_allclose(crops[7], corner[:, ::-1], atol=1e-4)
-        expected = np.asarray(model(crops)).mean(axis=0)
+        expected = keras.ops.convert_to_numpy(model(crops)).mean(axis=0)
         np.testing.assert_allclose(result.scores[index], expected, rtol=1e-5, atol=1e-6)
-        unflipped = np.asarray(model(crops[:5])).mean(axis=0)
+        unflipped = keras.ops.convert_to_numpy(model(crops[:5])).mean(axis=0)
         np.testing.assert_allclose(without_flips.scores[index], unflipped, rtol=1e-5, atol=1e-6)
 
 
