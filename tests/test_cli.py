@@ -18,6 +18,9 @@ from tests.data.image_files import write_class_folders
 from tests.helpers.folders import read_only_folder
 from tests.helpers.run_folders import write_run_folder
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # The main job, as small as it gets: it is stopped before its first step.
 TINY = ["--epochs", "1", "--batch-size", "64", "--fc-units", "8", "8"]
 

@@ -14,6 +14,9 @@ from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
 from tests.helpers.run_folders import write_run_folder
 
+# Runs in the TensorFlow session only: SavedModel and ONNX export go through TensorFlow.
+pytestmark = pytest.mark.backend("tensorflow")
+
 MEAN = np.array([30.0, 60.0, 90.0], dtype="float32")
 SIZES = [(2, 32, 32, 3), (1, 45, 61, 3)]
 

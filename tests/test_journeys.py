@@ -11,6 +11,9 @@ from tests.helpers.processes import keras_prelu_command
 from tests.helpers.processes import python_env
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 @pytest.mark.parametrize("backend", ["jax"])
 def test_import_registers_everything_without_tensorflow_on_other_backends(backend):

@@ -8,6 +8,9 @@ import nbclient
 import nbformat
 import pytest
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 # What each notebook prints on each path: (without a run, with the main job's run).

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Runs in the TensorFlow session only: no backend to vary.
+pytestmark = pytest.mark.backend("tensorflow")
+
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = (ROOT / "PAPER.md").read_text()
 SYMBOLS = sorted(set(re.findall(r"`(keras_prelu(?:\.\w+)+)", PAPER)))

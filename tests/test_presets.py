@@ -14,6 +14,9 @@ from keras_prelu.zoo import ModelA
 from tests.helpers.processes import python_env
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: no backend to vary.
+pytestmark = pytest.mark.backend("tensorflow")
+
 SMALL = dict(fc_units=(16, 16), num_classes=4, seed=0)
 MEAN = np.array([10.0, 20.0, 30.0], np.float32)
 

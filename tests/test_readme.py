@@ -9,6 +9,9 @@ import pytest
 
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.S | re.M)
 

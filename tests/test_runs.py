@@ -7,6 +7,9 @@ import pytest
 from keras_prelu import runs
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: no backend to vary.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "recipe.json"

@@ -160,9 +160,12 @@ class GradientNorms(keras.callbacks.Callback):
             self._record(self._epoch, step)
 
     def _record(self, epoch, step):
+        # Read before the kernels: on JAX, `self.model` syncs them with the training state.
+        model = self.model
+
         def loss():
-            predictions = self.model(self.images, training=False)
-            return self.model.compute_loss(
+            predictions = model(self.images, training=False)
+            return model.compute_loss(
                 x=self.images, y=self.labels, y_pred=predictions, training=False
             )
 

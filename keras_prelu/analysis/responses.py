@@ -77,7 +77,7 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
         chosen = [known[name] for name in layers]
     if not chosen:
         raise ValueError(f"`model` {model.name!r} has no activation layer to read.")
-    probe = keras.Model(model.inputs, [layer.output for layer in chosen])
+    probe = keras.Model(model.input, [layer.output for layer in chosen])
     sums = np.zeros((len(chosen), 3))
     count = np.zeros(len(chosen))
     for index, batch in enumerate(dataset):

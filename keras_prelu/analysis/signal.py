@@ -21,8 +21,10 @@ import math
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_prelu import _compat
+from keras_prelu.analysis.gradients import gradients
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +93,7 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
         loss: `loss(outputs) -> scalar` whose gradient is propagated back; by
             default `random_projection_loss` (a unit-variance gradient at the
             outputs).
-        backward: whether to measure the gradients (TensorFlow backend).
+        backward: whether to measure the gradients.
         seed: seed of the default loss' projection.
 
     Returns:
@@ -99,8 +101,6 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
 
     Raises:
         ValueError: when `model` has no weight layer or no graph of layers.
-        NotImplementedError: `backward=True` on a backend other than
-            TensorFlow.
     """
     layers = weight_layers(model)
     if not layers:
@@ -112,30 +112,16 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
             "`model` must be a functional or sequential model (its layers "
             f"need symbolic inputs and outputs): {error}"
         ) from error
-    probe = keras.Model(model.inputs, [*probe_tensors, *_as_list(model.outputs)])
+    probe = keras.Model(model.input, probe_tensors)
     if loss is None:
         loss = lambda outputs: random_projection_loss(outputs, seed)  # noqa: E731
-    count = len(probe_tensors)
 
+    values = probe(inputs, training=False)
     if backward:
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                "Argument `backward=True` needs the TensorFlow backend; use backward=False. "
-                f"Received: backend={keras.backend.backend()!r}"
-            )
-        import tensorflow as tf
-
-        inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            values = probe(inputs, training=False)
-            outputs = values[count:]
-            objective = loss(outputs[0] if len(outputs) == 1 else outputs)
-        layer_inputs = values[0:count:2]
-        gradients = tape.gradient(objective, layer_inputs, unconnected_gradients="zero")
+        layer_inputs = [values[2 * index] for index in range(len(layers))]
+        input_gradients = _input_gradients(model, layers, layer_inputs, inputs, loss)
     else:
-        values = probe(inputs, training=False)
-        gradients = [None] * len(layers)
+        input_gradients = [None] * len(layers)
 
     rows = []
     for index, layer in enumerate(layers):
@@ -143,7 +129,7 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
         y = np.asarray(keras.ops.convert_to_numpy(values[2 * index + 1]), "float64")
         kernel = keras.ops.convert_to_numpy(layer.kernel)
         fan_in, fan_out = _fans(kernel.shape)
-        grad = gradients[index]
+        grad = input_gradients[index]
         rows.append(
             SignalRow(
                 name=layer.name,
@@ -163,8 +149,49 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
     return rows
 
 
-def _as_list(values):
-    return list(values) if isinstance(values, (list, tuple)) else [values]
+class _InputOffset(keras.layers.Layer):
+    """Adds a zero variable of its input's full shape: the input's gradient is its gradient."""
+
+    def __init__(self, shape, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = self.add_weight(shape=shape, initializer="zeros", name="offset")
+
+    def call(self, inputs):
+        return inputs + ops.cast(self.offset, inputs.dtype)
+
+
+def _input_gradients(model, layers, layer_inputs, inputs, loss):
+    """`dE/dx_l` for the input `x_l` of each of `layers`, `E = loss(model(inputs))`.
+
+    Backends differentiate with respect to variables, not to a tensor inside a
+    model; so the model is called again through its own layers with a zero
+    offset added before each of `layers`, and the offsets are differentiated.
+    """
+    offsets = {
+        id(layer): _InputOffset(tuple(x.shape), name=f"{layer.name}_offset")
+        for layer, x in zip(layers, layer_inputs)
+    }
+
+    def call_with_offset(layer, *args, **kwargs):
+        if id(layer) in offsets:
+            args = (offsets[id(layer)](args[0]), *args[1:])
+        return layer(*args, **kwargs)
+
+    tapped = keras.models.clone_model(
+        model,
+        input_tensors=keras.tree.map_structure(
+            lambda x: keras.Input(batch_shape=tuple(x.shape)), inputs
+        ),
+        clone_function=lambda layer: layer,  # the same layers and weights
+        call_function=call_with_offset,
+    )
+
+    def objective():
+        outputs = tapped(inputs, training=False)
+        return loss(outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs)
+
+    variables = [offsets[id(layer)].offset for layer in layers]
+    return gradients(objective, variables)
 
 
 def format_signal_table(rows):

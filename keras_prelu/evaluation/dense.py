@@ -99,11 +99,9 @@ class DenseScorer:
             )
         self.window = window
         self.max_windows = max_windows
-        self._features = _compiled(
-            lambda images: self.features(images, training=False), ndim=4, static_last=3
-        )
-        channels = self.spp.input.shape[-1]
-        self._chunk_scores = _compiled_chunk(self._chunk_scores_eager, channels)
+        # One compiled window scorer per window shape (the window is clipped on
+        # maps smaller than it).
+        self._window_scorers = {}
 
     def __call__(self, images, flip=True):
         """Mean scores of all windows of `images` (and of their horizontal flips).
@@ -111,10 +109,10 @@ class DenseScorer:
         `images`: `(batch, height, width, 3)`, preprocessed as the model was trained.
         Returns `(batch, classes)` as a NumPy array.
         """
-        images = ops.convert_to_tensor(images, dtype="float32")
+        images = np.asarray(images, dtype="float32")
         if flip:
-            images = ops.concatenate([images, ops.flip(images, axis=2)], axis=0)
-        maps = self._features(images)
+            images = np.concatenate([images, images[:, :, ::-1]], axis=0)
+        maps = self.features.predict_on_batch(images)
         scores = np.stack(
             [self.window_scores(maps[i : i + 1]).mean(axis=0) for i in range(len(maps))]
         )
@@ -134,66 +132,65 @@ class DenseScorer:
         win_h, win_w = self.window_shape(height, width)
         rows, cols = height - win_h + 1, width - win_w + 1
         chunk_rows = max(1, self.max_windows // cols)
+        scorer = self._window_scorer(win_h, win_w)
         return np.concatenate(
             [
-                np.asarray(
-                    self._chunk_scores(
-                        feature_map[:, top : min(top + chunk_rows, rows) + win_h - 1],
-                        win_h,
-                        win_w,
-                    )
+                scorer.predict_on_batch(
+                    feature_map[:, top : min(top + chunk_rows, rows) + win_h - 1]
                 )
                 for top in range(0, rows, chunk_rows)
             ]
         )
 
-    def _chunk_scores_eager(self, slab, win_h, win_w):
-        """Scores of the windows whose top rows are those of `slab`'s first rows."""
+    def _window_scorer(self, win_h, win_w):
+        """A model from a slab of map rows to the scores of all its windows.
+
+        Keras compiles its `predict_on_batch` the backend's way: one TensorFlow
+        graph for every slab size, one XLA program per slab size on JAX, eager
+        PyTorch without autograd.
+        """
+        if (win_h, win_w) not in self._window_scorers:
+            slab = keras.Input(batch_shape=(1, None, None, self.spp.input.shape[-1]))
+            pyramid = WindowPyramid((win_h, win_w), self.spp.levels, self.spp.pooling)
+            self._window_scorers[win_h, win_w] = keras.Model(slab, self.head(pyramid(slab)))
+        return self._window_scorers[win_h, win_w]
+
+
+class WindowPyramid(keras.layers.Layer):
+    """The SPP vector of every `window` of a map, windows in row-major order.
+
+    `(1, height, width, channels)` -> `(windows, channels * sum(n * n))`, each
+    vector ordered as `SpatialPyramidPooling` orders it (level by level,
+    channel-major). Bin `(i, j)` of level `n` of the window at `(y, x)` is the
+    `kh x kw` stride-1 pooling of the whole map read at `(y + r0, x + c0)`,
+    where `[r0, r0 + kh) x [c0, c0 + kw)` is that bin in window coordinates.
+    """
+
+    def __init__(self, window, levels, pooling="max", **kwargs):
+        super().__init__(**kwargs)
+        self.window = tuple(window)
+        self.levels = tuple(levels)
+        self.pooling = pooling
+
+    def call(self, slab):
+        win_h, win_w = self.window
         rows = ops.shape(slab)[1] - win_h + 1
         cols = ops.shape(slab)[2] - win_w + 1
-        pool = ops.max_pool if self.spp.pooling == "max" else ops.average_pool
+        pool = ops.max_pool if self.pooling == "max" else ops.average_pool
         pooled = {}
         vectors = []
-        for n in self.spp.levels:
+        for n in self.levels:
             bins = []
             for r0, r1 in bin_edges(win_h, n):
                 for c0, c1 in bin_edges(win_w, n):
                     size = (r1 - r0, c1 - c0)
                     if size not in pooled:
                         pooled[size] = pool(slab, size, strides=1, padding="valid")
-                    # Bin (i, j) of the windows at (y, x): the pooled map at (y + r0, x + c0).
                     bins.append(pooled[size][0, r0 : r0 + rows, c0 : c0 + cols])
-            # (rows, cols, channels, n * n): channel-major within the level, as
-            # SpatialPyramidPooling orders it.
+            # (rows, cols, channels, n * n): channel-major within the level.
             bins = ops.stack(bins, axis=-1)
             vectors.append(ops.reshape(bins, (-1, bins.shape[2] * n * n)))
-        return self.head(ops.concatenate(vectors, axis=-1), training=False)
+        return ops.concatenate(vectors, axis=-1)
 
-
-def _compiled(fn, ndim, static_last):
-    """`fn` as one TensorFlow graph for inputs of any size on the TF backend."""
-    if keras.backend.backend() != "tensorflow":
-        return fn
-    import tensorflow as tf
-
-    shape = [None] * (ndim - 1) + [static_last]
-    return tf.function(fn, input_signature=[tf.TensorSpec(shape, tf.float32)])
-
-
-def _compiled_chunk(fn, channels):
-    """`fn(slab, win_h, win_w)` compiled once per window shape on the TF backend."""
-    if keras.backend.backend() != "tensorflow":
-        return fn
-    import tensorflow as tf
-
-    graphs = {}
-
-    def chunk_scores(slab, win_h, win_w):
-        if (win_h, win_w) not in graphs:
-            graphs[win_h, win_w] = tf.function(
-                lambda x: fn(x, win_h, win_w),
-                input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32)],
-            )
-        return graphs[win_h, win_w](slab)
-
-    return chunk_scores
+    def compute_output_shape(self, input_shape):
+        return (None, input_shape[-1] * sum(n * n for n in self.levels))

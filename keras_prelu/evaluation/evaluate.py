@@ -348,15 +348,16 @@ def _model_scores(
         )
         if verbose:
             print(f"{member.name}, {views}, scale {scale}:", flush=True)
-        for images, batch_labels in dataset:
+        # NumPy batches: every backend's predict takes them (JAX's no TF tensors).
+        for images, batch_labels in dataset.as_numpy_iterator():
             if views == "ten":
                 # Views 5-9 are the flips of views 0-4 (`transforms.ten_views`).
-                images = np.asarray(images)[:, : 10 if flip else 5]
+                images = images[:, : 10 if flip else 5]
                 per_view = np.asarray(predict(images.reshape(-1, *images.shape[2:])))
                 batches.append(per_view.reshape(len(images), -1, per_view.shape[-1]).mean(1))
             else:
                 batches.append(np.asarray(predict(images)))
-            scale_labels.append(batch_labels.numpy())
+            scale_labels.append(batch_labels)
             progress.add(1)
         scale_labels = np.concatenate(scale_labels)
         if labels is not None and not np.array_equal(labels, scale_labels):

@@ -26,7 +26,12 @@ def standardize_data_format(data_format):
 
 @functools.cache
 def _cpu_only():
-    """Whether Keras sees no accelerator, only CPUs."""
+    """Whether Keras computes on CPUs only (no GPU or TPU)."""
+    if keras.backend.backend() == "torch":
+        # `keras.distribution` does not exist on the torch backend.
+        import torch
+
+        return not torch.cuda.is_available()
     devices = keras.distribution.list_devices()
     return all(device.lower().startswith("cpu") for device in devices)
 
@@ -60,9 +65,8 @@ def prelu(inputs, alpha):
     `f(y) = y` for `y > 0`, `a * y` for `y <= 0` (Eqn. 1), with the gradients
     of Eqn. 2-3 written out rather than derived by autodiff: `df/dy = 1` for
     `y > 0` and `a` otherwise; `dE/da = sum(dE/df * min(y, 0))` over every
-    position that shares the slope, accumulated in the dtype of `alpha` (the
-    float32 variable under mixed precision). Only `inputs` is kept for the
-    backward pass, and no branch of a `where` is differentiated.
+    position that shares the slope (`slope_gradient`). Only `inputs` is kept
+    for the backward pass, and no branch of a `where` is differentiated.
     """
     slope = ops.cast(alpha, inputs.dtype)
     # Where the slope is 0, -inf is first raised to the lowest finite value so
@@ -77,11 +81,27 @@ def prelu(inputs, alpha):
         if upstream is None:
             (upstream,) = args
         grad_inputs = ops.where(inputs > 0, upstream, slope * upstream)
-        grad_alpha = ops.cast(upstream * ops.minimum(inputs, 0), alpha.dtype)
-        grad_alpha = _sum_to_shape(grad_alpha, ops.shape(alpha), _cpu_only())
-        return grad_inputs, grad_alpha
+        return grad_inputs, slope_gradient(upstream, inputs, alpha)
 
     return outputs, grad
+
+
+def slope_gradient(upstream, inputs, alpha):
+    """`dE/da = sum(dE/df * min(y, 0))` (Eqn. 2), summed in the dtype of `alpha`.
+
+    The sum runs over every position that shares a slope, in the slopes'
+    float32 under mixed precision. Each product is formed where it cannot
+    overflow: float16 ends at 65504, so a loss-scaled `dE/df` times a large
+    response would be inf before the float32 sum; its factors are cast to
+    float32 first. bfloat16 has float32's range: its products are formed in
+    bfloat16 and cast for the sum.
+    """
+    negative = ops.minimum(inputs, 0)
+    if keras.backend.standardize_dtype(inputs.dtype) == "float16":
+        products = ops.cast(upstream, alpha.dtype) * ops.cast(negative, alpha.dtype)
+    else:
+        products = ops.cast(upstream * negative, alpha.dtype)
+    return _sum_to_shape(products, ops.shape(alpha), _cpu_only())
 
 
 @keras.saving.register_keras_serializable(package="keras_prelu")

@@ -109,7 +109,9 @@ class SpatialPyramidPooling(keras.layers.Layer):
         for start, end in bin_edges(size, bins):
             window = inputs[(slice(None),) * axis + (slice(start, end),)]
             if self.pooling == "max":
-                pooled.append(ops.max(window, axis=axis, keepdims=True))
+                # An initial value spares JAX's export from proving that a
+                # symbolic bin is not empty, which it cannot decide.
+                pooled.append(ops.max(window, axis=axis, keepdims=True, initial=float("-inf")))
             else:
                 pooled.append(ops.sum(window, axis=axis, keepdims=True))
         return ops.concatenate(pooled, axis=axis)

@@ -48,10 +48,12 @@ def get_strategy(name="auto"):
         return tf.distribute.get_strategy()
     backend = keras.backend.backend()
     if name == "mirrored" and backend != "tensorflow":
+        # Keras has no keras.distribution on PyTorch: it trains on one device.
+        other = "the JAX backend's keras.distribution" if backend == "torch" else "strategy='auto'"
         raise ValueError(
             "strategy='mirrored' is tf.distribute and needs the TensorFlow "
-            f"backend; the Keras backend is {backend!r}. Use "
-            "keras.distribution.DataParallel there, or strategy='none'."
+            f"backend; the Keras backend is {backend!r}. For several devices use "
+            f"{other}; for one, strategy='none'."
         )
     several_gpus = len(tf.config.list_logical_devices("GPU")) > 1
     if name == "mirrored" or (backend == "tensorflow" and several_gpus):

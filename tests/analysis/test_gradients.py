@@ -40,6 +40,7 @@ print(keras.backend.backend(), "ok")
 """
 
 
+@pytest.mark.backend("tensorflow")  # it starts a process per backend itself
 @pytest.mark.parametrize(
     "backend",
     [
@@ -80,9 +81,10 @@ def test_gradient_norms_log_the_closed_form_norm_at_every_chosen_step(rng, tmp_p
     path = tmp_path / "gradients.csv"
     norms = GradientNorms(x[:4], t[:4], layers=("linear",), every=3, path=path)
     kernels = []
+    # Through `saver.model`: on JAX, a callback's model is synced with the training state.
     saver = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: kernels.append(
-            keras.ops.convert_to_numpy(model.get_layer("linear").kernel)
+            keras.ops.convert_to_numpy(saver.model.get_layer("linear").kernel)
         )
     )
     initial = keras.ops.convert_to_numpy(model.get_layer("linear").kernel)

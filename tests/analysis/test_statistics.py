@@ -7,6 +7,9 @@ import pytest
 
 from keras_prelu.analysis.statistics import paired_difference
 
+# Runs in the TensorFlow session only: NumPy only: no backend to vary.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # Student's t, 97.5% quantile, 4 degrees of freedom (any table of the t distribution).
 T_975_DF4 = 2.7764
 

@@ -18,6 +18,10 @@ from keras_prelu.evaluation import evaluate
 from keras_prelu.runs import RunFolder
 from keras_prelu.zoo import get_model
 
+# Runs in the TensorFlow session only: the studies train through the TensorFlow
+# data pipeline, and once is enough for CI.
+pytestmark = pytest.mark.backend("tensorflow")
+
 SMOKE_DATA = "digits[:64]"
 SMOKE_ACTIVATIONS = ("relu", "prelu")
 SMOKE_SEEDS = (0, 1)

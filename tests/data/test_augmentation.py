@@ -5,6 +5,9 @@ import pytest
 
 from keras_prelu.data import Augmentation
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 def test_defaults_are_the_papers():
     augmentation = Augmentation()

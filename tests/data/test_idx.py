@@ -13,6 +13,9 @@ from keras_prelu.data import sources
 from keras_prelu.data import transforms
 from tests.data.image_files import write_class_folders
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 def idx_bytes(array, type_code=0x08):
     """`array` in the IDX format, written from its definition."""

@@ -4,6 +4,9 @@ import pytest
 from keras_prelu import data
 from tests.data.image_files import write_image
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 @pytest.fixture
 def folder(tmp_path, rng):

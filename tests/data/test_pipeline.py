@@ -7,6 +7,9 @@ import tensorflow as tf
 from keras_prelu import data
 from tests.data.image_files import write_image
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 NO_MEAN = (0.0, 0.0, 0.0)
 
 

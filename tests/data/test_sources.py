@@ -17,6 +17,9 @@ from tests.data.image_files import write_class_folders
 from tests.data.image_files import write_image
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 
 

@@ -10,6 +10,9 @@ from keras_prelu.data import transforms
 from tests.data.image_files import encode
 from tests.data.image_files import smooth_pixels
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # A 64x64 image whose red channel is 4 * column and green channel 4 * row: the slope of
 # the red channel after the transform gives the scale and the flip, the green and red
 # values of the top-left pixel give the crop location.

@@ -5,6 +5,9 @@ import tensorflow as tf
 from keras_prelu import data
 from keras_prelu import paper
 
+# Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # An augmentation that keeps images as they are when they are square and of this side.
 IDENTITY_SIDE = 12
 

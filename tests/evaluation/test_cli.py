@@ -10,6 +10,9 @@ from keras_prelu import runs
 from keras_prelu.zoo import Model14
 from tests.helpers.run_folders import write_run_folder
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 @pytest.fixture
 def run_dir(tmp_path):

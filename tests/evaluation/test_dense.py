@@ -23,12 +23,13 @@ def reference_window_scores(model, feature_map, window):
             x = model.get_layer("spp")(feature_map[:, top : top + win_h, left : left + win_w])
             for name in HEAD_LAYERS:
                 x = model.get_layer(name)(x)
-            scores.append(np.asarray(x)[0])
+            scores.append(keras.ops.convert_to_numpy(x)[0])
     return np.stack(scores)
 
 
 def last_conv_map(model, images):
-    return np.asarray(keras.Model(model.input, model.get_layer("spp").input)(images))
+    probe = keras.Model(model.input, model.get_layer("spp").input)
+    return keras.ops.convert_to_numpy(probe(images))
 
 
 def test_window_is_the_map_of_the_training_crop():
@@ -90,7 +91,7 @@ def test_any_functional_model_with_spp(rng, pooling):
     feature_map = rng.normal(size=(1, 9, 11, 4)).astype("float32")
     spp, dense = model.get_layer("spp"), model.layers[-1]
     reference = [
-        np.asarray(dense(spp(feature_map[:, t : t + 5, l : l + 4])))[0]
+        keras.ops.convert_to_numpy(dense(spp(feature_map[:, t : t + 5, l : l + 4])))[0]
         for t in range(5)
         for l in range(8)
     ]

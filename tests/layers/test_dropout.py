@@ -89,6 +89,7 @@ print(json.dumps({
 
 
 @pytest.mark.slow
+@pytest.mark.backend("tensorflow")  # it starts its own processes
 def test_replicas_draw_the_slices_of_one_global_mask():
     results = json.loads(run_python(REPLICA_MASKS_SCRIPT))
     for noise_shape, masks in results.items():
@@ -138,6 +139,7 @@ print(json.dumps(max(float(abs(a - b).max()) for a, b in zip(one, two))))
 
 
 @pytest.mark.slow
+@pytest.mark.backend("tensorflow")  # it starts its own processes
 def test_jax_data_parallel_dropout_is_global_batch_dropout():
     difference = json.loads(
         run_python(

@@ -1,4 +1,5 @@
 import keras
+import ml_dtypes
 import numpy as np
 import pytest
 from keras import ops
@@ -6,8 +7,8 @@ from keras import ops
 from keras_prelu import PReLU
 from keras_prelu.layers.prelu import _sum_to_shape
 from keras_prelu.layers.prelu import prelu
-from tests.gradients import gradients
-from tests.gradients import layer_gradients
+from tests.helpers.gradients import gradients
+from tests.helpers.gradients import layer_gradients
 
 
 def reference_prelu(y, a):
@@ -188,6 +189,31 @@ def test_mixed_precision_keeps_float32_slopes(policy, compute):
     _, grad_alpha = gradients(loss, -np.ones((4097, 1)), [0.25])
     assert grad_alpha.dtype == np.float32
     assert grad_alpha[0] == -4097.0
+
+
+@pytest.mark.parametrize("compute", ["float16", "bfloat16"])
+def test_slope_gradient_of_large_products_matches_numpy(compute):
+    # Loss-scaled gradients (~1e3) times large responses (~3e2): products of
+    # ~3e5 exceed float16's 65504. The sum of each channel is float32's.
+    rng = np.random.default_rng(4)
+    dtype = ml_dtypes.bfloat16 if compute == "bfloat16" else np.float16
+    y = (rng.normal(size=(256, 4)) * 300).astype(dtype).astype("float32")
+    upstream = (rng.normal(size=(256, 4)) * 1000).astype(dtype).astype("float32")
+    products = upstream.astype("float64") * np.minimum(y, 0)
+
+    def loss(y, alpha):
+        outputs = ops.cast(prelu(ops.cast(y, compute), alpha), "float32")
+        return ops.sum(outputs * ops.convert_to_tensor(upstream))
+
+    _, grad_alpha = gradients(loss, y, np.full(4, 0.25))
+    assert grad_alpha.dtype == np.float32
+    assert np.all(np.isfinite(grad_alpha))
+    # float16 products are exact in float32; bfloat16 ones are rounded to
+    # bfloat16's 8 bits before the float32 sum.
+    tolerance = 2.0**-8 if compute == "bfloat16" else 1e-6
+    np.testing.assert_array_less(
+        np.abs(grad_alpha - products.sum(axis=0)), tolerance * np.abs(products).sum(axis=0)
+    )
 
 
 def test_errors_name_the_argument():

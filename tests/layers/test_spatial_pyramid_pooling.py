@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_prelu import SpatialPyramidPooling
 from keras_prelu.layers.spatial_pyramid_pooling import bin_edges
-from tests.gradients import layer_gradients
+from tests.helpers.gradients import layer_gradients
 
 
 def reference_edges(size, bins):
@@ -153,3 +153,27 @@ def test_config_and_saved_model_round_trip(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "spp.keras")
     x = np.random.default_rng(6).normal(size=(2, 13, 6, 3)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.backend("jax")
+def test_exports_with_symbolic_height_and_width_on_jax():
+    # After a strided conv and a pool, JAX's export cannot prove that a bin
+    # is non-empty for every symbolic size: the layer must not need to.
+    import jax
+    from jax import export
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.MaxPooling2D(3, 3)(keras.layers.Conv2D(4, 7, strides=2)(inputs))
+    conv_part = keras.Model(inputs, features)
+    model = keras.Model(inputs, SpatialPyramidPooling((6, 3, 2, 1))(features))
+    weights = [variable.value for variable in model.trainable_variables]
+
+    def forward(images):
+        return model.stateless_call(weights, [], images)[0]
+
+    spec = jax.ShapeDtypeStruct(export.symbolic_shape("b, h, w, 3"), "float32")
+    exported = export.export(jax.jit(forward))(spec)
+    for height, width in ((29, 31), (40, 53)):
+        x = np.random.default_rng(height).normal(size=(2, height, width, 3)).astype("float32")
+        expected = reference_spp(ops.convert_to_numpy(conv_part(x)), (6, 3, 2, 1))
+        np.testing.assert_allclose(np.asarray(exported.call(x)), expected, rtol=1e-5, atol=1e-6)

@@ -14,6 +14,9 @@ from tests.helpers.processes import keras_prelu_command
 from tests.helpers.run_folders import epochs_completed
 from tests.helpers.run_folders import log_epochs
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 class FitCalls:
     """Stands in for `keras_prelu.training.fit`; records its arguments."""

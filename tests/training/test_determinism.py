@@ -7,6 +7,9 @@ from keras_prelu.evaluation import load_trained
 from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 
 @pytest.mark.slow
 def test_the_main_job_repeats_exactly_on_one_machine(tmp_path):

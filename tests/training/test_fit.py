@@ -187,6 +187,7 @@ def test_an_empty_validation_split_is_rejected(tmp_path):
     check_nothing_written(run_dir)
 
 
+@pytest.mark.backend("tensorflow")  # it starts its own processes
 def test_a_batch_the_replicas_cannot_share_is_rejected(tmp_path):
     output = run_python(
         """

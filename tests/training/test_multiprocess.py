@@ -20,6 +20,9 @@ from tests.helpers.processes import run_python
 from tests.helpers.run_folders import epochs_completed
 from tests.helpers.run_folders import log_epochs
 
+# Runs in the TensorFlow session only: the processes it starts choose their backend.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # The 14-layer model with a narrow top on 24x24 crops of the digits, two
 # epochs of 5 global batches of 256 (128 per process): seconds a step. The
 # 359 validation digits leave a last batch of 103 that no two devices share

@@ -12,6 +12,9 @@ from tests.helpers.processes import free_ports
 from tests.helpers.processes import python_env
 from tests.helpers.processes import run_python
 
+# Runs in the TensorFlow session only: tf.distribute.
+pytestmark = pytest.mark.backend("tensorflow")
+
 # Splits the CPU into two logical devices before TensorFlow initializes.
 TWO_CPUS = """
 import tensorflow as tf

@@ -1,0 +1,224 @@
+"""The backend matrix: one `python -m pytest` runs the tests on every Keras backend.
+
+The session runs on its own Keras backend (`KERAS_BACKEND`, TensorFlow by
+default). For every other backend of `--backends` (all three by default), each
+selected test gets a proxy item, `test_name[jax]` or `test_name[params-jax]`;
+the first proxy of a backend runs all of that backend's tests in one fresh
+pytest process, and every proxy then reports its test's outcome there: passed,
+failed with the child's report, or skipped with the child's reason. A test
+that needs some backends by nature (tf.data, tf.distribute, or a process it
+starts itself) says so with `@pytest.mark.backend("tensorflow")` and runs in
+those backends' sessions only.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+BACKENDS = ("tensorflow", "jax", "torch")
+# The longest a backend's child session may run before it is stopped.
+CHILD_TIMEOUT = 2400
+_REPORT_OPTION = "--backend-matrix-report"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated Keras backends to run the tests on (default: all three)",
+    )
+    parser.addoption(_REPORT_OPTION, default=None, help="(internal) where a child writes results")
+
+
+def pytest_configure(config):
+    backends = requested_backends(config)
+    unknown = [name for name in backends if name not in BACKENDS]
+    if unknown or not backends:
+        raise pytest.UsageError(
+            f"Option `--backends` must name some of {', '.join(BACKENDS)}. "
+            f"Received: --backends={config.getoption('--backends')}"
+        )
+    report = config.getoption(_REPORT_OPTION)
+    if report:
+        config.pluginmanager.register(_ChildReporter(Path(report)), "backend-matrix-child")
+
+
+def requested_backends(config):
+    return [name.strip() for name in config.getoption("--backends").split(",") if name.strip()]
+
+
+def session_backend():
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def test_backends(item, requested):
+    """The backends of `requested` that `item` runs on."""
+    needed = [name for mark in item.iter_markers("backend") for name in mark.args]
+    return [name for name in requested if not needed or name in needed]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Adds the other backends' proxies before `-m` and `-k` select the items."""
+    here = session_backend()
+    requested = requested_backends(config)
+    kept, moved, proxies = [], [], {name: [] for name in requested if name != here}
+    for item in items:
+        backends = test_backends(item, requested)
+        (kept if here in backends else moved).append(item)
+        for name in backends:
+            if name != here:
+                proxies[name].append(item)
+    if moved:
+        config.hook.pytest_deselected(items=moved)
+    items[:] = kept
+    for name, originals in proxies.items():
+        run = _BackendRun(name, config.rootpath)
+        items.extend(BackendProxy.for_test(item, name, run) for item in originals)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Each backend's child session runs the tests whose proxies were selected."""
+    for item in session.items:
+        if isinstance(item, BackendProxy):
+            item.run.nodeids.append(item.original.nodeid)
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """A test's outcome in a child session: its phases' reports merged."""
+
+    outcome: str = "passed"
+    text: str = ""
+
+
+class _BackendRun:
+    """One child pytest session on `backend`, run when its first result is asked for."""
+
+    def __init__(self, backend, rootdir):
+        self.backend = backend
+        self.nodeids = []
+        self.rootdir = rootdir
+        self.outcomes = None
+        self.log = ""
+
+    def outcome(self, nodeid):
+        if self.outcomes is None:
+            self._run()
+        return self.outcomes.get(nodeid)
+
+    def _run(self):
+        with tempfile.TemporaryDirectory(prefix=f"backend-{self.backend}-") as folder:
+            report = Path(folder) / "report.jsonl"
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--backends={self.backend}",
+                f"{_REPORT_OPTION}={report}",
+                *self.nodeids,
+            ]
+            env = dict(os.environ, KERAS_BACKEND=self.backend)
+            try:
+                result = subprocess.run(
+                    command,
+                    cwd=self.rootdir,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    timeout=CHILD_TIMEOUT,
+                )
+                self.log = result.stdout
+            except subprocess.TimeoutExpired as error:
+                self.log = (error.stdout or b"").decode(errors="replace")
+                self.log += f"\nthe {self.backend} session ran past {CHILD_TIMEOUT} s"
+            self.outcomes = _read_outcomes(report)
+
+
+def _read_outcomes(report):
+    outcomes = {}
+    lines = report.read_text().splitlines() if report.exists() else []
+    for line in lines:
+        entry = json.loads(line)
+        outcome = outcomes.setdefault(entry["nodeid"], _Outcome())
+        if entry["outcome"] == "failed":
+            outcome.outcome = "failed"
+            outcome.text += f"[{entry['when']}] {entry['text']}\n"
+        elif entry["outcome"] == "skipped" and outcome.outcome == "passed":
+            outcome.outcome, outcome.text = "skipped", entry["text"]
+    return outcomes
+
+
+class BackendTestFailure(Exception):
+    """A test failed, or did not report, in another backend's session."""
+
+
+class BackendProxy(pytest.Item):
+    """A test as run in another backend's session."""
+
+    def __init__(self, *, original, backend, run, **kwargs):
+        super().__init__(**kwargs)
+        self.original = original
+        self.backend = backend
+        self.run = run
+        self.own_markers.extend(original.own_markers)
+        # The other backends' sessions add minutes: CI runs them, `-m "not slow"` does not.
+        self.add_marker(pytest.mark.slow)
+
+    @classmethod
+    def for_test(cls, item, backend, run):
+        name = item.name
+        name = f"{name[:-1]}-{backend}]" if name.endswith("]") else f"{name}[{backend}]"
+        return cls.from_parent(item.parent, name=name, original=item, backend=backend, run=run)
+
+    def runtest(self):
+        outcome = self.run.outcome(self.original.nodeid)
+        if outcome is None:
+            raise BackendTestFailure(
+                f"The {self.backend} session gave no result for this test; its output ends:\n"
+                + self.run.log[-4000:]
+            )
+        if outcome.outcome == "skipped":
+            pytest.skip(f"[{self.backend}] {outcome.text}")
+        if outcome.outcome == "failed":
+            raise BackendTestFailure(f"On the {self.backend} backend:\n{outcome.text}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, BackendTestFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        path, line, _ = self.original.reportinfo()
+        return path, line, f"{self.original.name} on {self.backend}"
+
+
+class _ChildReporter:
+    """In a child session: writes every phase's report as a JSON line."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def pytest_runtest_logreport(self, report):
+        if report.outcome == "failed":
+            sections = "".join(f"\n--- {title} ---\n{body}" for title, body in report.sections)
+            text = str(report.longrepr) + sections
+        elif report.outcome == "skipped":
+            longrepr = report.longrepr
+            text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        else:
+            text = ""
+        entry = {"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome}
+        with self.path.open("a") as file:
+            file.write(json.dumps({**entry, "text": text}) + "\n")
