@@ -19,7 +19,8 @@ def standardize_data_format(data_format):
         return keras.config.image_data_format()
     if data_format not in DATA_FORMATS:
         raise ValueError(
-            f"`data_format` must be one of {DATA_FORMATS} or None, got data_format={data_format!r}."
+            f"Argument `data_format` must be one of {DATA_FORMATS} or None. "
+            f"Received: data_format={data_format!r}"
         )
     return data_format
 
@@ -161,7 +162,7 @@ class PReLU(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"`mode` must be one of {MODES}, got mode={mode!r}.")
+            raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
         self.mode = mode
         if alpha_initializer is None:
             alpha_initializer = keras.initializers.Constant(INITIAL_SLOPE)
@@ -180,8 +181,8 @@ class PReLU(keras.layers.Layer):
         rank = len(input_shape)
         if rank < 2:
             raise ValueError(
-                "PReLU expects inputs of rank >= 2 (batch, ..., channels), "
-                f"got input_shape={input_shape}."
+                "PReLU expects inputs of rank >= 2 (batch, ..., channels). "
+                f"Received: input_shape={input_shape}"
             )
         channel_axis = self._channel_axis(rank)
         channels = input_shape[channel_axis]
@@ -190,8 +191,8 @@ class PReLU(keras.layers.Layer):
                 raise ValueError(
                     "A channel-wise PReLU needs a known channel dimension "
                     f"(axis {channel_axis} for data_format="
-                    f"{self.data_format!r}), got input_shape={input_shape}. "
-                    "Use mode='channel_shared' or give the channel dimension."
+                    f"{self.data_format!r}); use mode='channel_shared' or give the channel "
+                    f"dimension. Received: input_shape={input_shape}"
                 )
             alpha_shape = (channels,)
             self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={channel_axis: channels})

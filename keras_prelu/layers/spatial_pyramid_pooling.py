@@ -26,14 +26,14 @@ def validate_levels(levels):
     """Returns `levels` as a tuple of positive ints, or raises `ValueError`."""
     if isinstance(levels, int) or not levels:
         raise ValueError(
-            "`levels` must be a non-empty sequence of positive integers, "
-            f"e.g. {LARGE_MODEL_LEVELS}; got levels={levels!r}."
+            "Argument `levels` must be a non-empty sequence of positive integers, "
+            f"e.g. {LARGE_MODEL_LEVELS}. Received: levels={levels!r}"
         )
     for level in levels:
         if isinstance(level, bool) or not isinstance(level, int) or level < 1:
             raise ValueError(
-                "`levels` must be a non-empty sequence of positive integers, "
-                f"e.g. {LARGE_MODEL_LEVELS}; got levels={levels!r}."
+                "Argument `levels` must be a non-empty sequence of positive integers, "
+                f"e.g. {LARGE_MODEL_LEVELS}. Received: levels={levels!r}"
             )
     return tuple(levels)
 
@@ -92,7 +92,9 @@ class SpatialPyramidPooling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.levels = validate_levels(levels)
         if pooling not in POOLING_MODES:
-            raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got pooling={pooling!r}.")
+            raise ValueError(
+                f"Argument `pooling` must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
+            )
         self.pooling = pooling
         self.data_format = standardize_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)
