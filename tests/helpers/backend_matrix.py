@@ -2,10 +2,11 @@
 
 The session runs on its own Keras backend (`KERAS_BACKEND`, TensorFlow by
 default). For every other backend of `--backends` (all three by default), each
-selected test gets a proxy item, `test_name[jax]` or `test_name[params-jax]`;
-the first proxy of a backend runs all of that backend's tests in one fresh
-pytest process, and every proxy then reports its test's outcome there: passed,
-failed with the child's report, or skipped with the child's reason. A test
+selected quick test (and each slow one with `--backends-slow`) gets a proxy
+item, `test_name[jax]` or `test_name[params-jax]`; the first proxy of a
+backend runs all of that backend's tests in one fresh pytest process, and
+every proxy then reports its test's outcome there: passed, failed with the
+child's report, or skipped with the child's reason. A test
 that needs some backends by nature (tf.data, tf.distribute, or a process it
 starts itself) says so with `@pytest.mark.backend("tensorflow")` and runs in
 those backends' sessions only.
@@ -32,6 +33,11 @@ def pytest_addoption(parser):
         "--backends",
         default=",".join(BACKENDS),
         help="comma-separated Keras backends to run the tests on (default: all three)",
+    )
+    parser.addoption(
+        "--backends-slow",
+        action="store_true",
+        help="run the slow tests on the other backends too (default: their quick tests only)",
     )
     parser.addoption(_REPORT_OPTION, default=None, help="(internal) where a child writes results")
 
@@ -68,13 +74,15 @@ def pytest_collection_modifyitems(session, config, items):
     """Adds the other backends' proxies before `-m` and `-k` select the items."""
     here = session_backend()
     requested = requested_backends(config)
+    with_slow = config.getoption("--backends-slow")
     kept, moved, proxies = [], [], {name: [] for name in requested if name != here}
     for item in items:
         backends = test_backends(item, requested)
         (kept if here in backends else moved).append(item)
-        for name in backends:
-            if name != here:
-                proxies[name].append(item)
+        if with_slow or item.get_closest_marker("slow") is None:
+            for name in backends:
+                if name != here:
+                    proxies[name].append(item)
     if moved:
         config.hook.pytest_deselected(items=moved)
     items[:] = kept
