@@ -183,7 +183,12 @@ def _write_saved_model(trained, path, mean, class_names):
 
 
 def _write_onnx(trained, path, mean, class_names, opset=None):
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(
+            "ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'keras-prelu[onnx]'."
+        ) from None
 
     served, metadata = _serving(trained, mean, class_names)
     served.export(

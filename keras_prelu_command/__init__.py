@@ -12,6 +12,7 @@ two-stage parsing of timm's `train.py` with `--config`).
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -84,6 +85,13 @@ def main(argv=None):
     options, _ = parser.parse_known_args(argv)  # answers --help, --version, a bad verb
     if getattr(options, "backend", None) is not None:
         os.environ["KERAS_BACKEND"] = options.backend
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend in BACKENDS and importlib.util.find_spec(backend) is None:
+        parser.exit(
+            2,
+            f"keras-prelu: error: the {backend} backend is not installed: "
+            f"pip install 'keras-prelu[{backend}]'.\n",
+        )
     if options.verbose:
         from keras_prelu import cli
     else:

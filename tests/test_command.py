@@ -93,3 +93,32 @@ def test_export_prints_only_its_own_line_unless_verbose(tmp_path, verbose):
         assert "Assets written to" in child.stderr or "I0000" in child.stderr, child.stderr
     else:
         assert child.stderr == ""
+
+
+def test_a_backend_that_is_not_installed_is_one_line(tmp_path):
+    printed = run_python(
+        """
+        import contextlib
+        import importlib.util
+        import io
+        import sys
+        import keras_prelu_command
+
+        real = importlib.util.find_spec
+        importlib.util.find_spec = lambda name, *a: None if name == "jax" else real(name, *a)
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                keras_prelu_command.main(["evaluate", "run", "--backend", "jax"])
+        except SystemExit as stop:
+            print(errors.getvalue().strip())
+            print("exit", stop.code)
+        print("keras imported:", "keras" in sys.modules)
+        """,
+        cwd=tmp_path,
+    )
+    assert printed.splitlines() == [
+        "keras-prelu: error: the jax backend is not installed: pip install 'keras-prelu[jax]'.",
+        "exit 2",
+        "keras imported: False",
+    ]

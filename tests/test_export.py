@@ -215,3 +215,10 @@ def test_fine_tune_a_new_head_on_a_frozen_base():
     assert after["accuracy"] > 0.8  # chance: 1/3
     for weight, start in zip(base.weights, frozen):
         np.testing.assert_array_equal(weight, start)
+
+
+def test_onnx_export_without_the_onnx_extra_names_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'keras-prelu\[onnx\]'"):
+        export.export_onnx(small_model(), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
