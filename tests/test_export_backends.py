@@ -12,8 +12,8 @@ import onnxruntime
 import pytest
 import tensorflow as tf
 
-from keras_prelu import data
 from keras_prelu import export
+from keras_prelu.runs import RunFolder
 from tests.helpers.processes import WITHOUT_TENSORFLOW
 from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
@@ -222,7 +222,7 @@ def test_the_export_command_on_another_backend_writes_what_tensorflow_does(
                 saved.serve(batch)["probabilities"], on_tensorflow.serve(batch)["probabilities"]
             )
     np.testing.assert_allclose(
-        metadata["mean"], data.load_mean(trained_run).reshape(-1, 3).mean(0), rtol=1e-6
+        metadata["mean"], RunFolder(trained_run).read_mean().reshape(-1, 3).mean(0), rtol=1e-6
     )
     assert metadata["evaluation_scale"] == metadata["crop_size"] == 32
 
