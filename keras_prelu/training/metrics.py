@@ -6,7 +6,14 @@ from keras_prelu import _compat
 
 
 def sparse_top_k_error(y_true, y_pred, k=1):
-    """`1 - top-k accuracy` per example: 1 where the label is not in the top k."""
+    """`1 - top-k accuracy` per example: 1 where the label is not in the top k.
+
+    With `k` at least the number of classes every label is in the top k (PyTorch's
+    `topk` refuses such a `k`, TensorFlow and JAX clip it): k is clipped here.
+    """
+    classes = y_pred.shape[-1]
+    if classes is not None:
+        k = min(k, classes)
     accuracy = keras.metrics.sparse_top_k_categorical_accuracy(y_true, y_pred, k=k)
     return 1.0 - accuracy
 

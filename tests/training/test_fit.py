@@ -304,6 +304,14 @@ def test_top_k_error_is_one_minus_top_k_accuracy():
         SparseTopKError(0)
 
 
+def test_top_k_error_with_k_above_the_number_of_classes_is_zero():
+    # Every label is among the top 5 of 3 classes; PyTorch's topk refuses k > 3.
+    rng = np.random.default_rng(1)
+    metric = SparseTopKError(5)
+    metric.update_state(rng.integers(0, 3, size=16), rng.normal(size=(16, 3)).astype("float32"))
+    assert float(metric.result()) == 0.0
+
+
 def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
     source = data.get_source(data.DEFAULT_SOURCE)
     augmentation = source.default_augmentation()
