@@ -56,6 +56,7 @@ import numpy as np
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
+from keras_prelu.presets import checked_mean
 from keras_prelu.presets import save_preset
 
 SERVING_ENDPOINT = "serve"
@@ -329,7 +330,7 @@ _METADATA_DTYPES = {
 
 
 def _subtracted_mean(trained, mean):
-    """The per-channel mean (or scalar) the serving model of `trained` subtracts.
+    """The per-channel mean `(3,)` the serving model of `trained` subtracts.
 
     `mean` if given, else the run's or preset's; a per-pixel mean is averaged per channel.
     """
@@ -341,17 +342,8 @@ def _subtracted_mean(trained, mean):
             "its training subtracted, e.g. keras_prelu.data.IMAGENET_RGB_MEAN, or 0 for none. "
             "Received: mean=None"
         )
-    mean = np.asarray(mean, dtype=np.float32)
-    if mean.ndim == 3 and mean.shape[-1] == 3:
-        mean = mean.reshape(-1, 3).mean(axis=0)
-    if mean.shape not in ((), (3,)):
-        raise ValueError(
-            "Argument `mean` must be a scalar, (3,) or (crop, crop, 3). "
-            f"Received: mean of shape {mean.shape}"
-        )
-    if not np.isfinite(mean).all():
-        raise ValueError(f"Argument `mean` must be finite numbers. Received: mean={mean.tolist()}")
-    return mean
+    mean = checked_mean(mean)
+    return mean.reshape(-1, 3).mean(axis=0) if mean.ndim == 3 else mean
 
 
 def _serving(trained, mean, class_names=None):

@@ -137,7 +137,7 @@ def save_preset(model, preset, *, class_names=None, mean=None, overwrite=False):
         )
     metadata = PresetMetadata(
         class_names=class_names,
-        mean=_as_mean(trained.mean if mean is None else mean),
+        mean=checked_mean(trained.mean if mean is None else mean),
         evaluation_scale=trained.scale,
         crop_size=trained.crop_size,
         scale_range=trained.scale_range,
@@ -262,7 +262,8 @@ def _check_preset(preset):
     return folder
 
 
-def _as_mean(mean):
+def checked_mean(mean):
+    """`mean` as float32 `(3,)` (a scalar repeated) or `(crop, crop, 3)`; None stays None."""
     if mean is None:
         return None
     mean = np.asarray(mean, dtype=np.float32)
@@ -270,7 +271,7 @@ def _as_mean(mean):
         mean = np.full(3, mean, np.float32)
     if not (mean.shape == (3,) or (mean.ndim == 3 and mean.shape[-1] == 3)):
         raise ValueError(
-            "Argument `mean` must have shape (3,) or (crop, crop, 3). "
+            "Argument `mean` must be a scalar, (3,) or (crop, crop, 3). "
             f"Received: mean of shape {mean.shape}"
         )
     if not np.isfinite(mean).all():
