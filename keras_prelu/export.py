@@ -56,6 +56,7 @@ import numpy as np
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
+from keras_prelu.evaluation.trained import with_probabilities
 from keras_prelu.presets import checked_mean
 from keras_prelu.presets import save_preset
 
@@ -361,7 +362,8 @@ def _serving(trained, mean, class_names=None):
     network = any_size(trained.model)
     images = keras.Input(ANY_SIZE, name="image")
     centred = keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name="subtract_mean")(images)
-    served = keras.Model(images, network(centred), name=f"{trained.name}_serving")
+    scores = with_probabilities(network)(centred)
+    served = keras.Model(images, scores, name=f"{trained.name}_serving")
     metadata = {
         "class_names": [str(name) for name in class_names],
         "mean": np.broadcast_to(mean, (3,)).astype(float).tolist(),

@@ -73,6 +73,27 @@ def test_saved_model_serves_images_of_any_size(tmp_path):
         np.testing.assert_allclose(truth.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_a_model_that_outputs_logits_serves_their_softmax(tmp_path):
+    def logits_model(input_shape):
+        return Model14(
+            input_shape=input_shape,
+            fc_units=(32, 32),
+            num_classes=10,
+            seed=0,
+            classifier_activation=None,
+        )
+
+    export.export_saved_model(logits_model((32, 32, 3)), str(tmp_path / "saved"), mean=MEAN)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    images = images_of((3, 40, 36, 3))
+    logits = np.asarray(logits_model((None, None, 3))(images.astype("float32") - MEAN))
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        served.serve(images.astype("float32"))["probabilities"], softmax, rtol=1e-5, atol=1e-7
+    )
+
+
 def test_onnx_agrees_with_keras_at_two_sizes(tmp_path):
     model = small_model()
     path = export.export_onnx(model, str(tmp_path / "model.onnx"), mean=MEAN)

@@ -23,6 +23,8 @@ from keras_prelu.evaluation.evaluate import write_json
 from keras_prelu.evaluation.trained import Trained
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
+from keras_prelu.evaluation.trained import outputs_probabilities
+from keras_prelu.evaluation.trained import with_probabilities
 
 __all__ = [
     "DEFAULT_MAX_WINDOWS",
@@ -35,8 +37,10 @@ __all__ = [
     "evaluate",
     "feature_map_size",
     "load_trained",
+    "outputs_probabilities",
     "results_table",
     "split_at_spp",
     "top_k_error",
+    "with_probabilities",
     "write_json",
 ]

@@ -14,6 +14,7 @@ from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
+from keras_prelu.evaluation.trained import with_probabilities
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def evaluate(
       at 224) is pooled by SPP and scored by the fc layers (`DenseScorer`),
       all windows' scores averaged.
 
-    Scores (the model's outputs, softmax probabilities for the zoo's models) are
+    Scores (softmax probabilities: a model that outputs logits gets a softmax) are
     averaged over `scales` with equal weights, then over the models of an
     ensemble (the paper's multi-model results).
 
@@ -320,7 +321,10 @@ def _model_scores(
 
     if views == "dense":
         scorer = DenseScorer(
-            any_size(member.model), crop_size=crop, window=window, max_windows=max_windows
+            with_probabilities(any_size(member.model)),
+            crop_size=crop,
+            window=window,
+            max_windows=max_windows,
         )
         predict = functools.partial(scorer, flip=flip)
         batch_size = 1
@@ -328,7 +332,7 @@ def _model_scores(
         model = member.model
         if tuple(model.input.shape[1:3]) not in ((crop, crop), (None, None)):
             model = any_size(model)
-        predict = model.predict_on_batch
+        predict = with_probabilities(model).predict_on_batch
     data_views = {"center": "center", "ten": "ten", "dense": "full"}[views]
     total, labels = 0.0, None
     for scale in scales:

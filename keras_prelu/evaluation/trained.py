@@ -127,6 +127,32 @@ def any_size(model):
     return resized
 
 
+def outputs_probabilities(model):
+    """Whether `model` ends in a softmax (a `Softmax` layer or a layer with the
+    softmax activation, as the zoo's `predictions`), else it outputs logits."""
+    last = model.layers[-1]
+    return isinstance(last, keras.layers.Softmax) or (
+        getattr(last, "activation", None) is keras.activations.softmax
+    )
+
+
+def with_probabilities(model):
+    """`model`, followed by a float32 `Softmax` named "probabilities" if it outputs logits.
+
+    The paper averages softmax scores over views, scales and models (Sec. 3);
+    the exported `probabilities` are that too. A functional model keeps its
+    layers at the top level (dense testing finds its SPP layer); a subclassed
+    one is nested.
+    """
+    if outputs_probabilities(model):
+        return model
+    softmax = keras.layers.Softmax(dtype="float32", name="probabilities")
+    if getattr(model, "inputs", None):
+        return keras.Model(model.inputs, softmax(model.outputs[0]), name=model.name)
+    images = keras.Input(tuple(model.input_shape[1:]))
+    return keras.Model(images, softmax(model(images)), name=model.name)
+
+
 def _fixed_side(model):
     """The side of a model's square input if it is fixed, else None."""
     height, width = model.input.shape[1:3]

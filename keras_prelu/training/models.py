@@ -5,6 +5,7 @@ import re
 
 import keras
 
+from keras_prelu.evaluation.trained import outputs_probabilities
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
 
@@ -89,10 +90,7 @@ class ModelSpec:
         """Whether the network's outputs are softmax probabilities (else logits)."""
         if self.kind == ZOO:
             return model_kwargs.get("classifier_activation", "softmax") is not None
-        last = network.layers[-1]
-        return isinstance(last, keras.layers.Softmax) or (
-            getattr(last, "activation", None) is keras.activations.softmax
-        )
+        return outputs_probabilities(network)
 
 
 def architecture(model):

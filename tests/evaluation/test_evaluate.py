@@ -12,8 +12,10 @@ from keras_prelu.evaluation import DenseScorer
 from keras_prelu.evaluation import any_size
 from keras_prelu.evaluation import dense_scales
 from keras_prelu.evaluation import evaluate
+from keras_prelu.evaluation import outputs_probabilities
 from keras_prelu.evaluation import results_table
 from keras_prelu.evaluation import top_k_error
+from keras_prelu.evaluation import with_probabilities
 from keras_prelu.evaluation import write_json
 from keras_prelu.training import SparseTopKError
 from keras_prelu.zoo import Model14
@@ -82,6 +84,30 @@ def test_ten_views_average_the_scores_of_the_ten_crops():
         np.testing.assert_allclose(result.scores[index], expected, rtol=1e-5, atol=1e-6)
         unflipped = keras.ops.convert_to_numpy(model(crops[:5])).mean(axis=0)
         np.testing.assert_allclose(without_flips.scores[index], unflipped, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_that_outputs_logits_is_scored_by_its_softmax(rng):
+    """The paper averages softmax scores over views: a logits model's are its softmax's."""
+    logits_model = Model14(
+        input_shape=(32, 32, 3),
+        fc_units=(32, 32),
+        num_classes=10,
+        seed=0,
+        classifier_activation=None,
+    )
+    softmax_model = small_model(0)
+    assert outputs_probabilities(softmax_model) and not outputs_probabilities(logits_model)
+    assert with_probabilities(softmax_model) is softmax_model
+    images = rng.normal(size=(4, 32, 32, 3)).astype("float32")
+    logits = keras.ops.convert_to_numpy(logits_model(images))
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    probabilities = keras.ops.convert_to_numpy(with_probabilities(logits_model)(images))
+    np.testing.assert_allclose(probabilities, softmax, rtol=1e-5, atol=1e-7)
+    for views in ("center", "ten"):
+        scored = evaluate(logits_model, views=views, scales=40, batch_size=128)
+        truth = evaluate(softmax_model, views=views, scales=40, batch_size=128)
+        np.testing.assert_allclose(scored.scores, truth.scores, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
