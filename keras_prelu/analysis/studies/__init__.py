@@ -52,14 +52,14 @@ STUDIES = {
         ActivationsConfig,
         "Table 2: ReLU, LReLU, PReLU channel-shared and channel-wise on the 14-layer model, "
         "5 paired seeds each to convergence, Fashion-MNIST",
-        "about 15-25 minutes a run of 16-27 epochs, 20 runs",
+        "about 12-25 minutes a run of 16-29 epochs, 20 runs (6 hours)",
     ),
     "slopes": Study(
         slope_study,
         ActivationsConfig,
         "Table 1 and Fig. 2: learned slopes and mean responses of the models of "
         "'activations' (trained first if missing)",
-        "about 2 minutes after 'activations'",
+        "about 4 minutes after 'activations'",
     ),
 }
 

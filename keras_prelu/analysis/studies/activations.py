@@ -39,7 +39,7 @@ REFERENCE = "relu"
 
 @dataclasses.dataclass(frozen=True)
 class ActivationsConfig:
-    """The settings of the study; the shipped results used these with seeds 0, 1 and 2.
+    """The settings of the study; the shipped results used these.
 
     Attributes:
         data: the source, with its training subset (`name[:N]`).
