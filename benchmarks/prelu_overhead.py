@@ -1,19 +1,22 @@
-"""Training-step cost of PReLU against ReLU in model A (Table 3).
+"""Training-step cost of PReLU against ReLU in model A (Table 3), per backend.
 
 The paper promises PReLU at "nearly zero extra computational cost". This script
 times one SGD training step of model A with ReLU, keras-prelu's channel-wise
 and channel-shared PReLU, and `keras.layers.PReLU` (one slope per channel via
-`shared_axes`). On TensorFlow it does so with XLA (Keras' default) and without;
-on JAX everything is compiled by XLA. Variants are interleaved round by round
-and the median of each is reported as a ratio to ReLU. Peak memory is measured
-for each variant in a fresh process: the accelerator's peak when there is one,
-else the peak resident memory of the training steps.
+`shared_axes`) on each Keras backend, one child process per backend with the
+same shapes. On TensorFlow it does so with XLA (Keras' default) and without;
+on JAX everything is compiled by XLA; on PyTorch the steps run eagerly.
+Variants are interleaved round by round and the median of each is reported as
+a ratio to ReLU. Peak memory is measured for each variant in a fresh process:
+the accelerator's peak when there is one, else the peak resident memory of the
+training steps.
 
-    python benchmarks/prelu_overhead.py [--image-size 64] [--batch-size 8]
-    KERAS_BACKEND=jax python benchmarks/prelu_overhead.py --image-size 224 \
+    python benchmarks/prelu_overhead.py [--image-size 64] [--batch-size 8] \
+        [--backends tensorflow,jax,torch]
+    python benchmarks/prelu_overhead.py --backends jax --image-size 224 \
         --batch-size 32    # on a GPU: the paper's 224x224, 128 over 4 GPUs
 
-The defaults (64x64, batch 8) run in minutes on a CPU.
+The defaults (64x64, batch 8) run in minutes per backend on a CPU.
 """
 
 import argparse
@@ -34,6 +37,7 @@ from keras_prelu import PReLU  # noqa: E402
 from keras_prelu.zoo import ModelA  # noqa: E402
 
 VARIANTS = ("relu", "prelu", "prelu_shared", "keras_prelu")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def build(variant, image_size, jit_compile):
@@ -72,8 +76,8 @@ def batch(image_size, batch_size):
 
 
 def jit_modes():
-    """XLA on and off on TensorFlow; JAX always compiles with XLA."""
-    return (True, False) if keras.backend.backend() == "tensorflow" else (True,)
+    """XLA on and off on TensorFlow; JAX always compiles with XLA; PyTorch runs eagerly."""
+    return {"tensorflow": (True, False), "jax": (True,), "torch": (False,)}[keras.backend.backend()]
 
 
 def time_steps(args):
@@ -91,26 +95,29 @@ def time_steps(args):
                 for _ in range(args.steps):
                     model.train_on_batch(images, labels)
                 times[variant].append((time.perf_counter() - start) / args.steps)
-        results["xla" if jit_compile else "no_xla"] = {
-            v: statistics.median(t) for v, t in times.items()
-        }
+        mode = "xla" if jit_compile else "eager" if keras.backend.backend() == "torch" else "no_xla"
+        results[mode] = {v: statistics.median(t) for v, t in times.items()}
     return results
 
 
-def peak_memory(args, variant):
-    """Peak resident memory (MiB) of a fresh process training `variant`."""
-    command = [
-        sys.executable,
-        __file__,
-        "--measure-memory",
-        variant,
-        "--image-size",
-        str(args.image_size),
-        "--batch-size",
-        str(args.batch_size),
-    ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])["peak_mib"]
+def run_child(backend, args, *options):
+    """Runs this script on `backend` in a fresh process; returns its last line's JSON."""
+    command = [sys.executable, __file__, "--image-size", str(args.image_size)]
+    command += ["--batch-size", str(args.batch_size), "--rounds", str(args.rounds)]
+    command += ["--steps", str(args.steps), *options]
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def measure_backend(backend, args):
+    """Step times per mode and variant, and peak memory per variant, on `backend`."""
+    return {
+        "times": run_child(backend, args, "--time-steps"),
+        "memory": {
+            v: run_child(backend, args, "--measure-memory", v)["peak_mib"] for v in VARIANTS
+        },
+    }
 
 
 def accelerator_peak_bytes():
@@ -147,35 +154,55 @@ def measure_memory(args):
     sys.stdout.write(json.dumps({"peak_mib": peak_bytes / 2**20}) + "\n")
 
 
+def print_table(results, args):
+    print(
+        f"model A, {args.image_size}x{args.image_size}, batch {args.batch_size}, median of "
+        f"{args.rounds} interleaved rounds of {args.steps} steps; ratios to ReLU"
+    )
+    columns = [(b, mode) for b, result in results.items() for mode in result["times"]]
+    header = "".join(f" {f'{b} {mode}':>17}" for b, mode in columns)
+    print(f"{'variant':<14}{header}" + "".join(f" {f'{b} MiB':>15}" for b in results))
+    for variant in VARIANTS:
+        cells = ""
+        for backend, mode in columns:
+            times = results[backend]["times"][mode]
+            if variant == "relu":
+                cells += f" {times['relu'] * 1e3:>14.1f}ms"
+            else:
+                cells += f" {times[variant] / times['relu']:>17.3f}"
+        memory = "".join(f" {result['memory'][variant]:>15.0f}" for result in results.values())
+        print(f"{variant:<14}{cells}{memory}")
+
+
+def backends_argument(value):
+    backends = value.split(",")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise argparse.ArgumentTypeError(
+            f"Argument `--backends` must be a comma-separated list of {BACKENDS}. "
+            f"Received: --backends={value}"
+        )
+    return backends
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--measure-memory", choices=VARIANTS)
+    parser.add_argument(
+        "--backends", type=backends_argument, default=list(BACKENDS), help="comma-separated"
+    )
+    parser.add_argument("--time-steps", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-memory", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_memory:
         measure_memory(args)
-        return
-    results = time_steps(args)
-    memory = {v: peak_memory(args, v) for v in VARIANTS}
-    print(
-        f"model A on {keras.backend.backend()}, {args.image_size}x"
-        f"{args.image_size}, batch {args.batch_size}, median of {args.rounds} "
-        f"interleaved rounds of {args.steps} steps"
-    )
-    print(
-        f"{'variant':<14}"
-        + "".join(f" {mode + ' step':>13} {'ratio':>6}" for mode in results)
-        + "  peak MiB"
-    )
-    for variant in VARIANTS:
-        cells = "".join(
-            f" {times[variant] * 1e3:>11.1f}ms {times[variant] / times['relu']:>6.3f}"
-            for times in results.values()
-        )
-        print(f"{variant:<14}{cells} {memory[variant]:>9.0f}")
+    elif args.time_steps:
+        sys.stdout.write(json.dumps(time_steps(args)) + "\n")
+    else:
+        print_table({b: measure_backend(b, args) for b in args.backends}, args)
 
 
 if __name__ == "__main__":
