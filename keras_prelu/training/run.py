@@ -13,15 +13,14 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import runs
-from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.models import ModelSpec
+from keras_prelu.training.parallel import Parallel
 from keras_prelu.training.recipe import Recipe
 from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
 from keras_prelu.training.run_callbacks import StopOnNonFinite
-from keras_prelu.training.strategy import get_strategy
 
 logger = logging.getLogger(__name__)
 
@@ -221,21 +220,9 @@ def fit(
     _check_mean_argument(mean)
     source = _get_source(data, data_dir=data_dir, download=download)
     augmentation = _augmentation(augmentation, source)
-    process_id, num_processes = distribution_lib.process_position()
-    steps_per_epoch = _check_splits(source, recipe.batch_size, num_processes)
-    strategy, distribution = _strategy_and_distribution(recipe.strategy)
-    replicas = (
-        strategy.num_replicas_in_sync
-        if distribution is None
-        else distribution_lib.num_replicas(distribution)
-    )
-    if recipe.batch_size % replicas:
-        raise ValueError(
-            f"Recipe field `batch_size` ({recipe.batch_size}, the global "
-            f"batch) must be divisible by the {replicas} replicas of the "
-            f"strategy, so that each replica gets the same share; choose a "
-            f"multiple of {replicas}."
-        )
+    parallel = Parallel(recipe.strategy)
+    parallel.per_replica_batch_size(recipe.batch_size)
+    steps_per_epoch = _check_splits(source, recipe.batch_size)
     model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
     callbacks = list(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
@@ -244,12 +231,11 @@ def fit(
             f"Received: callbacks={callbacks!r}"
         )
     folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
-    writes = process_id == 0
-    if writes:
+    if parallel.writes:
         folder.check_writable()
-    _check_decodable(source, augmentation, recipe.batch_size // num_processes)
+    _check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
     # Several processes share one run_dir: process 0 holds the lock and writes.
-    with folder.lock() if writes else contextlib.nullcontext():
+    with folder.lock() if parallel.writes else contextlib.nullcontext():
         return _fit_locked(
             folder,
             spec,
@@ -259,15 +245,11 @@ def fit(
             mean,
             model_kwargs,
             callbacks,
-            verbose if writes else 0,
+            verbose if parallel.writes else 0,
             data=data,
             data_dir=data_dir,
-            strategy=strategy,
-            distribution=distribution,
-            replicas=replicas,
+            parallel=parallel,
             steps_per_epoch=steps_per_epoch,
-            process_id=process_id,
-            num_processes=num_processes,
         )
 
 
@@ -284,15 +266,11 @@ def _fit_locked(
     *,
     data,
     data_dir,
-    strategy,
-    distribution,
-    replicas,
+    parallel,
     steps_per_epoch,
-    process_id,
-    num_processes,
 ):
     """`fit` once its arguments are checked, its run folder locked (in process 0)."""
-    writes = process_id == 0
+    writes = parallel.writes
     checkpoint_state = folder.checkpoint.read_state()
     if checkpoint_state is not None:
         recipe = _resumed_recipe(folder, recipe)
@@ -302,26 +280,18 @@ def _fit_locked(
         if recipe.seed is None:
             recipe = dataclasses.replace(
                 recipe,
-                seed=distribution_lib.broadcast_from_first_process(
-                    int(np.random.SeedSequence().entropy % 2**31)
-                ),
+                seed=parallel.broadcast(int(np.random.SeedSequence().entropy % 2**31)),
             )
         epochs_completed = 0
     # Several processes: all must resume from the same checkpoint (one
     # run_dir on shared storage) with the same seed; only process 0 writes.
-    distribution_lib.check_same_in_all_processes(
-        epochs_completed, f"the epochs completed in {folder.checkpoint_dir}"
-    )
-    distribution_lib.check_same_in_all_processes(recipe.seed, "the seed")
+    parallel.check_same(epochs_completed, f"the epochs completed in {folder.checkpoint_dir}")
+    parallel.check_same(recipe.seed, "the seed")
     augmentation, mean_kind = _with_mean(
         augmentation, mean, source, folder, resumed=checkpoint_state is not None
     )
     keras.utils.set_random_seed(recipe.seed)
-    with (
-        strategy.scope(),
-        _distribution_scope(distribution),
-        _dtype_policy(recipe.mixed_precision),
-    ):
+    with parallel.build_scope(), _dtype_policy(recipe.mixed_precision):
         crop = augmentation.crop_size
         network = spec.build(
             model_kwargs, recipe.seed, input_shape=(crop, crop, 3), num_classes=source.num_classes
@@ -337,7 +307,7 @@ def _fit_locked(
     record = _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind)
     if checkpoint_state is not None:
         _check_same_run(folder, record)
-    distribution_lib.barrier("keras_prelu.fit: run files read")
+    parallel.barrier("keras_prelu.fit: run files read")
     paths = folder.paths()
     if writes:
         folder.write_recipe(recipe.to_dict())
@@ -361,16 +331,16 @@ def _fit_locked(
         recipe,
         steps_per_epoch,
         first_epoch=min(epochs_completed, recipe.epochs - 1),
-        num_processes=num_processes,
-        process_id=process_id,
+        num_processes=parallel.num_processes,
+        process_id=parallel.process_id,
     )
     validation = validation_dataset(
         source,
         augmentation,
         recipe.batch_size,
-        pad=distribution is not None,
-        num_processes=num_processes,
-        process_id=process_id,
+        pad=parallel.pads_evaluation,
+        num_processes=parallel.num_processes,
+        process_id=parallel.process_id,
     )
     logger.info(
         "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
@@ -380,16 +350,18 @@ def _fit_locked(
         source.num_classes,
         steps_per_epoch,
         recipe.batch_size,
-        replicas,
-        "" if replicas == 1 else "s",
-        f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
+        parallel.num_replicas,
+        "" if parallel.num_replicas == 1 else "s",
+        f" in {parallel.num_processes} processes; this is process {parallel.process_id}"
+        if parallel.num_processes > 1
+        else "",
         recipe.epochs,
         "" if recipe.epochs == 1 else "s",
         folder.path,
         f", resuming after epoch {epochs_completed}" if epochs_completed else "",
     )
-    with _resume_hint(checkpoint, num_processes):
-        with _distribution_scope(distribution):
+    with _resume_hint(checkpoint, parallel.num_processes):
+        with parallel.training_scope():
             network.fit(
                 train,
                 validation_data=validation,
@@ -407,11 +379,11 @@ def _fit_locked(
                 ).items()
             }
         _check_finite(evaluation)
-        distribution_lib.barrier("keras_prelu.fit: trained")
+        parallel.barrier("keras_prelu.fit: trained")
         if writes:
             folder.save_model(network)
             folder.write_evaluation(evaluation)
-        distribution_lib.barrier("keras_prelu.fit: saved")
+        parallel.barrier("keras_prelu.fit: saved")
     state = checkpoint.read_state() or {"epochs_completed": 0}
     result = FitResult(
         model=network,
@@ -462,7 +434,7 @@ def _augmentation(augmentation, source):
         raise ValueError(f"Argument `augmentation`: {error}") from error
 
 
-def _check_splits(source, batch_size, num_processes=1):
+def _check_splits(source, batch_size):
     """Steps per epoch; raises for splits without a batch / any example.
 
     An epoch has the same global batches whatever the number of processes
@@ -470,12 +442,6 @@ def _check_splits(source, batch_size, num_processes=1):
     `_training_epochs`): `train_examples // batch_size` of them.
     """
     train_examples = source.num_examples("train")
-    if batch_size % num_processes:
-        raise ValueError(
-            f"Recipe field `batch_size` ({batch_size}, the global batch) must "
-            f"be divisible by the {num_processes} processes, each of which "
-            f"reads its share of it; choose a multiple of {num_processes}."
-        )
     if train_examples < batch_size:
         raise ValueError(
             f"Argument `data`: the training split of {source.name!r} has "
@@ -740,27 +706,6 @@ def _resume_hint(checkpoint, num_processes):
                 num_processes,
             )
         raise
-
-
-def _strategy_and_distribution(name):
-    """`(tf.distribute strategy, keras.distribution or None)` for `name`.
-
-    TensorFlow: `get_strategy(name)`. JAX: the default (no-op) strategy and
-    `distribution.get_distribution(name)`.
-    """
-    if keras.backend.backend() == "jax":
-        import tensorflow as tf
-
-        return tf.distribute.get_strategy(), distribution_lib.get_distribution(name)
-    try:
-        return get_strategy(name), None
-    except NotImplementedError as error:
-        raise ValueError(f"Recipe field `strategy`: {error}") from None
-
-
-def _distribution_scope(distribution):
-    """`distribution.scope()`, or no scope for `None`."""
-    return contextlib.nullcontext() if distribution is None else distribution.scope()
 
 
 class _dtype_policy:
