@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import runs
+from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.models import ModelSpec
@@ -43,8 +44,6 @@ BUNDLED_MODEL_KWARGS = {"fc_units": (128, 128), "fc_initializer": "he_fan_in"}
 # Recipe fields that may change when a run is resumed: its length and how it
 # is executed, not what it computes.
 RESUMABLE_CHANGES = ("epochs", "strategy", "jit_compile")
-
-_MEAN_CHOICES = (None, "compute")
 
 
 def default_recipe(data=data_lib.DEFAULT_SOURCE):
@@ -217,12 +216,12 @@ def fit(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
-    _check_mean_argument(mean)
-    source = _get_source(data, data_dir=data_dir, download=download)
-    augmentation = _augmentation(augmentation, source)
+    feeding.check_mean_argument(mean)
+    source = feeding.resolve_source(data, data_dir=data_dir, download=download)
+    augmentation = feeding.resolve_augmentation(augmentation, source)
     parallel = Parallel(recipe.strategy)
     parallel.per_replica_batch_size(recipe.batch_size)
-    steps_per_epoch = _check_splits(source, recipe.batch_size)
+    steps_per_epoch = feeding.epoch_steps(source, recipe.batch_size)
     model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
     callbacks = list(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
@@ -233,7 +232,7 @@ def fit(
     folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
     if parallel.writes:
         folder.check_writable()
-    _check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
+    feeding.check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
     # Several processes share one run_dir: process 0 holds the lock and writes.
     with folder.lock() if parallel.writes else contextlib.nullcontext():
         return _fit_locked(
@@ -287,7 +286,7 @@ def _fit_locked(
     # run_dir on shared storage) with the same seed; only process 0 writes.
     parallel.check_same(epochs_completed, f"the epochs completed in {folder.checkpoint_dir}")
     parallel.check_same(recipe.seed, "the seed")
-    augmentation, mean_kind = _with_mean(
+    augmentation, mean_kind = feeding.with_mean(
         augmentation, mean, source, folder, resumed=checkpoint_state is not None
     )
     keras.utils.set_random_seed(recipe.seed)
@@ -325,16 +324,15 @@ def _fit_locked(
         *callbacks,
         checkpoint,  # last: it records whether training was stopped
     ]
-    train = _training_epochs(
+    train = feeding.training_epochs(
         source,
         augmentation,
         recipe,
         steps_per_epoch,
         first_epoch=min(epochs_completed, recipe.epochs - 1),
-        num_processes=parallel.num_processes,
-        process_id=parallel.process_id,
+        parallel=parallel,
     )
-    validation = validation_dataset(
+    validation = feeding.validation_dataset(
         source,
         augmentation,
         recipe.batch_size,
@@ -403,57 +401,6 @@ def _fit_locked(
         folder.path,
     )
     return result
-
-
-def epoch_seed(seed, epoch):
-    """The data seed of epoch `epoch` (0-based) of a run seeded `seed`."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def _get_source(data, *, data_dir, download):
-    try:
-        return data_lib.get_source(data, data_dir=data_dir, download=download)
-    except ValueError as error:
-        raise ValueError(f"Argument `data` is not usable: {error}") from error
-
-
-def _augmentation(augmentation, source):
-    if augmentation is None:
-        return source.default_augmentation()
-    if isinstance(augmentation, data_lib.Augmentation):
-        return augmentation
-    if not isinstance(augmentation, dict):
-        raise ValueError(
-            "Argument `augmentation` must be a keras_prelu.data.Augmentation, "
-            "a dict of its fields or None. "
-            f"Received: augmentation={augmentation!r}"
-        )
-    try:
-        return dataclasses.replace(source.default_augmentation(), **augmentation)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"Argument `augmentation`: {error}") from error
-
-
-def _check_splits(source, batch_size):
-    """Steps per epoch; raises for splits without a batch / any example.
-
-    An epoch has the same global batches whatever the number of processes
-    (each process takes its `batch_size / num_processes` rows of each, see
-    `_training_epochs`): `train_examples // batch_size` of them.
-    """
-    train_examples = source.num_examples("train")
-    if train_examples < batch_size:
-        raise ValueError(
-            f"Argument `data`: the training split of {source.name!r} has "
-            f"{train_examples} examples, fewer than one batch (Recipe field "
-            f"`batch_size`={batch_size}): nothing to train on."
-        )
-    if source.num_examples("validation") == 0:
-        raise ValueError(
-            f"Argument `data`: the validation split of {source.name!r} is "
-            "empty; training watches the validation error."
-        )
-    return train_examples // batch_size
 
 
 def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
@@ -590,91 +537,6 @@ def _resumed_recipe(folder, recipe):
     return recipe
 
 
-def _check_mean_argument(mean):
-    if (isinstance(mean, str) or mean is None) and mean not in _MEAN_CHOICES:
-        raise ValueError(
-            f"Argument `mean` must be one of {_MEAN_CHOICES} or an array. Received: mean={mean!r}"
-        )
-
-
-def _with_mean(augmentation, mean, source, folder, *, resumed):
-    """`(augmentation with the mean to subtract, its kind)` (see `runs.MEAN_KINDS`).
-
-    A resumed run keeps the mean of its `mean.json`: `mean` may only ask for
-    that one again.
-    """
-    if resumed:
-        kind = folder.read_run().mean_kind
-        saved = folder.read_mean()
-        if isinstance(mean, str) and kind != "computed":
-            raise ValueError(
-                f"Argument `mean`: the run in {folder.path} subtracted the {kind} mean, "
-                "not a computed one, and a resumed run keeps its mean. Leave out `mean`, "
-                "or use another run_dir."
-            )
-        if mean is not None and not isinstance(mean, str):
-            if not np.array_equal(_mean_array(augmentation, mean), saved):
-                raise ValueError(
-                    f"Argument `mean` differs from the mean of the run in {folder.path} "
-                    f"({folder.mean_path.name}), and a resumed run keeps its mean. Leave "
-                    "out `mean`, or use another run_dir."
-                )
-        return dataclasses.replace(augmentation, mean=saved), kind
-    if mean is None:
-        return augmentation, "default"
-    if isinstance(mean, str):
-        logger.info("Computing the mean of the training split...")
-        mean = data_lib.compute_mean(
-            source,
-            per_pixel=True,
-            scale=augmentation.scale_range[0],
-            crop_size=augmentation.crop_size,
-        )
-        return dataclasses.replace(augmentation, mean=mean), "computed"
-    return dataclasses.replace(augmentation, mean=_mean_array(augmentation, mean)), "given"
-
-
-def _mean_array(augmentation, mean):
-    try:
-        return dataclasses.replace(augmentation, mean=mean).mean
-    except ValueError as error:
-        raise ValueError(f"Argument `mean`: {error}") from error
-
-
-def _check_decodable(source, augmentation, batch_size):
-    """Raises unless the training split gives a batch and the validation split an image.
-
-    The pipelines skip the files that do not decode: a split none of whose files
-    decodes (or fewer than a batch) would train, or validate, on nothing.
-    """
-    splits = {
-        "training": (
-            data_lib.training_dataset(
-                source, batch_size, augmentation=augmentation, seed=0, shuffle_buffer=0
-            ),
-            f"a batch of {batch_size} images",
-        ),
-        "validation": (
-            data_lib.evaluation_dataset(
-                source,
-                1,
-                scale=augmentation.scale_range[0],
-                crop_size=augmentation.crop_size,
-                mean=augmentation.mean,
-            ),
-            "an image",
-        ),
-    }
-    for split, (dataset, wanted) in splits.items():
-        if next(iter(dataset.take(1)), None) is None:
-            skipped = sorted(source.undecodable_files)
-            example = f" (such as {skipped[0]})" if skipped else ""
-            raise ValueError(
-                f"Argument `data`: the {split} split of {source.name!r} gives not even "
-                f"{wanted}: {len(skipped)} of its files are skipped{example}."
-            )
-
-
 def _check_finite(evaluation):
     bad = {name: value for name, value in evaluation.items() if not np.isfinite(value)}
     if bad:
@@ -737,77 +599,3 @@ def _tensorboard(paths):
         del paths["tensorboard"]
         return []
     return [keras.callbacks.TensorBoard(paths["tensorboard"], write_graph=False)]
-
-
-def _training_epochs(
-    source,
-    augmentation,
-    recipe,
-    steps_per_epoch,
-    first_epoch,
-    num_processes=1,
-    process_id=0,
-):
-    """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
-
-    Each epoch is a pipeline seeded by `epoch_seed(seed, epoch)` that yields
-    the same batches on every pass: its order and augmentation are the same
-    whichever process trains it and however often it was started before
-    (Keras on JAX reads a batch to build the metrics, then starts over; a
-    tf.data reshuffle sequence would restart with the process).
-    With several processes, each takes its rows of every global batch (see
-    `data.training_dataset`), the rows `DataParallel` places on its devices
-    (`keras.distribution.list_devices()` lists process 0's first): the run
-    computes what one process would.
-    """
-
-    def epoch(index):
-        return (
-            data_lib.training_dataset(
-                source,
-                recipe.batch_size,
-                augmentation=augmentation,
-                seed=epoch_seed(recipe.seed, index),
-                num_shards=num_processes,
-                shard_index=process_id,
-                reshuffle_each_iteration=False,
-            )
-            .repeat()
-            .take(steps_per_epoch)
-        )
-
-    dataset = epoch(first_epoch)
-    for index in range(first_epoch + 1, recipe.epochs):
-        dataset = dataset.concatenate(epoch(index))
-    return dataset
-
-
-def validation_dataset(
-    source, augmentation, batch_size, *, pad=False, num_processes=1, process_id=0
-):
-    """The validation split as `fit` tests it: the centre crop of the image
-    resized to the smallest training scale, minus the training mean.
-
-    With `pad` (several devices share each batch), the last batch is filled
-    up to `batch_size` (see `data.evaluation_dataset`) and every process
-    gets its rows of each. The filling weighs 0 and the examples `padded /
-    examples`: Keras averages the loss of each batch over all its rows and
-    weighs the batches by their rows, so that the loss, like the weighted
-    errors, is then the mean over the examples alone.
-    """
-    dataset = data_lib.evaluation_dataset(
-        source,
-        batch_size,
-        views="center",
-        scale=augmentation.scale_range[0],
-        crop_size=augmentation.crop_size,
-        mean=augmentation.mean,
-        pad_remainder=pad,
-        num_shards=num_processes,
-        shard_index=process_id,
-    )
-    if not pad:
-        return dataset
-    examples = source.num_examples("validation")
-    scale = -(-examples // batch_size) * batch_size / examples
-    return dataset.map(lambda images, labels, weights: (images, labels, weights * scale))
