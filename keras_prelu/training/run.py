@@ -1,4 +1,4 @@
-"""`fit`: one call that trains a model with the paper's recipe, resumably."""
+"""`fit`: one call that trains a model with the paper's recipe, resumably, in named steps."""
 
 import contextlib
 import dataclasses
@@ -274,20 +274,21 @@ class Run:
 
 
 def resolve_run(
-    model,
-    data,
+    model=DEFAULT_MODEL,
+    data=data_lib.DEFAULT_SOURCE,
     *,
-    recipe,
-    run_dir,
-    augmentation,
-    mean,
-    model_kwargs,
-    data_dir,
-    download,
-    callbacks,
-    verbose,
+    recipe=None,
+    run_dir=None,
+    augmentation=None,
+    mean=None,
+    model_kwargs=None,
+    data_dir=None,
+    download=False,
+    callbacks=(),
+    verbose="auto",
 ):
-    """Step 1: checks every argument of `fit` before anything is written.
+    """Step 1: checks every argument of `fit` (the same, see there) before anything
+    is written.
 
     An unknown model or dataset, a batch size the replicas cannot share, a
     split without a batch of examples or whose images do not decode, a crop
