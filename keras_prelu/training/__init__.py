@@ -28,6 +28,7 @@ _LAZY = {
     "get_strategy": "keras_prelu.training.strategy",
     "per_replica_batch_size": "keras_prelu.training.strategy",
     "initialize_processes": "keras_prelu.training.distribution",
+    "Parallel": "keras_prelu.training.parallel",
 }
 
 __all__ = [

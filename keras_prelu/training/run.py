@@ -1,4 +1,4 @@
-"""`fit`: one call that trains a model with the paper's recipe, resumably."""
+"""`fit`: one call that trains a model with the paper's recipe, resumably, in named steps."""
 
 import contextlib
 import dataclasses
@@ -13,15 +13,15 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import runs
-from keras_prelu.training import distribution as distribution_lib
+from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.models import ModelSpec
+from keras_prelu.training.parallel import Parallel
 from keras_prelu.training.recipe import Recipe
 from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
 from keras_prelu.training.run_callbacks import StopOnNonFinite
-from keras_prelu.training.strategy import get_strategy
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ BUNDLED_MODEL_KWARGS = {"fc_units": (128, 128), "fc_initializer": "he_fan_in"}
 # Recipe fields that may change when a run is resumed: its length and how it
 # is executed, not what it computes.
 RESUMABLE_CHANGES = ("epochs", "strategy", "jit_compile")
-
-_MEAN_CHOICES = (None, "compute")
 
 
 def default_recipe(data=data_lib.DEFAULT_SOURCE):
@@ -127,26 +125,24 @@ def fit(
 ):
     """Trains `model` on `data` the paper's way; resumes.
 
-    A composition of `keras_prelu.data` and this package, for `model.fit`:
+    A sequence of named steps, each a function of this module:
 
-    1. every argument is checked before anything is written (an unknown
-       model or dataset, a batch size the replicas cannot share, a split
-       without a batch of examples or whose images do not decode, a crop
-       larger than the smallest scale, a `run_dir` that is not a writable
-       folder), and the model is built;
-    2. the strategy is chosen (`Recipe.strategy`, see `get_strategy`) and the
-       model (`num_classes` from the source, input size from the crop),
-       `CaffeSGD` and the top-1/top-5 error metrics are created in its
-       scope, with mixed precision and XLA as the recipe says;
-    3. `model.fit` trains for `recipe.epochs` epochs on the paper's
-       augmentation, validating on the centre crops of the validation
-       split, with callbacks in this order: the learning-rate switch
-       (`SwitchLROnPlateau`, on `val_top1_error`), `StopOnNonFinite`,
-       `EpochLog` (`log.csv`), `TensorBoard` (`tensorboard/`), the
-       `callbacks` given and a `ResumableCheckpoint` (`checkpoint/`) each
-       epoch;
-    4. the final model is evaluated on the validation split (centre crop)
-       and saved as `model.keras`, then the errors as `evaluation.json`.
+    1. `resolve_run`: every argument is checked before anything is written,
+       and the parallel setup (`Parallel`, from `Recipe.strategy`) is made;
+    2. `start_run`: the run in `run_dir` is resumed, or started (its seed
+       and mean chosen);
+    3. `build_model`: the model (`num_classes` from the source, input size
+       from the crop) is built in the parallel scope and compiled with the
+       recipe (`compile_model`: `CaffeSGD`, the top-1/top-5 error metrics,
+       mixed precision and XLA as the recipe says);
+    4. `record_run`: the recipe, the run record and the mean are written;
+    5. `train_epochs`: `model.fit` trains for `recipe.epochs` epochs on the
+       paper's augmentation, validating on the centre crops of the
+       validation split, with the learning-rate switch, the logs, the
+       `callbacks` given and a checkpoint each epoch;
+    6. `evaluate_and_record`: the final model is evaluated on the
+       validation split (centre crop) and saved as `model.keras`, then the
+       errors as `evaluation.json`.
 
     The run folder (`keras_prelu.runs.RunFolder`) is locked for the whole
     call: a second process training in it fails at once. The recipe
@@ -210,6 +206,98 @@ def fit(
         NonFiniteError: an epoch ended with a NaN or an infinity.
         OSError: a file of the run could not be written (a full disk).
     """
+    run = resolve_run(
+        model,
+        data,
+        recipe=recipe,
+        run_dir=run_dir,
+        augmentation=augmentation,
+        mean=mean,
+        model_kwargs=model_kwargs,
+        data_dir=data_dir,
+        download=download,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    # Several processes share one run_dir: process 0 holds the lock and writes.
+    with run.folder.lock() if run.parallel.writes else contextlib.nullcontext():
+        run = start_run(run)
+        network = build_model(run)
+        record_run(run)
+        with _resume_hint(run):
+            switch = train_epochs(network, run)
+            return evaluate_and_record(network, run, switch)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run as the steps of `fit` pass it on: its arguments checked and resolved.
+
+    `resolve_run` makes it from `fit`'s arguments; `start_run` fills in what
+    the run folder decides.
+
+    Attributes:
+        spec: the `ModelSpec` of `fit`'s `model`.
+        data: `fit`'s `data`, as given (`run.json` records it).
+        data_dir: `fit`'s `data_dir`.
+        source: the `keras_prelu.data.Source` trained on.
+        recipe: the `Recipe` (its seed filled in by `start_run`).
+        augmentation: the training `Augmentation`; after `start_run`, with
+            the mean the run subtracts.
+        mean: `fit`'s `mean` argument.
+        model_kwargs: the zoo model's keyword arguments (`{}` for another model).
+        callbacks: the user's callbacks.
+        verbose: `model.fit`'s verbosity in this process (0 but in process 0).
+        folder: the `keras_prelu.runs.RunFolder`.
+        parallel: the `Parallel` setup.
+        steps_per_epoch: the global batches of an epoch.
+        epochs_completed: the epochs of the checkpoint resumed from (0: none).
+        mean_kind: the kind of the mean (`keras_prelu.runs.MEAN_KINDS`), set
+            by `start_run`.
+    """
+
+    spec: ModelSpec
+    data: object
+    data_dir: object
+    source: data_lib.Source
+    recipe: Recipe
+    augmentation: data_lib.Augmentation
+    mean: object
+    model_kwargs: dict
+    callbacks: tuple
+    verbose: object
+    folder: runs.RunFolder
+    parallel: Parallel
+    steps_per_epoch: int
+    epochs_completed: int = 0
+    mean_kind: str | None = None
+
+
+def resolve_run(
+    model=DEFAULT_MODEL,
+    data=data_lib.DEFAULT_SOURCE,
+    *,
+    recipe=None,
+    run_dir=None,
+    augmentation=None,
+    mean=None,
+    model_kwargs=None,
+    data_dir=None,
+    download=False,
+    callbacks=(),
+    verbose="auto",
+):
+    """Step 1: checks every argument of `fit` (the same, see there) before anything
+    is written.
+
+    An unknown model or dataset, a batch size the replicas cannot share, a
+    split without a batch of examples or whose images do not decode, a crop
+    larger than the smallest scale, a `run_dir` that is not a writable
+    folder all raise here. Makes the `Parallel` setup once.
+
+    Returns:
+        A `Run`.
+    """
     spec = ModelSpec(model)
     if recipe is None:
         recipe = default_recipe(data)
@@ -218,81 +306,53 @@ def fit(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
-    _check_mean_argument(mean)
-    source = _get_source(data, data_dir=data_dir, download=download)
-    augmentation = _augmentation(augmentation, source)
-    process_id, num_processes = distribution_lib.process_position()
-    steps_per_epoch = _check_splits(source, recipe.batch_size, num_processes)
-    strategy, distribution = _strategy_and_distribution(recipe.strategy)
-    replicas = (
-        strategy.num_replicas_in_sync
-        if distribution is None
-        else distribution_lib.num_replicas(distribution)
-    )
-    if recipe.batch_size % replicas:
-        raise ValueError(
-            f"Recipe field `batch_size` ({recipe.batch_size}, the global "
-            f"batch) must be divisible by the {replicas} replicas of the "
-            f"strategy, so that each replica gets the same share; choose a "
-            f"multiple of {replicas}."
-        )
+    feeding.check_mean_argument(mean)
+    source = feeding.resolve_source(data, data_dir=data_dir, download=download)
+    augmentation = feeding.resolve_augmentation(augmentation, source)
+    parallel = Parallel(recipe.strategy)
+    parallel.per_replica_batch_size(recipe.batch_size)
+    steps_per_epoch = feeding.epoch_steps(source, recipe.batch_size)
     model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
-    callbacks = list(callbacks)
+    callbacks = tuple(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
         raise ValueError(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
-            f"Received: callbacks={callbacks!r}"
+            f"Received: callbacks={list(callbacks)!r}"
         )
     folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
-    writes = process_id == 0
-    if writes:
+    if parallel.writes:
         folder.check_writable()
-    _check_decodable(source, augmentation, recipe.batch_size // num_processes)
-    # Several processes share one run_dir: process 0 holds the lock and writes.
-    with folder.lock() if writes else contextlib.nullcontext():
-        return _fit_locked(
-            folder,
-            spec,
-            source,
-            recipe,
-            augmentation,
-            mean,
-            model_kwargs,
-            callbacks,
-            verbose if writes else 0,
-            data=data,
-            data_dir=data_dir,
-            strategy=strategy,
-            distribution=distribution,
-            replicas=replicas,
-            steps_per_epoch=steps_per_epoch,
-            process_id=process_id,
-            num_processes=num_processes,
-        )
+    feeding.check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
+    return Run(
+        spec=spec,
+        data=data,
+        data_dir=data_dir,
+        source=source,
+        recipe=recipe,
+        augmentation=augmentation,
+        mean=mean,
+        model_kwargs=model_kwargs,
+        callbacks=callbacks,
+        verbose=verbose if parallel.writes else 0,
+        folder=folder,
+        parallel=parallel,
+        steps_per_epoch=steps_per_epoch,
+    )
 
 
-def _fit_locked(
-    folder,
-    spec,
-    source,
-    recipe,
-    augmentation,
-    mean,
-    model_kwargs,
-    callbacks,
-    verbose,
-    *,
-    data,
-    data_dir,
-    strategy,
-    distribution,
-    replicas,
-    steps_per_epoch,
-    process_id,
-    num_processes,
-):
-    """`fit` once its arguments are checked, its run folder locked (in process 0)."""
-    writes = process_id == 0
+def start_run(run):
+    """Step 2: resumes the run in `run.folder`, or starts it.
+
+    A checkpoint resumes the run after its last completed epoch, with the
+    saved recipe (changed only in `RESUMABLE_CHANGES`) and mean; without one,
+    a seed is drawn when the recipe has none and the mean is chosen
+    (`feeding.with_mean`). Every process must agree on both.
+
+    Returns:
+        `run` with its recipe, augmentation (and mean), `epochs_completed`
+        and `mean_kind`.
+    """
+    folder, parallel, recipe = run.folder, run.parallel, run.recipe
     checkpoint_state = folder.checkpoint.read_state()
     if checkpoint_state is not None:
         recipe = _resumed_recipe(folder, recipe)
@@ -302,127 +362,190 @@ def _fit_locked(
         if recipe.seed is None:
             recipe = dataclasses.replace(
                 recipe,
-                seed=distribution_lib.broadcast_from_first_process(
-                    int(np.random.SeedSequence().entropy % 2**31)
-                ),
+                seed=parallel.broadcast(int(np.random.SeedSequence().entropy % 2**31)),
             )
         epochs_completed = 0
     # Several processes: all must resume from the same checkpoint (one
     # run_dir on shared storage) with the same seed; only process 0 writes.
-    distribution_lib.check_same_in_all_processes(
-        epochs_completed, f"the epochs completed in {folder.checkpoint_dir}"
+    parallel.check_same(epochs_completed, f"the epochs completed in {folder.checkpoint_dir}")
+    parallel.check_same(recipe.seed, "the seed")
+    augmentation, mean_kind = feeding.with_mean(
+        run.augmentation, run.mean, run.source, folder, resumed=checkpoint_state is not None
     )
-    distribution_lib.check_same_in_all_processes(recipe.seed, "the seed")
-    augmentation, mean_kind = _with_mean(
-        augmentation, mean, source, folder, resumed=checkpoint_state is not None
+    return dataclasses.replace(
+        run,
+        recipe=recipe,
+        augmentation=augmentation,
+        epochs_completed=epochs_completed,
+        mean_kind=mean_kind,
     )
+
+
+def build_model(run):
+    """Step 3: the model of `run`, built and compiled in the parallel scope.
+
+    Keras' random numbers are seeded by the recipe's seed first; the model
+    (`num_classes` from the source, input size from the crop) is built in
+    `Parallel.build_scope`, under mixed precision when the recipe asks,
+    and compiled there (`compile_model`).
+    """
+    recipe, crop = run.recipe, run.augmentation.crop_size
     keras.utils.set_random_seed(recipe.seed)
-    with (
-        strategy.scope(),
-        _distribution_scope(distribution),
-        _dtype_policy(recipe.mixed_precision),
-    ):
-        crop = augmentation.crop_size
-        network = spec.build(
-            model_kwargs, recipe.seed, input_shape=(crop, crop, 3), num_classes=source.num_classes
+    with run.parallel.build_scope(), _dtype_policy(recipe.mixed_precision):
+        network = run.spec.build(
+            run.model_kwargs,
+            recipe.seed,
+            input_shape=(crop, crop, 3),
+            num_classes=run.source.num_classes,
         )
-        network.compile(
-            optimizer=recipe.optimizer(),
-            loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=not spec.outputs_probabilities(network, model_kwargs)
-            ),
-            weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
-            jit_compile=recipe.jit_compile,
+        compile_model(
+            network,
+            recipe,
+            from_logits=not run.spec.outputs_probabilities(network, run.model_kwargs),
         )
-    record = _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind)
-    if checkpoint_state is not None:
-        _check_same_run(folder, record)
-    distribution_lib.barrier("keras_prelu.fit: run files read")
-    paths = folder.paths()
-    if writes:
-        folder.write_recipe(recipe.to_dict())
-        folder.write_run(record)
-        folder.write_mean(augmentation.mean)
-        folder.keep_log_rows(epochs_completed)
-    switch = recipe.learning_rate_switch()
-    checkpoint = ResumableCheckpoint(
-        folder.checkpoint_dir, stateful_callbacks=[switch], write=writes
+    return network
+
+
+def compile_model(network, recipe, *, from_logits):
+    """Compiles `network` with the recipe: `CaffeSGD` (`Recipe.optimizer`), the
+    cross-entropy and the top-1/top-5 errors, with XLA as the recipe says.
+
+    Call it in the scope the model was built in.
+    """
+    network.compile(
+        optimizer=recipe.optimizer(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+        weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
+        jit_compile=recipe.jit_compile,
     )
+
+
+def record_run(run):
+    """Step 4: writes the run's recipe, record and mean (process 0).
+
+    A resumed run must be the run of its folder (`_check_same_run`); its
+    `log.csv` keeps the rows of its completed epochs.
+    """
+    folder = run.folder
+    record = _run_record(
+        run.spec,
+        run.data,
+        run.data_dir,
+        run.source,
+        run.augmentation,
+        run.model_kwargs,
+        run.mean_kind,
+    )
+    if run.epochs_completed:
+        _check_same_run(folder, record)
+    run.parallel.barrier("keras_prelu.fit: run files read")
+    if run.parallel.writes:
+        folder.write_recipe(run.recipe.to_dict())
+        folder.write_run(record)
+        folder.write_mean(run.augmentation.mean)
+        folder.keep_log_rows(run.epochs_completed)
+
+
+def train_epochs(network, run):
+    """Step 5: `model.fit` from the epoch after `run.epochs_completed` to `recipe.epochs`.
+
+    On the paper's augmentation (`feeding.training_epochs`), validating on
+    the centre crops of the validation split, with callbacks in this order:
+    the learning-rate switch (`SwitchLROnPlateau`, on `val_top1_error`),
+    `StopOnNonFinite`, `EpochLog` (`log.csv`), `TensorBoard`
+    (`tensorboard/`), the user's callbacks and a `ResumableCheckpoint`
+    (`checkpoint/`) each epoch.
+
+    Returns:
+        The learning-rate switch, which knows the epochs it switched after.
+    """
+    folder, parallel, recipe = run.folder, run.parallel, run.recipe
+    switch = recipe.learning_rate_switch()
     fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
         StopOnNonFinite(),  # before anything records the epoch
-        *([EpochLog(folder), *_tensorboard(paths)] if writes else []),
-        *callbacks,
-        checkpoint,  # last: it records whether training was stopped
+        *([EpochLog(folder), *_tensorboard(_run_paths(folder))] if parallel.writes else []),
+        *run.callbacks,
+        # last: it records whether training was stopped
+        ResumableCheckpoint(
+            folder.checkpoint_dir, stateful_callbacks=[switch], write=parallel.writes
+        ),
     ]
-    train = _training_epochs(
-        source,
-        augmentation,
+    train = feeding.training_epochs(
+        run.source,
+        run.augmentation,
         recipe,
-        steps_per_epoch,
-        first_epoch=min(epochs_completed, recipe.epochs - 1),
-        num_processes=num_processes,
-        process_id=process_id,
-    )
-    validation = validation_dataset(
-        source,
-        augmentation,
-        recipe.batch_size,
-        pad=distribution is not None,
-        num_processes=num_processes,
-        process_id=process_id,
+        run.steps_per_epoch,
+        first_epoch=min(run.epochs_completed, recipe.epochs - 1),
+        parallel=parallel,
     )
     logger.info(
         "Training %s on %s (%d classes, %d steps of %d an epoch, %d replica%s%s) "
         "for up to %d epoch%s in %s%s.",
-        spec.name,
-        source.name,
-        source.num_classes,
-        steps_per_epoch,
+        run.spec.name,
+        run.source.name,
+        run.source.num_classes,
+        run.steps_per_epoch,
         recipe.batch_size,
-        replicas,
-        "" if replicas == 1 else "s",
-        f" in {num_processes} processes; this is process {process_id}" if num_processes > 1 else "",
+        parallel.num_replicas,
+        "" if parallel.num_replicas == 1 else "s",
+        f" in {parallel.num_processes} processes; this is process {parallel.process_id}"
+        if parallel.num_processes > 1
+        else "",
         recipe.epochs,
         "" if recipe.epochs == 1 else "s",
         folder.path,
-        f", resuming after epoch {epochs_completed}" if epochs_completed else "",
+        f", resuming after epoch {run.epochs_completed}" if run.epochs_completed else "",
     )
-    with _resume_hint(checkpoint, num_processes):
-        with _distribution_scope(distribution):
-            network.fit(
-                train,
-                validation_data=validation,
-                epochs=recipe.epochs,
-                initial_epoch=epochs_completed,
-                steps_per_epoch=steps_per_epoch,
-                callbacks=fit_callbacks,
-                shuffle=False,  # each epoch's pipeline shuffles, from its seed
-                verbose=verbose,
-            )
-            evaluation = {
-                name: float(value)
-                for name, value in network.evaluate(
-                    validation, return_dict=True, verbose=verbose
-                ).items()
-            }
-        _check_finite(evaluation)
-        distribution_lib.barrier("keras_prelu.fit: trained")
-        if writes:
-            folder.save_model(network)
-            folder.write_evaluation(evaluation)
-        distribution_lib.barrier("keras_prelu.fit: saved")
-    state = checkpoint.read_state() or {"epochs_completed": 0}
+    with parallel.training_scope():
+        network.fit(
+            train,
+            validation_data=_validation(run),
+            epochs=recipe.epochs,
+            initial_epoch=run.epochs_completed,
+            steps_per_epoch=run.steps_per_epoch,
+            callbacks=fit_callbacks,
+            shuffle=False,  # each epoch's pipeline shuffles, from its seed
+            verbose=run.verbose,
+        )
+    return switch
+
+
+def evaluate_and_record(network, run, switch):
+    """Step 6: evaluates the trained model, saves it and its errors (process 0).
+
+    On the validation split (centre crop); a non-finite result raises
+    `NonFiniteError` and nothing is saved. Then `model.keras` and
+    `evaluation.json` are written.
+
+    Returns:
+        The `FitResult`.
+    """
+    folder, parallel = run.folder, run.parallel
+    with parallel.training_scope():
+        evaluation = {
+            name: float(value)
+            for name, value in network.evaluate(
+                _validation(run), return_dict=True, verbose=run.verbose
+            ).items()
+        }
+    _check_finite(evaluation)
+    parallel.barrier("keras_prelu.fit: trained")
+    if parallel.writes:
+        folder.save_model(network)
+        folder.write_evaluation(evaluation)
+    parallel.barrier("keras_prelu.fit: saved")
+    state = folder.checkpoint.read_state(verify_weights=False) or {"epochs_completed": 0}
     result = FitResult(
         model=network,
         history=folder.history(),
         evaluation=evaluation,
         epochs_completed=state["epochs_completed"],
         switch_epochs=tuple(switch.switch_epochs),
-        recipe=recipe,
-        num_classes=source.num_classes,
+        recipe=run.recipe,
+        num_classes=run.source.num_classes,
         run_dir=folder.path,
-        paths=paths,
+        paths=_run_paths(folder),
     )
     logger.info(
         "Run finished: top-1 error %.2f%%, top-5 error %.2f%%; written to %s",
@@ -433,61 +556,16 @@ def _fit_locked(
     return result
 
 
-def epoch_seed(seed, epoch):
-    """The data seed of epoch `epoch` (0-based) of a run seeded `seed`."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def _get_source(data, *, data_dir, download):
-    try:
-        return data_lib.get_source(data, data_dir=data_dir, download=download)
-    except ValueError as error:
-        raise ValueError(f"Argument `data` is not usable: {error}") from error
-
-
-def _augmentation(augmentation, source):
-    if augmentation is None:
-        return source.default_augmentation()
-    if isinstance(augmentation, data_lib.Augmentation):
-        return augmentation
-    if not isinstance(augmentation, dict):
-        raise ValueError(
-            "Argument `augmentation` must be a keras_prelu.data.Augmentation, "
-            "a dict of its fields or None. "
-            f"Received: augmentation={augmentation!r}"
-        )
-    try:
-        return dataclasses.replace(source.default_augmentation(), **augmentation)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"Argument `augmentation`: {error}") from error
-
-
-def _check_splits(source, batch_size, num_processes=1):
-    """Steps per epoch; raises for splits without a batch / any example.
-
-    An epoch has the same global batches whatever the number of processes
-    (each process takes its `batch_size / num_processes` rows of each, see
-    `_training_epochs`): `train_examples // batch_size` of them.
-    """
-    train_examples = source.num_examples("train")
-    if batch_size % num_processes:
-        raise ValueError(
-            f"Recipe field `batch_size` ({batch_size}, the global batch) must "
-            f"be divisible by the {num_processes} processes, each of which "
-            f"reads its share of it; choose a multiple of {num_processes}."
-        )
-    if train_examples < batch_size:
-        raise ValueError(
-            f"Argument `data`: the training split of {source.name!r} has "
-            f"{train_examples} examples, fewer than one batch (Recipe field "
-            f"`batch_size`={batch_size}): nothing to train on."
-        )
-    if source.num_examples("validation") == 0:
-        raise ValueError(
-            f"Argument `data`: the validation split of {source.name!r} is "
-            "empty; training watches the validation error."
-        )
-    return train_examples // batch_size
+def _validation(run):
+    """The validation split as `fit` validates and evaluates on it."""
+    return feeding.validation_dataset(
+        run.source,
+        run.augmentation,
+        run.recipe.batch_size,
+        pad=run.parallel.pads_evaluation,
+        num_processes=run.parallel.num_processes,
+        process_id=run.parallel.process_id,
+    )
 
 
 def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
@@ -624,91 +702,6 @@ def _resumed_recipe(folder, recipe):
     return recipe
 
 
-def _check_mean_argument(mean):
-    if (isinstance(mean, str) or mean is None) and mean not in _MEAN_CHOICES:
-        raise ValueError(
-            f"Argument `mean` must be one of {_MEAN_CHOICES} or an array. Received: mean={mean!r}"
-        )
-
-
-def _with_mean(augmentation, mean, source, folder, *, resumed):
-    """`(augmentation with the mean to subtract, its kind)` (see `runs.MEAN_KINDS`).
-
-    A resumed run keeps the mean of its `mean.json`: `mean` may only ask for
-    that one again.
-    """
-    if resumed:
-        kind = folder.read_run().mean_kind
-        saved = folder.read_mean()
-        if isinstance(mean, str) and kind != "computed":
-            raise ValueError(
-                f"Argument `mean`: the run in {folder.path} subtracted the {kind} mean, "
-                "not a computed one, and a resumed run keeps its mean. Leave out `mean`, "
-                "or use another run_dir."
-            )
-        if mean is not None and not isinstance(mean, str):
-            if not np.array_equal(_mean_array(augmentation, mean), saved):
-                raise ValueError(
-                    f"Argument `mean` differs from the mean of the run in {folder.path} "
-                    f"({folder.mean_path.name}), and a resumed run keeps its mean. Leave "
-                    "out `mean`, or use another run_dir."
-                )
-        return dataclasses.replace(augmentation, mean=saved), kind
-    if mean is None:
-        return augmentation, "default"
-    if isinstance(mean, str):
-        logger.info("Computing the mean of the training split...")
-        mean = data_lib.compute_mean(
-            source,
-            per_pixel=True,
-            scale=augmentation.scale_range[0],
-            crop_size=augmentation.crop_size,
-        )
-        return dataclasses.replace(augmentation, mean=mean), "computed"
-    return dataclasses.replace(augmentation, mean=_mean_array(augmentation, mean)), "given"
-
-
-def _mean_array(augmentation, mean):
-    try:
-        return dataclasses.replace(augmentation, mean=mean).mean
-    except ValueError as error:
-        raise ValueError(f"Argument `mean`: {error}") from error
-
-
-def _check_decodable(source, augmentation, batch_size):
-    """Raises unless the training split gives a batch and the validation split an image.
-
-    The pipelines skip the files that do not decode: a split none of whose files
-    decodes (or fewer than a batch) would train, or validate, on nothing.
-    """
-    splits = {
-        "training": (
-            data_lib.training_dataset(
-                source, batch_size, augmentation=augmentation, seed=0, shuffle_buffer=0
-            ),
-            f"a batch of {batch_size} images",
-        ),
-        "validation": (
-            data_lib.evaluation_dataset(
-                source,
-                1,
-                scale=augmentation.scale_range[0],
-                crop_size=augmentation.crop_size,
-                mean=augmentation.mean,
-            ),
-            "an image",
-        ),
-    }
-    for split, (dataset, wanted) in splits.items():
-        if next(iter(dataset.take(1)), None) is None:
-            skipped = sorted(source.undecodable_files)
-            example = f" (such as {skipped[0]})" if skipped else ""
-            raise ValueError(
-                f"Argument `data`: the {split} split of {source.name!r} gives not even "
-                f"{wanted}: {len(skipped)} of its files are skipped{example}."
-            )
-
-
 def _check_finite(evaluation):
     bad = {name: value for name, value in evaluation.items() if not np.isfinite(value)}
     if bad:
@@ -718,49 +711,29 @@ def _check_finite(evaluation):
 
 
 @contextlib.contextmanager
-def _resume_hint(checkpoint, num_processes):
+def _resume_hint(run):
     """Says how to resume when a process of a multi-process run stops.
 
     When one process dies, the others fail in their next collective, or are
     stopped by JAX within the heartbeat timeout: every process must then be
     started again.
     """
+    num_processes = run.parallel.num_processes
     try:
         yield
     except Exception:
         if num_processes > 1:
-            state = checkpoint.read_state() or {"epochs_completed": 0}
+            state = run.folder.checkpoint.read_state(verify_weights=False)
             logger.error(
                 "This process of the %d-process run stopped on the error below; "
                 "the others stop too. %s holds %d completed epochs: start all %d "
                 "processes again with the same arguments to resume from there.",
                 num_processes,
-                checkpoint.directory,
-                state["epochs_completed"],
+                run.folder.checkpoint_dir,
+                (state or {"epochs_completed": 0})["epochs_completed"],
                 num_processes,
             )
         raise
-
-
-def _strategy_and_distribution(name):
-    """`(tf.distribute strategy, keras.distribution or None)` for `name`.
-
-    TensorFlow: `get_strategy(name)`. JAX: the default (no-op) strategy and
-    `distribution.get_distribution(name)`.
-    """
-    if keras.backend.backend() == "jax":
-        import tensorflow as tf
-
-        return tf.distribute.get_strategy(), distribution_lib.get_distribution(name)
-    try:
-        return get_strategy(name), None
-    except NotImplementedError as error:
-        raise ValueError(f"Recipe field `strategy`: {error}") from None
-
-
-def _distribution_scope(distribution):
-    """`distribution.scope()`, or no scope for `None`."""
-    return contextlib.nullcontext() if distribution is None else distribution.scope()
 
 
 class _dtype_policy:
@@ -778,91 +751,24 @@ class _dtype_policy:
         keras.config.set_dtype_policy(self.previous)
 
 
-def _tensorboard(paths):
-    """The TensorBoard callback, or none (and no path) without tensorboard.
+def _run_paths(folder):
+    """`folder.paths()`, without `tensorboard` when the `tensorboard` package is missing.
 
-    TensorFlow 2.21 no longer installs the `tensorboard` package, without
-    which `tf.summary` cannot write.
+    TensorFlow 2.21 no longer installs it, without which `tf.summary` cannot
+    write.
     """
+    paths = folder.paths()
     if importlib.util.find_spec("tensorboard") is None:
+        del paths["tensorboard"]
+    return paths
+
+
+def _tensorboard(paths):
+    """The TensorBoard callback, or none without tensorboard (see `_run_paths`)."""
+    if "tensorboard" not in paths:
         logger.warning(
             "The `tensorboard` package is not installed: no TensorBoard log "
             "(pip install tensorboard). The CSV log is written."
         )
-        del paths["tensorboard"]
         return []
     return [keras.callbacks.TensorBoard(paths["tensorboard"], write_graph=False)]
-
-
-def _training_epochs(
-    source,
-    augmentation,
-    recipe,
-    steps_per_epoch,
-    first_epoch,
-    num_processes=1,
-    process_id=0,
-):
-    """Epochs `first_epoch`..`recipe.epochs - 1`, `steps_per_epoch` batches each.
-
-    Each epoch is a pipeline seeded by `epoch_seed(seed, epoch)` that yields
-    the same batches on every pass: its order and augmentation are the same
-    whichever process trains it and however often it was started before
-    (Keras on JAX reads a batch to build the metrics, then starts over; a
-    tf.data reshuffle sequence would restart with the process).
-    With several processes, each takes its rows of every global batch (see
-    `data.training_dataset`), the rows `DataParallel` places on its devices
-    (`keras.distribution.list_devices()` lists process 0's first): the run
-    computes what one process would.
-    """
-
-    def epoch(index):
-        return (
-            data_lib.training_dataset(
-                source,
-                recipe.batch_size,
-                augmentation=augmentation,
-                seed=epoch_seed(recipe.seed, index),
-                num_shards=num_processes,
-                shard_index=process_id,
-                reshuffle_each_iteration=False,
-            )
-            .repeat()
-            .take(steps_per_epoch)
-        )
-
-    dataset = epoch(first_epoch)
-    for index in range(first_epoch + 1, recipe.epochs):
-        dataset = dataset.concatenate(epoch(index))
-    return dataset
-
-
-def validation_dataset(
-    source, augmentation, batch_size, *, pad=False, num_processes=1, process_id=0
-):
-    """The validation split as `fit` tests it: the centre crop of the image
-    resized to the smallest training scale, minus the training mean.
-
-    With `pad` (several devices share each batch), the last batch is filled
-    up to `batch_size` (see `data.evaluation_dataset`) and every process
-    gets its rows of each. The filling weighs 0 and the examples `padded /
-    examples`: Keras averages the loss of each batch over all its rows and
-    weighs the batches by their rows, so that the loss, like the weighted
-    errors, is then the mean over the examples alone.
-    """
-    dataset = data_lib.evaluation_dataset(
-        source,
-        batch_size,
-        views="center",
-        scale=augmentation.scale_range[0],
-        crop_size=augmentation.crop_size,
-        mean=augmentation.mean,
-        pad_remainder=pad,
-        num_shards=num_processes,
-        shard_index=process_id,
-    )
-    if not pad:
-        return dataset
-    examples = source.num_examples("validation")
-    scale = -(-examples // batch_size) * batch_size / examples
-    return dataset.map(lambda images, labels, weights: (images, labels, weights * scale))

@@ -11,9 +11,9 @@ from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import NonFiniteError
 from keras_prelu.training import Recipe
 from keras_prelu.training import SparseTopKError
+from keras_prelu.training import feeding
 from keras_prelu.training import fit
-from keras_prelu.training import run as fit_module
-from keras_prelu.training.run import epoch_seed
+from keras_prelu.training.feeding import epoch_seed
 from keras_prelu.zoo import get_model
 from tests.helpers.processes import run_python
 from tests.helpers.run_folders import epochs_completed
@@ -334,14 +334,14 @@ def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
     # 359 digits: a last batch of 103 examples and 153 weighed-out copies.
     plain, padded = (
         model.evaluate(
-            fit_module.validation_dataset(source, augmentation, 256, pad=pad),
+            feeding.validation_dataset(source, augmentation, 256, pad=pad),
             return_dict=True,
             verbose=0,
         )
         for pad in (False, True)
     )
     top1, top5 = independent_top_k_errors(
-        model, fit_module.validation_dataset(source, augmentation, 256)
+        model, feeding.validation_dataset(source, augmentation, 256)
     )
     assert plain["top1_error"] == pytest.approx(top1, abs=1e-6)
     assert padded["top1_error"] == pytest.approx(top1, abs=1e-6)

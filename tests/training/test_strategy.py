@@ -6,6 +6,7 @@ import textwrap
 import pytest
 import tensorflow as tf
 
+from keras_prelu.training import Parallel
 from keras_prelu.training import get_strategy
 from keras_prelu.training import per_replica_batch_size
 from tests.helpers.processes import free_ports
@@ -198,3 +199,42 @@ def test_multi_worker_mirrored_fit_fails_as_documented():
         assert result["error"] == "ValueError"
         assert "Attempt to convert a value (PerReplica" in result["message"]
         assert "unsupported type" in result["message"]
+
+
+PARALLEL_SCRIPT = (
+    TWO_CPUS
+    + """
+import json
+from keras_prelu.training import Parallel
+
+parallel = Parallel("mirrored")
+with parallel.build_scope():
+    in_scope = tf.distribute.get_strategy() is parallel.strategy
+try:
+    parallel.per_replica_batch_size(33)
+except ValueError as error:
+    message = str(error)
+print(json.dumps({
+    "replicas": parallel.num_replicas,
+    "processes": parallel.num_processes,
+    "per_replica_batch": parallel.per_replica_batch_size(32),
+    "in_scope": in_scope,
+    "message": message,
+}))
+"""
+)
+
+
+def test_parallel_splits_the_batch_among_two_replicas_and_refuses_an_uneven_one():
+    result = json.loads(run_python(PARALLEL_SCRIPT))
+    assert (result["replicas"], result["processes"]) == (2, 1)
+    assert result["per_replica_batch"] == 16
+    assert result["in_scope"]  # the model is built in the strategy's scope
+    assert result["message"].startswith(
+        "Recipe field `batch_size` (33, the global batch) must be divisible by the 2 replicas"
+    )
+
+
+def test_parallel_refuses_multi_worker_as_a_recipe_field():
+    with pytest.raises(ValueError, match="Recipe field `strategy`: .*keras.distribution"):
+        Parallel("multi_worker")

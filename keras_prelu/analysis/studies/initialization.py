@@ -29,7 +29,6 @@ from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
-from keras_prelu.zoo import get_model
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +198,6 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
                 runs.append(
                     _train(
                         config,
-                        source,
                         augmentation,
                         probe_batch,
                         model=model,
@@ -220,30 +218,38 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
 
 
 def _train(
-    config, source, augmentation, probe_batch, *, model, width, initializer, seed, runs_dir, verbose
+    config, augmentation, probe_batch, *, model, width, initializer, seed, runs_dir, verbose
 ):
     """One run of the study, as an `InitRun`."""
     from keras_prelu.training import Recipe
     from keras_prelu.training import fit
+    from keras_prelu.training.run import build_model
+    from keras_prelu.training.run import resolve_run
+    from keras_prelu.training.run import start_run
 
-    model_kwargs = {
-        "activation": "relu",
-        "initializer": initializer,
-        "fc_initializer": FC_INITIALIZER,
-        "fc_units": tuple(config.fc_units),
-        "width_multiplier": width,
+    folder = run_dir(runs_dir, model, initializer, seed)
+    arguments = {
+        "recipe": Recipe(
+            epochs=config.epochs,
+            patience=config.epochs,
+            batch_size=config.batch_size,
+            seed=seed,
+        ),
+        "run_dir": folder,
+        "augmentation": augmentation,
+        "model_kwargs": {
+            "activation": "relu",
+            "initializer": initializer,
+            "fc_initializer": FC_INITIALIZER,
+            "fc_units": tuple(config.fc_units),
+            "width_multiplier": width,
+        },
+        "verbose": verbose,
     }
-    # The model `fit` starts from: the same builder, arguments and seed.
-    initial = get_model(
-        model,
-        input_shape=(config.crop_size, config.crop_size, 3),
-        num_classes=source.num_classes,
-        seed=seed,
-        **model_kwargs,
-    )
+    # The model `fit` starts from: its first steps, before any training.
+    initial = build_model(start_run(resolve_run(model, config.data, **arguments)))
     images, labels = probe_batch
     signal = tuple(signal_propagation(initial, images))
-    folder = run_dir(runs_dir, model, initializer, seed)
     probe = GradientNorms(
         images,
         labels,
@@ -252,21 +258,7 @@ def _train(
         path=folder.with_name(folder.name + "-gradients.csv"),
     )
     start = time.time()
-    result = fit(
-        model,
-        config.data,
-        recipe=Recipe(
-            epochs=config.epochs,
-            patience=config.epochs,
-            batch_size=config.batch_size,
-            seed=seed,
-        ),
-        run_dir=folder,
-        augmentation=augmentation,
-        model_kwargs=model_kwargs,
-        callbacks=[probe],
-        verbose=verbose,
-    )
+    result = fit(model, config.data, callbacks=[probe], **arguments)
     return InitRun(
         model=model,
         initializer=initializer,

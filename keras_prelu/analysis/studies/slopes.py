@@ -158,7 +158,7 @@ def slope_study(config=None, *, out_dir, runs_dir, verbose=0):
         A `SlopesResult`.
     """
     from keras_prelu.analysis.studies import plots
-    from keras_prelu.training.run import validation_dataset
+    from keras_prelu.training.feeding import validation_dataset
 
     config = activations_study.ActivationsConfig() if config is None else config
 
