@@ -15,6 +15,8 @@ training steps.
         [--backends tensorflow,jax,torch]
     python benchmarks/prelu_overhead.py --backends jax --image-size 224 \
         --batch-size 32    # on a GPU: the paper's 224x224, 128 over 4 GPUs
+    python benchmarks/prelu_overhead.py --backends tensorflow \
+        --dtype-policy mixed_bfloat16    # bfloat16 compute, float32 variables
 
 The defaults (64x64, batch 8) run in minutes per backend on a CPU.
 """
@@ -41,7 +43,11 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def build(variant, image_size, jit_compile):
-    """Model A with `variant`'s activation, compiled for SGD with momentum."""
+    """Model A with `variant`'s activation, compiled for SGD with momentum.
+
+    Its layers take the global dtype policy (`--dtype-policy`); the slopes of
+    keras-prelu's PReLU and their gradient stay float32 under a mixed one.
+    """
     activation = "prelu" if variant == "keras_prelu" else variant
     model = ModelA(
         input_shape=(image_size, image_size, 3), num_classes=1000, activation=activation, seed=0
@@ -104,7 +110,7 @@ def run_child(backend, args, *options):
     """Runs this script on `backend` in a fresh process; returns its last line's JSON."""
     command = [sys.executable, __file__, "--image-size", str(args.image_size)]
     command += ["--batch-size", str(args.batch_size), "--rounds", str(args.rounds)]
-    command += ["--steps", str(args.steps), *options]
+    command += ["--steps", str(args.steps), "--dtype-policy", args.dtype_policy, *options]
     env = dict(os.environ, KERAS_BACKEND=backend)
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -157,7 +163,8 @@ def measure_memory(args):
 def print_table(results, args):
     print(
         f"model A, {args.image_size}x{args.image_size}, batch {args.batch_size}, median of "
-        f"{args.rounds} interleaved rounds of {args.steps} steps; ratios to ReLU"
+        f"{args.rounds} interleaved rounds of {args.steps} steps, {args.dtype_policy}; "
+        "ratios to ReLU"
     )
     columns = [(b, mode) for b, result in results.items() for mode in result["times"]]
     header = "".join(f" {f'{b} {mode}':>17}" for b, mode in columns)
@@ -194,9 +201,13 @@ def main():
     parser.add_argument(
         "--backends", type=backends_argument, default=list(BACKENDS), help="comma-separated"
     )
+    parser.add_argument(
+        "--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32"
+    )
     parser.add_argument("--time-steps", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure-memory", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    keras.config.set_dtype_policy(args.dtype_policy)
     if args.measure_memory:
         measure_memory(args)
     elif args.time_steps:
