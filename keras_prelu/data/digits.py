@@ -47,4 +47,5 @@ class DigitsSource(ListedSource):
 
     def training_image_statistics(self):
         train_images = self._splits["train"][0]
-        return [min(train_images.shape[1:3])], train_images.mean(axis=(0, 1, 2))
+        sides = np.full(len(train_images), min(train_images.shape[1:3]))
+        return sides, train_images.mean(axis=(0, 1, 2))

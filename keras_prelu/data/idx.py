@@ -175,7 +175,7 @@ class IDXSource(ListedSource):
     def training_image_statistics(self):
         pixels = self._splits["train"][0]
         mean = float(pixels.mean(dtype=np.float64))
-        return [min(pixels.shape[1:3])], (mean, mean, mean)
+        return np.full(len(pixels), min(pixels.shape[1:3])), (mean, mean, mean)
 
     def default_augmentation(self):
         variance = float((self._splits["train"][0] / 255.0).var(dtype=np.float64))

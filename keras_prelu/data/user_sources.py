@@ -58,7 +58,7 @@ class ArraySource(ListedSource):
     def training_image_statistics(self):
         images = self._splits["train"][0]
         mean = np.broadcast_to(images.mean(axis=(0, 1, 2), dtype=np.float64), (3,))
-        return [min(images.shape[1:3])], mean
+        return np.full(len(images), min(images.shape[1:3])), mean
 
 
 class DatasetSource(Source):
