@@ -104,10 +104,19 @@ def to_prelu(model, mode="channel_wise", slope=INITIAL_SLOPE, reinitialize=True,
         A functional model of a subclass (e.g. a keras-hub backbone) comes back as
         a plain functional `keras.Model`.
 
-    Example:
-
-    >>> relu_net = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3))
-    >>> prelu_net = to_prelu(relu_net)
+    Examples:
+        >>> import keras
+        >>> from keras_prelu import to_prelu
+        >>> relu_net = keras.Sequential(
+        ...     [
+        ...         keras.Input((8,)),
+        ...         keras.layers.Dense(4, activation="relu", name="fc1"),
+        ...         keras.layers.Dense(2, name="fc2"),
+        ...     ]
+        ... )
+        >>> prelu_net = to_prelu(relu_net, seed=0)  # fc1 kernel drawn by Eqn. 12
+        >>> [layer.name for layer in prelu_net.layers]
+        ['fc1', 'fc1_prelu', 'fc2']
 
     Reference:
         K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers", ICCV 2015,

@@ -1,11 +1,15 @@
 """Taking a trained model elsewhere: a serving model, TF SavedModel and ONNX.
 
 ```python
+import numpy as np
+import tensorflow as tf
+
 from keras_prelu import export
 
 export.export_saved_model("runs/model_14-digits", "exported/model_14")
 served = tf.saved_model.load("exported/model_14")
-probabilities = served.serve(images)["probabilities"]  # float32 images, any size
+images = np.zeros((2, 37, 45, 3), "float32")  # RGB in [0, 255], any size
+probabilities = served.serve(images)["probabilities"]  # (2, classes)
 
 export.export_onnx("runs/model_14-digits", "exported/model_14.onnx")  # needs tf2onnx
 ```

@@ -4,10 +4,12 @@
 import keras_prelu
 
 keras_prelu.save_preset("runs/model_14-digits", "presets/model_14-digits")
-model = keras_prelu.from_preset("presets/model_14-digits")        # the Keras model
-model = ModelA.from_preset(folder, input_shape=(None, None, 3))     # a zoo class, any size
+model = keras_prelu.from_preset("presets/model_14-digits")  # the Keras model
+any_size = keras_prelu.zoo.Model14.from_preset(  # a zoo class, with other arguments
+    "presets/model_14-digits", input_shape=(None, None, 3)
+)
 metadata = keras_prelu.load_preset_metadata("presets/model_14-digits")
-metadata.class_names, metadata.mean, metadata.evaluation_scale
+print(metadata.class_names, metadata.mean, metadata.evaluation_scale)
 ```
 
 The folder follows keras-hub's preset layout and file names:

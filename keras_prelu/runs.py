@@ -454,7 +454,9 @@ class CheckpointFolder:
             epochs_completed: the epochs completed, >= 1.
             save_weights: a function that writes the weights to the `.weights.h5`
                 path it is given (`model.save_weights`).
-            stopped, callbacks, unsaved_variables: the other fields of the state.
+            stopped: whether training was stopped there.
+            callbacks: `{class name: state}`.
+            unsaved_variables: values of the variables `save_weights` leaves out.
         """
         name = _WEIGHTS_NAME.format(epochs_completed)
         with _naming(self.directory, "create"):

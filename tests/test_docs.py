@@ -60,3 +60,47 @@ def test_every_python_fence_is_a_block_and_every_claim_is_read():
 def test_docs_block_runs(source, backend, tmp_path, trained_run):
     shutil.copytree(trained_run, tmp_path / "runs" / "model_14-digits")
     run_python(source, backend=backend, cwd=tmp_path, timeout=600)
+
+
+# Runs the examples of every docstring of the modules given (doctests, and fenced Python
+# blocks, each in a namespace of its own), as mkdocstrings shows them on the API pages.
+DOCSTRING_EXAMPLES = r"""
+import doctest, importlib, pkgutil, re, sys, textwrap
+
+FENCE = re.compile(r"^ *```python\n(.*?)^ *```$", flags=re.S | re.M)
+names = []
+for name in sys.argv[1:]:
+    names.append(name)
+    package = importlib.import_module(name)
+    if hasattr(package, "__path__"):
+        names += [info.name for info in pkgutil.walk_packages(package.__path__, name + ".")]
+finder = doctest.DocTestFinder(exclude_empty=False)
+runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+fences = 0
+for name in names:
+    for test in finder.find(importlib.import_module(name), globs={}):
+        runner.run(test, out=sys.stderr.write)
+        for source in FENCE.findall(test.docstring or ""):
+            exec(compile(textwrap.dedent(source), test.name, "exec"), {})
+            fences += 1
+failed, attempted = runner.summarize(verbose=False)
+print(len(names), attempted, fences)
+sys.exit(1 if failed else 0)
+"""
+# The layers and the initializer claim every backend; the rest of the package TensorFlow.
+DOCSTRING_MODULES = {
+    "tensorflow": ["keras_prelu"],
+    "jax": ["keras_prelu.layers", "keras_prelu.initializers"],
+    "torch": ["keras_prelu.layers", "keras_prelu.initializers"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_docstring_examples_run(backend, tmp_path, trained_run):
+    shutil.copytree(trained_run, tmp_path / "runs" / "model_14-digits")
+    modules = DOCSTRING_MODULES[backend]
+    output = run_python(DOCSTRING_EXAMPLES, *modules, backend=backend, cwd=tmp_path, timeout=600)
+    searched, examples, fences = map(int, output.split()[-3:])
+    assert searched > len(modules)
+    assert examples >= (70 if backend == "tensorflow" else 20)

@@ -110,16 +110,26 @@ class GradientNorms(keras.callbacks.Callback):
     with nothing left to train keeps them all.
 
     Args:
-        images, labels: the probe batch.
+        images: the probe batch's images.
+        labels: the probe batch's labels.
         layers: names of the layers whose `kernel` gradient is logged.
         every: steps between two records.
         path: a CSV file to keep the records in, or None.
 
-    Example:
-
-    >>> norms = GradientNorms(images, labels, layers=("conv1", "fc3"), every=10)
-    >>> model.fit(dataset, epochs=5, callbacks=[norms])
-    >>> [record.norms["conv1"] for record in norms.records]
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu.analysis import GradientNorms
+        >>> x, y = np.ones((8, 4)), np.zeros(8)
+        >>> layers = [keras.layers.Dense(3, name="fc1"), keras.layers.Dense(2, name="fc2")]
+        >>> model = keras.Sequential([keras.Input((4,)), *layers])
+        >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> norms = GradientNorms(x[:4], y[:4], layers=("fc1", "fc2"), every=1)
+        >>> history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[norms])
+        >>> [record.step for record in norms.records]  # before the first step, then every step
+        [0, 1, 2, 3, 4]
+        >>> sorted(norms.records[0].norms)
+        ['fc1', 'fc2']
     """
 
     def __init__(self, images, labels, layers, *, every=10, path=None):

@@ -44,7 +44,8 @@ def paired_difference(values, reference, confidence=0.95):
     """The mean of `values - reference`, pair by pair, and its t interval.
 
     Args:
-        values, reference: sequences of the same length >= 2, paired by
+        values: a sequence of length >= 2.
+        reference: a sequence of the same length, paired with `values` by
             position (e.g. by seed).
         confidence: the level of the interval, in (0, 1).
 

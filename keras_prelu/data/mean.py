@@ -20,7 +20,10 @@ def compute_mean(
         split: the split to average.
         per_pixel: whether to return the mean image, `(crop_size, crop_size, 3)`,
             rather than the per-channel RGB mean, `(3,)`.
-        scale, crop_size: the view averaged; default to the source's augmentation.
+        scale: the shorter side of the view averaged; defaults to the source's
+            augmentation's.
+        crop_size: the crop of the view averaged; defaults to the source's
+            augmentation's.
         batch_size: images decoded per step.
 
     Returns:

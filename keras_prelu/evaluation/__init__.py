@@ -3,8 +3,9 @@
 ```python
 from keras_prelu.evaluation import evaluate, results_table
 
-result = evaluate("runs/model_14-digits", views="dense")       # a run folder
-ensemble = evaluate([model_1, model_2], "imagenet2012", views="ten")
+result = evaluate("runs/model_14-digits", views="ten", scales=37)  # a run folder
+model = "runs/model_14-digits/model.keras"  # a model, a .keras file, a run folder
+ensemble = evaluate([model, "runs/model_14-digits"], "digits", scales=(32, 37))
 print(results_table([result, ensemble]))
 ```
 """

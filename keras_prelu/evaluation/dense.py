@@ -69,12 +69,16 @@ class DenseScorer:
         window: `(height, width)` or an int, instead of deriving it.
         max_windows: windows scored by the fc layers at once (memory bound).
 
-    Example:
-
-    >>> scorer = DenseScorer(ModelA(input_shape=(None, None, 3)), crop_size=224)
-    >>> scorer.window
-    (14, 14)
-    >>> scores = scorer(images)  # (batch, classes): windows and flips averaged
+    Examples:
+        >>> import numpy as np
+        >>> from keras_prelu.evaluation import DenseScorer
+        >>> from keras_prelu.zoo import Model14
+        >>> model = Model14(input_shape=(None, None, 3), fc_units=(16, 16), num_classes=10)
+        >>> scorer = DenseScorer(model, crop_size=64)  # trained on 64x64 crops
+        >>> scorer.window
+        (4, 4)
+        >>> scorer(np.zeros((2, 96, 96, 3))).shape  # windows and flips averaged
+        (2, 10)
     """
 
     def __init__(self, model, *, crop_size=None, window=None, max_windows=DEFAULT_MAX_WINDOWS):

@@ -20,17 +20,20 @@ class Dropout(keras.layers.Dropout):
     The paper applies dropout with rate 0.5 after fc1 and fc2 (He et al.,
     2015, Sec. 3; Srivastava et al., 2014).
 
-    Args:
-        rate: float in [0, 1], the fraction of input units to drop.
-        noise_shape: shape of the binary mask, broadcast against the input;
-            `None` entries take the input's size. A batch entry of 1 shares
-            one mask across the global batch, hence across replicas.
-        seed: int, the random seed.
+    It takes the arguments of `keras.layers.Dropout`: `rate`, a float in
+    [0, 1], the fraction of input units to drop; `noise_shape`, the shape of
+    the binary mask, broadcast against the input (`None` entries take the
+    input's size; a batch entry of 1 shares one mask across the global batch,
+    hence across replicas); `seed`, an int, the random seed.
 
-    Example:
-
-    >>> layer = Dropout(0.5, seed=1)
-    >>> outputs = layer(np.ones((4, 8)), training=True)  # 0 or 2 everywhere
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu import Dropout
+        >>> layer = Dropout(0.5, seed=1)
+        >>> outputs = layer(np.ones((4, 8)), training=True)
+        >>> np.unique(keras.ops.convert_to_numpy(outputs)).tolist()  # dropped or scaled by 2
+        [0.0, 2.0]
     """
 
     def call(self, inputs, training=False):

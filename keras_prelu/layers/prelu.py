@@ -139,11 +139,13 @@ class PReLU(keras.layers.Layer):
             `keras.config.image_data_format()`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
-    Example:
-
-    >>> layer = PReLU()
-    >>> layer(np.array([[-2.0, 0.0, 3.0]])).numpy()
-    array([[-0.5,  0. ,  3. ]], dtype=float32)
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu import PReLU
+        >>> layer = PReLU()  # one slope per channel, 0.25 to start
+        >>> keras.ops.convert_to_numpy(layer(np.array([[-2.0, 0.0, 3.0]])))
+        array([[-0.5,  0. ,  3. ]], dtype=float32)
 
     Reference:
         K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers:

@@ -70,11 +70,13 @@ class SpatialPyramidPooling(keras.layers.Layer):
             `keras.config.image_data_format()`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
-    Example:
-
-    >>> spp = SpatialPyramidPooling(levels=(2, 1))
-    >>> ops.shape(spp(np.ones((4, 13, 9, 8))))
-    (4, 40)
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu import SpatialPyramidPooling
+        >>> spp = SpatialPyramidPooling(levels=(2, 1))  # 4 + 1 bins per channel
+        >>> tuple(keras.ops.shape(spp(np.ones((4, 13, 9, 8)))))
+        (4, 40)
 
     Reference:
         K. He, X. Zhang, S. Ren, J. Sun, "Spatial Pyramid Pooling in Deep

@@ -21,7 +21,7 @@ class CaffeSGD(keras.optimizers.SGD):
 
     Caffe adds the L2 decay to the gradient, *before* the momentum:
 
-    ```python
+    ```text
     velocity = momentum * velocity - learning_rate * (g + weight_decay * w)
     w = w + velocity
     ```
@@ -53,11 +53,14 @@ class CaffeSGD(keras.optimizers.SGD):
             (`clipnorm`, `loss_scale_factor`, `name`...), except
             `weight_decay`'s decoupled meaning.
 
-    Example:
-
-    >>> optimizer = CaffeSGD(learning_rate=0.01, momentum=0.9,
-    ...                      weight_decay=0.0005)
-    >>> model.compile(optimizer=optimizer, loss="mse")
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu.training import CaffeSGD
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> optimizer = CaffeSGD(learning_rate=0.01, momentum=0.9, weight_decay=0.0005)
+        >>> model.compile(optimizer=optimizer, loss="mse")
+        >>> history = model.fit(np.ones((8, 4)), np.ones((8, 1)), epochs=2, verbose=0)
 
     Reference:
         - [He et al., 2015](https://arxiv.org/abs/1502.01852), Sec. 3.

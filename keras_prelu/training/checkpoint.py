@@ -60,13 +60,20 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             multi-process run every process restores from `directory` but
             only one (process 0) writes it.
 
-    Example:
-
-    >>> switch = SwitchLROnPlateau(monitor="val_loss")
-    >>> checkpoint = ResumableCheckpoint("run/checkpoint",
-    ...                                  stateful_callbacks=[switch])
-    >>> model.fit(x, y, validation_data=val, epochs=80,
-    ...           callbacks=[switch, checkpoint])
+    Examples:
+        >>> from pathlib import Path
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu.training import ResumableCheckpoint, SwitchLROnPlateau
+        >>> x, y = np.ones((8, 4)), np.zeros(8)
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> switch = SwitchLROnPlateau(monitor="val_loss")
+        >>> checkpoint = ResumableCheckpoint("run/checkpoint", stateful_callbacks=[switch])
+        >>> history = model.fit(x, y, validation_data=(x, y), epochs=2, verbose=0,
+        ...                     callbacks=[switch, checkpoint])
+        >>> sorted(path.name for path in Path("run/checkpoint").iterdir())
+        ['checkpoint.json', 'epoch-0002.weights.h5']
     """
 
     def __init__(self, directory, stateful_callbacks=(), write=True):

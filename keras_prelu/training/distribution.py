@@ -7,12 +7,9 @@ devices by XLA collectives. This is Keras 3's own multi-host path; on the
 TensorFlow backend `MultiWorkerMirroredStrategy` cannot run `model.fit` (see
 `keras_prelu.training.strategy`).
 
-```python
-from keras_prelu import training
-
-training.initialize_processes("10.0.0.1:1234", num_processes=2, process_id=0)
-training.fit("model_14", "imagenet2012", recipe=training.Recipe())
-```
+Each process calls `training.initialize_processes("10.0.0.1:1234", num_processes=2,
+process_id=i)` (the coordinator's address, the number of processes, its own id),
+then `training.fit(...)` with the same arguments.
 """
 
 import logging

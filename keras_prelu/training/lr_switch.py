@@ -25,7 +25,7 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
 
     At the end of each epoch, `monitor` has improved when (mode `"min"`)
 
-    ```python
+    ```text
     current < best - min_delta                 # min_delta_mode="absolute"
     current < best - min_delta * abs(best)     # min_delta_mode="relative"
     ```
@@ -56,12 +56,20 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         min_delta_mode: `"absolute"` or `"relative"` (a fraction of `best`).
         min_learning_rate: float > 0, the floor. Defaults to `1e-4`.
 
-    Example:
-
-    >>> switch = SwitchLROnPlateau(monitor="val_loss", patience=5)
-    >>> model.fit(x, y, validation_data=(x_val, y_val), epochs=80,
-    ...           callbacks=[switch, keras.callbacks.CSVLogger("log.csv")])
-    >>> switch.switch_epochs  # epochs after which the rate went down
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from keras_prelu.training import SwitchLROnPlateau
+        >>> x, y = np.ones((8, 4)), np.zeros(8)
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.SGD(0.01), "mse")
+        >>> switch = SwitchLROnPlateau(monitor="val_loss", patience=1, min_delta=1.0)
+        >>> history = model.fit(x, y, validation_data=(x, y), epochs=4, verbose=0,
+        ...                     callbacks=[switch, keras.callbacks.CSVLogger("log.csv")])
+        >>> switch.switch_epochs  # epochs after which the rate went down
+        [2, 3]
+        >>> history.history["learning_rate"]
+        [0.01, 0.01, 0.001, 0.0001]
     """
 
     def __init__(

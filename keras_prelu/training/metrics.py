@@ -31,10 +31,14 @@ class SparseTopKError(keras.metrics.MeanMetricWrapper):
         name: the metric's name; defaults to `f"top{k}_error"`.
         dtype: the metric's dtype.
 
-    Example:
-
-    >>> model.compile(optimizer, loss="sparse_categorical_crossentropy",
-    ...               metrics=[SparseTopKError(1), SparseTopKError(5)])
+    Examples:
+        >>> import numpy as np
+        >>> from keras_prelu.training import SparseTopKError
+        >>> metric = SparseTopKError(1)  # named top1_error; SparseTopKError(5): top5_error
+        >>> labels, scores = np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]], "float32")
+        >>> metric.update_state(labels, scores)  # the second is wrong
+        >>> float(metric.result())
+        0.5
     """
 
     def __init__(self, k=1, name=None, dtype=None):

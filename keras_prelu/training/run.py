@@ -190,7 +190,8 @@ def fit(
         model_kwargs: more `PReLUNet` keyword arguments, over
             `default_model_kwargs(data)`; `dropout` and `seed` (the
             initializers') default to the recipe's. Zoo models only.
-        data_dir, download: passed to `get_source` (tensorflow-datasets).
+        data_dir: passed to `get_source`: tensorflow-datasets' data folder.
+        download: passed to `get_source`: whether tensorflow-datasets may download.
         callbacks: more `keras.callbacks.Callback`s, called after the
             learning-rate switch and the logs, before the checkpoint (in
             every process of a multi-process run).
