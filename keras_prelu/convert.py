@@ -104,6 +104,11 @@ def to_prelu(model, mode="channel_wise", slope=INITIAL_SLOPE, reinitialize=True,
         A functional model of a subclass (e.g. a keras-hub backbone) comes back as
         a plain functional `keras.Model`.
 
+    Raises:
+        ValueError: `mode`, `slope` or `seed` is invalid; `model`, or a model
+            nested in it, is not functional or Sequential (a subclassed model),
+            or is not built.
+
     Examples:
         >>> import keras
         >>> from keras_prelu import to_prelu

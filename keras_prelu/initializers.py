@@ -35,6 +35,10 @@ class PReLUHeNormal(keras.initializers.VarianceScaling):
         seed: a Python int or a `keras.random.SeedGenerator`, as for Keras'
             own initializers.
 
+    Raises:
+        ValueError: `slope` is not a finite real number, or `mode` is not
+            `"fan_in"` or `"fan_out"`.
+
     Examples:
         >>> import keras
         >>> from keras_prelu import PReLUHeNormal

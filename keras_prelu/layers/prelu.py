@@ -139,6 +139,11 @@ class PReLU(keras.layers.Layer):
             `keras.config.image_data_format()`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
+    Raises:
+        ValueError: `mode` or `data_format` is not one of those above; when
+            built, inputs of rank < 2, or a channel-wise PReLU on inputs whose
+            channel dimension is unknown.
+
     Examples:
         >>> import keras
         >>> import numpy as np

@@ -70,6 +70,10 @@ class SpatialPyramidPooling(keras.layers.Layer):
             `keras.config.image_data_format()`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
+    Raises:
+        ValueError: `levels` is not a non-empty sequence of positive ints,
+            `pooling` or `data_format` is not one of those above.
+
     Examples:
         >>> import keras
         >>> import numpy as np
