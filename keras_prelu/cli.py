@@ -261,6 +261,7 @@ def _evaluate(args, out):
 
 def _export(args, out):
     from keras_prelu import export
+    from keras_prelu.saving import atomic
 
     _check_output(args.output, "export", "OUTPUT", folder=args.format in ("saved_model", "preset"))
     with _user_errors("export"):
@@ -269,7 +270,8 @@ def _export(args, out):
 
             save_preset(args.model, args.output, mean=args.mean)
         elif args.format == "keras":
-            export.serving_model(args.model, mean=args.mean).save(args.output)
+            serving = export.serving_model(args.model, mean=args.mean)
+            atomic.write_file(args.output, serving.save)
         elif args.format == "onnx":
             export.export_onnx(args.model, args.output, mean=args.mean)
         else:

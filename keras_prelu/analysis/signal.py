@@ -25,6 +25,7 @@ from keras import ops
 
 from keras_prelu import _compat
 from keras_prelu.analysis.gradients import gradients
+from keras_prelu.saving import atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,6 +260,6 @@ def save_figure(figure, path):
     import matplotlib.pyplot as plt
 
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    atomic.write_file(path, lambda temporary: figure.savefig(temporary, dpi=80, format="png"))
     plt.close(figure)
     return path

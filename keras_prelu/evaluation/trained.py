@@ -86,24 +86,25 @@ def load_trained(spec):
             results=metadata.results,
         )
     if path.is_dir():
-        folder = run_folder.RunFolder(path)
-        model = folder.load_model()
-        record = folder.read_run()
-        return Trained(
-            model,
-            path.resolve().name,
-            mean=folder.read_mean(),
-            crop_size=record.crop_size,
-            scale=record.evaluation_scale,
-            data=record.data,
-            data_given=record.data_given,
-            data_dir=record.data_dir,
-            flip=record.flip,
-            class_names=record.class_names,
-            scale_range=record.scale_range,
-            recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
-            results=folder.read_evaluation() if folder.evaluation_path.exists() else None,
-        )
+        # One finished state: no process trains in the folder while it is read.
+        with run_folder.RunFolder(path).reading() as folder:
+            model = folder.load_model()
+            record = folder.read_run()
+            return Trained(
+                model,
+                path.resolve().name,
+                mean=folder.read_mean(),
+                crop_size=record.crop_size,
+                scale=record.evaluation_scale,
+                data=record.data,
+                data_given=record.data_given,
+                data_dir=record.data_dir,
+                flip=record.flip,
+                class_names=record.class_names,
+                scale_range=record.scale_range,
+                recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
+                results=folder.read_evaluation(),
+            )
     model = run_folder.load_model(path)
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 

@@ -6,6 +6,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import reprlib
 from pathlib import Path
 
 import keras
@@ -44,6 +45,10 @@ BUNDLED_MODEL_KWARGS = {"fc_units": (128, 128), "fc_initializer": "he_fan_in"}
 # Recipe fields that may change when a run is resumed: its length and how it
 # is executed, not what it computes.
 RESUMABLE_CHANGES = ("epochs", "strategy", "jit_compile")
+# Values in messages: class names, model arguments and paths shortened.
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 4
+_SHORT.maxstring = _SHORT.maxother = 80
 
 
 def default_recipe(data=data_lib.DEFAULT_SOURCE):
@@ -355,8 +360,11 @@ def start_run(run):
     folder, parallel, recipe = run.folder, run.parallel, run.recipe
     checkpoint_state = folder.checkpoint.read_state()
     if checkpoint_state is not None:
-        recipe = _resumed_recipe(folder, recipe)
         epochs_completed = checkpoint_state["epochs_completed"]
+        # Every check before any file is written: a refused run leaves its folder as it was.
+        _check_same_run(folder, _run_record(run, mean_kind=None))
+        recipe = _resumed_recipe(folder, recipe, epochs_completed)
+        _check_log(folder, epochs_completed)
     else:
         _check_nothing_to_lose(folder)
         if recipe.seed is None:
@@ -423,25 +431,14 @@ def compile_model(network, recipe, *, from_logits):
 def record_run(run):
     """Step 4: writes the run's recipe, record and mean (process 0).
 
-    A resumed run must be the run of its folder (`_check_same_run`); its
-    `log.csv` keeps the rows of its completed epochs.
+    A resumed run (checked by `start_run`) keeps the `log.csv` rows of its
+    completed epochs.
     """
     folder = run.folder
-    record = _run_record(
-        run.spec,
-        run.data,
-        run.data_dir,
-        run.source,
-        run.augmentation,
-        run.model_kwargs,
-        run.mean_kind,
-    )
-    if run.epochs_completed:
-        _check_same_run(folder, record)
     run.parallel.barrier("keras_prelu.fit: run files read")
     if run.parallel.writes:
         folder.write_recipe(run.recipe.to_dict())
-        folder.write_run(record)
+        folder.write_run(_run_record(run, run.mean_kind))
         folder.write_mean(run.augmentation.mean)
         folder.keep_log_rows(run.epochs_completed)
 
@@ -611,14 +608,15 @@ def _run_name(model, source):
     return f"{model}-{data_name.replace('/', '_').replace(':', '_')}"
 
 
-def _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind):
-    """The `RunRecord` of this run, once its network is built and its mean chosen."""
-    data_given = isinstance(data, data_lib.Source)
+def _run_record(run, mean_kind):
+    """The `RunRecord` of `run`, with the mean of its augmentation."""
+    spec, source, augmentation, data_dir = run.spec, run.source, run.augmentation, run.data_dir
+    data_given = isinstance(run.data, data_lib.Source)
     return run_folder.RunRecord(
         model=spec.name,
-        model_kwargs=model_kwargs,
+        model_kwargs=run.model_kwargs,
         architecture=None if spec.is_zoo else spec.architecture,
-        data=source.name if data_given else _absolute_data(data),
+        data=source.name if data_given else _absolute_data(run.data),
         data_given=data_given,
         data_dir=None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir)),
         class_names=source.class_names,
@@ -649,13 +647,21 @@ def _version():
 
 
 def _check_nothing_to_lose(folder):
-    """Raises when a folder without a checkpoint holds a trained model: starting over
-    would overwrite it."""
+    """Raises when a folder without a checkpoint holds a trained model, or the log of
+    more than the one epoch a killed process may have logged before its first
+    checkpoint: starting over would overwrite them."""
     if folder.model_path.exists() or folder.evaluation_path.exists():
         raise run_folder.RunFolderError(
             f"Argument `run_dir` ({folder.path}) holds a trained model "
             f"({folder.model_path.name}) but no checkpoint ({folder.checkpoint_dir} is "
             "missing or empty): starting over would overwrite it. Use another run_dir."
+        )
+    logged = len(folder.read_log())
+    if logged > 1:
+        raise run_folder.RunFolderError(
+            f"{folder.log_path} holds {logged} epochs, but "
+            f"{folder.checkpoint.state_path} is missing: starting over would overwrite "
+            "them. Restore it, or move the run folder away and start again."
         )
 
 
@@ -664,32 +670,43 @@ def _check_same_run(folder, record):
     saved_record = folder.read_run()
     differences = saved_record.differences(record)
     if differences:
-        saved = {
-            name: "(another)" if name == "architecture" else getattr(saved_record, name)
+        changes = "; ".join(
+            _change(*_first_difference(name, getattr(saved_record, name), getattr(record, name)))
             for name in differences
-        }
-        raise ValueError(
+        )
+        raise run_folder.RunFolderError(
             f"Argument `run_dir` ({folder.path}) holds another run, which cannot be "
-            f"resumed as this one: it differs in {differences} (saved: {saved}). Use "
-            "another run_dir."
+            f"resumed as this one: {changes} (in {folder.run_path.name}). Use another "
+            "run_dir."
         )
 
 
-def _resumed_recipe(folder, recipe):
-    """The recipe of the run being resumed, with the changes allowed."""
+def _resumed_recipe(folder, recipe, epochs_completed):
+    """The recipe of the run being resumed, with the changes allowed.
+
+    Only `RESUMABLE_CHANGES` may change, and `epochs` not below the epochs completed.
+    """
     saved = Recipe.load(folder.recipe_path)
     if recipe.seed is None:
         recipe = dataclasses.replace(recipe, seed=saved.seed)
-    changed = sorted(
-        name
+    changed = [
+        _change(name, getattr(saved, name), value)
         for name, value in recipe.to_dict().items()
         if value != getattr(saved, name) and name not in RESUMABLE_CHANGES
-    )
+    ]
     if changed:
         raise ValueError(
-            f"Argument `recipe` differs from the recipe of the run in "
-            f"{folder.path} in {changed}; a resumed run may change "
-            f"only {list(RESUMABLE_CHANGES)}. Use another run_dir."
+            f"Argument `recipe` differs from the recipe of the run in {folder.path}: "
+            f"{'; '.join(changed)} (in {folder.recipe_path.name}). A resumed run may "
+            f"change only {list(RESUMABLE_CHANGES)}. Use another run_dir."
+        )
+    if recipe.epochs < epochs_completed:
+        raise ValueError(
+            f"Argument `recipe` asks for epochs={recipe.epochs}, but the run in "
+            f"{folder.path} has completed {epochs_completed} epochs ("
+            f"{_change('epochs', saved.epochs, recipe.epochs)}, in "
+            f"{folder.recipe_path.name}). Train for {epochs_completed} epochs or more, "
+            "or use another run_dir."
         )
     for name in RESUMABLE_CHANGES:
         if getattr(recipe, name) != getattr(saved, name):
@@ -700,6 +717,39 @@ def _resumed_recipe(folder, recipe):
                 getattr(recipe, name),
             )
     return recipe
+
+
+def _check_log(folder, epochs_completed):
+    """Raises unless `log.csv` holds a row for each epoch the checkpoint completed.
+
+    One more row is the epoch a killed process logged but did not checkpoint.
+    """
+    logged = len(folder.read_log())  # a damaged row raises, naming its line
+    if not epochs_completed <= logged <= epochs_completed + 1:
+        what = "is missing" if not folder.log_path.exists() else f"holds {logged} epochs"
+        raise run_folder.RunFolderError(
+            f"{folder.log_path} {what}, but the checkpoint ({folder.checkpoint.state_path}) "
+            f"holds {epochs_completed}: the log was emptied, cut or replaced. Restore it, "
+            "or move the run folder away and start again."
+        )
+
+
+def _first_difference(name, saved, given):
+    """`(path, saved, given)` of the first value that differs in nested dicts and lists."""
+    if isinstance(saved, dict) and isinstance(given, dict):
+        for key in sorted(set(saved) | set(given), key=str):
+            if saved.get(key) != given.get(key):
+                return _first_difference(f"{name}.{key}", saved.get(key), given.get(key))
+    if isinstance(saved, list) and isinstance(given, list) and len(saved) == len(given):
+        for index, (old, new) in enumerate(zip(saved, given)):
+            if old != new:
+                return _first_difference(f"{name}[{index}]", old, new)
+    return name, saved, given
+
+
+def _change(name, saved, given):
+    """`name: saved <value>, given <value>`, long values shortened."""
+    return f"{name}: saved {_SHORT.repr(saved)}, given {_SHORT.repr(given)}"
 
 
 def _check_finite(evaluation):

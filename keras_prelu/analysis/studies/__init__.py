@@ -23,6 +23,7 @@ from keras_prelu.analysis.studies.initialization import InitResult
 from keras_prelu.analysis.studies.initialization import init_study
 from keras_prelu.analysis.studies.slopes import SlopesResult
 from keras_prelu.analysis.studies.slopes import slope_study
+from keras_prelu.saving import atomic
 
 # Where `reproduce` writes by default: never the shipped results (zoo/studies).
 DEFAULT_OUT_DIR = "runs/studies"
@@ -83,6 +84,8 @@ def reproduce(study, *, out_dir=DEFAULT_OUT_DIR, runs_dir=DEFAULT_RUNS_DIR, verb
         raise ValueError(
             f"Argument `study` must be one of {[*STUDIES, 'all']}. Received: study={study!r}"
         )
+    atomic.check_writable_folder(out_dir, "out_dir")  # before hours of training
+    atomic.check_writable_folder(runs_dir, "runs_dir")
     options = {name: value for name, value in options.items() if value is not None}
     known = {field.name for spec in STUDIES.values() for field in dataclasses.fields(spec.config)}
     unknown = sorted(set(options) - known)
