@@ -78,15 +78,22 @@ class FileFaults:
     def reset(self, action=None, at=0, after=None):
         self.action, self.at, self.after, self.steps = action, at, after, []
 
-    def _watched(self, path):
-        if isinstance(path, int):  # a file descriptor (os.fsync)
+    @staticmethod
+    def _path(path):
+        """The absolute path of a path or of a file descriptor (os.fsync), or None."""
+        if isinstance(path, int):
             try:
-                path = os.readlink(f"/proc/self/fd/{path}")
+                return os.readlink(f"/proc/self/fd/{path}")
             except OSError:
                 return None
         try:
-            path = os.path.realpath(os.path.abspath(os.fspath(path)))
+            return os.path.realpath(os.path.abspath(os.fspath(path)))
         except TypeError:
+            return None
+
+    def _watched(self, path):
+        path = self._path(path)
+        if path is None:
             return None
         if path == self.folder or path.startswith(self.folder + os.sep):
             return os.path.relpath(path, self.folder)
@@ -96,8 +103,8 @@ class FileFaults:
         if not self.active or call not in self.points:
             return
         relative = self._watched(path)
-        if relative is None:
-            return
+        if relative is None or (call == "fsync" and os.path.isdir(self._path(path))):
+            return  # a folder's fsync: the rename before it is the step
         self.steps.append((call, relative))
         k = len(self.steps)
         if self.before_step is not None:
@@ -111,7 +118,7 @@ class FileFaults:
         if k == self.at and self.action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if k == self.at and self.action == "fail":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self._path(path))
 
     def install(self):
         """Wraps the `os` functions and `open` that change files."""
