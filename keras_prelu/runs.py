@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_prelu.errors import InvalidValueError
+
 logger = logging.getLogger(__name__)
 
 RECIPE_FILENAME = "recipe.json"
@@ -65,7 +67,7 @@ _WEIGHTS_PATTERN = re.compile(r"epoch-(\d{4,})\.weights\.h5")
 _READ_CHUNK = 1 << 20
 
 
-class RunFolderError(ValueError):
+class RunFolderError(InvalidValueError):
     """A run folder, or one of its files, cannot be used; the message names the path."""
 
 
@@ -601,7 +603,7 @@ def _sha256(path):
 
 
 def _refuse_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise InvalidValueError(f"{name} is not a number JSON allows")
 
 
 class _Fields:
