@@ -13,6 +13,7 @@ from keras_prelu.data.image_folder import ImageFolderSource
 from keras_prelu.data.source import Source
 from keras_prelu.data.tfds_source import TFDSSource
 from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
         return name
     if not isinstance(name, (str, os.PathLike)):
         raise InvalidValueError(
-            f"`name` must be a string, a path or a keras_prelu.data.Source. Received: name={name!r}"
+            "`name` must be a string, a path or a keras_prelu.data.Source. "
+            f"Received: name={summarize(name)}"
         )
     subset = _SUBSET.fullmatch(os.fspath(name))
     if subset:
