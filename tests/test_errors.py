@@ -14,6 +14,8 @@ from keras_prelu import cli
 from keras_prelu import data
 from keras_prelu import errors
 from keras_prelu import zoo
+from keras_prelu.saving import atomic
+from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import fit
 
@@ -42,7 +44,8 @@ def test_the_package_raises_no_bare_value_or_type_error():
         (errors.InvalidTypeError, TypeError),
         (errors.DataError, ValueError),
         (errors.MissingDependencyError, ImportError),
-        (keras_prelu.runs.RunFolderError, ValueError),
+        (run_folder.RunFolderError, ValueError),
+        (atomic.SavedFileError, ValueError),
         (keras_prelu.training.NonFiniteError, FloatingPointError),
     ],
 )
