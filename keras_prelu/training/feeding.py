@@ -35,8 +35,8 @@ def as_source(data, validation_data):
     `validation_data` being None.
     """
     if isinstance(data, tf.data.Dataset):
-        train = _unbatched(data, "data")
-        validation = _unbatched(_validation_data(validation_data), "validation_data")
+        train = _unbatched(data)
+        validation = _unbatched(_validation_data(validation_data))
         return _user_source(data_lib.DatasetSource, train, validation)
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
@@ -79,14 +79,10 @@ def _validation_data(validation_data):
     return validation_data
 
 
-def _unbatched(dataset, argument):
-    """`dataset` with its batches split into examples, when its images are batched."""
-    if not isinstance(dataset, tf.data.Dataset):
-        raise InvalidValueError(
-            f"Argument `{argument}` must be a tf.data.Dataset like `data`. "
-            f"Received: {summarize(dataset)}"
-        )
-    spec = dataset.element_spec
+def _unbatched(dataset):
+    """`dataset` with its batches split into examples, when its images are batched
+    (`DatasetSource` checks the rest)."""
+    spec = getattr(dataset, "element_spec", None)
     if isinstance(spec, tuple) and len(spec) == 2 and getattr(spec[0], "shape", None) is not None:
         if spec[0].shape.rank == 4:
             return dataset.unbatch()
