@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_prelu import presets
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.zoo import PReLUNet
 
@@ -65,7 +66,7 @@ def load_trained(spec):
     if isinstance(spec, keras.Model):
         return Trained(spec, spec.name, crop_size=_fixed_side(spec))
     if not isinstance(spec, (str, os.PathLike)):
-        raise ValueError(
+        raise InvalidValueError(
             "A model must be a keras.Model, a .keras file or a training run folder. "
             f"Received: {spec!r}"
         )
@@ -118,7 +119,7 @@ def any_size(model):
     if tuple(model.input.shape[1:]) == ANY_SIZE:
         return model
     if not isinstance(model, PReLUNet):
-        raise ValueError(
+        raise InvalidValueError(
             f"Model {model.name!r} takes images of shape {tuple(model.input.shape[1:])} only; "
             "rebuild it with input_shape=(None, None, 3) (any zoo model with SPP can)."
         )

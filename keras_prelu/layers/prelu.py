@@ -5,6 +5,7 @@ import keras
 import ml_dtypes
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
 CHANNEL_WISE = "channel_wise"
@@ -18,7 +19,7 @@ def standardize_data_format(data_format):
     if data_format is None:
         return keras.config.image_data_format()
     if data_format not in DATA_FORMATS:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `data_format` must be one of {DATA_FORMATS} or None. "
             f"Received: data_format={data_format!r}"
         )
@@ -162,7 +163,9 @@ class PReLU(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
+            raise InvalidValueError(
+                f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
+            )
         self.mode = mode
         if alpha_initializer is None:
             alpha_initializer = keras.initializers.Constant(INITIAL_SLOPE)
@@ -180,7 +183,7 @@ class PReLU(keras.layers.Layer):
     def build(self, input_shape):
         rank = len(input_shape)
         if rank < 2:
-            raise ValueError(
+            raise InvalidValueError(
                 "PReLU expects inputs of rank >= 2 (batch, ..., channels). "
                 f"Received: input_shape={input_shape}"
             )
@@ -188,7 +191,7 @@ class PReLU(keras.layers.Layer):
         channels = input_shape[channel_axis]
         if self.mode == CHANNEL_WISE:
             if channels is None:
-                raise ValueError(
+                raise InvalidValueError(
                     "A channel-wise PReLU needs a known channel dimension "
                     f"(axis {channel_axis} for data_format="
                     f"{self.data_format!r}); use mode='channel_shared' or give the channel "

@@ -288,4 +288,4 @@ def _remove_quietly(path):
 
 
 def _refuse_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise InvalidValueError(f"{name} is not a number JSON allows")

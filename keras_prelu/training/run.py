@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
@@ -118,6 +119,7 @@ def fit(
     model=DEFAULT_MODEL,
     data=data_lib.DEFAULT_SOURCE,
     *,
+    validation_data=None,
     recipe=None,
     run_dir=None,
     augmentation=None,
@@ -179,7 +181,15 @@ def fit(
             `keras_prelu.data.Source`, such as the user's images as
             `ArraySource` (arrays) or `DatasetSource` (`tf.data.Dataset`s),
             which the run records by name only: evaluating or resuming it
-            needs the same source again.
+            needs the same source again. Or, as `keras.Model.fit` takes
+            them, arrays `(x, y)` (NumPy arrays or tensors of images, uint8
+            or float in [0, 255], and integer class ids) or a
+            `tf.data.Dataset` of `(image, label)` pairs, batched or not:
+            fed as an `ArraySource` or a `DatasetSource` (see
+            `feeding.as_source`).
+        validation_data: with arrays or a dataset as `data`, the validation
+            split of the same kind, `(x_val, y_val)` or a dataset
+            (required: the run is validated and evaluated on it).
         recipe: a `Recipe`; defaults to `default_recipe(data)`: the paper's,
             or a short run for the bundled source. With `seed=None` a seed
             is drawn and recorded, so that the run can resume.
@@ -214,6 +224,7 @@ def fit(
     run = resolve_run(
         model,
         data,
+        validation_data=validation_data,
         recipe=recipe,
         run_dir=run_dir,
         augmentation=augmentation,
@@ -243,7 +254,8 @@ class Run:
 
     Attributes:
         spec: the `ModelSpec` of `fit`'s `model`.
-        data: `fit`'s `data`, as given (`run.json` records it).
+        data: `fit`'s `data`, as given (`run.json` records it); arrays or a
+            dataset as their `Source`.
         data_dir: `fit`'s `data_dir`.
         source: the `keras_prelu.data.Source` trained on.
         recipe: the `Recipe` (its seed filled in by `start_run`).
@@ -282,6 +294,7 @@ def resolve_run(
     model=DEFAULT_MODEL,
     data=data_lib.DEFAULT_SOURCE,
     *,
+    validation_data=None,
     recipe=None,
     run_dir=None,
     augmentation=None,
@@ -304,10 +317,11 @@ def resolve_run(
         A `Run`.
     """
     spec = ModelSpec(model)
+    data = feeding.as_source(data, validation_data)
     if recipe is None:
         recipe = default_recipe(data)
     if not isinstance(recipe, Recipe):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
@@ -320,7 +334,7 @@ def resolve_run(
     model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
     callbacks = tuple(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={list(callbacks)!r}"
         )
@@ -567,13 +581,13 @@ def _validation(run):
 
 def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     if model_kwargs is not None and not isinstance(model_kwargs, dict):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model_kwargs` must be a dict or None. "
             f"Received: model_kwargs={model_kwargs!r}"
         )
     if not spec.is_zoo:
         if model_kwargs:
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `model_kwargs` applies to the zoo's models only; build your "
                 f"model with its arguments instead. Received: model_kwargs={model_kwargs!r}"
             )
@@ -582,7 +596,7 @@ def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     kwargs.update(model_kwargs or {})
     for reserved in ("include_top", "num_classes"):
         if reserved in kwargs:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `model_kwargs` must not set `{reserved}`: fit "
                 f"trains a classifier of the source's {source.num_classes} "
                 "classes."
@@ -590,7 +604,7 @@ def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     crop = augmentation.crop_size
     input_shape = tuple(kwargs.get("input_shape", (crop, crop, 3)))
     if len(input_shape) != 3 or any(size not in (None, crop) for size in input_shape[:2]):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model_kwargs['input_shape']` must take the "
             f"{crop}x{crop} crops of the augmentation: (height, width, 3) "
             f"with sizes {crop} or None. Received: {input_shape!r}"
@@ -695,13 +709,13 @@ def _resumed_recipe(folder, recipe, epochs_completed):
         if value != getattr(saved, name) and name not in RESUMABLE_CHANGES
     ]
     if changed:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `recipe` differs from the recipe of the run in {folder.path}: "
             f"{'; '.join(changed)} (in {folder.recipe_path.name}). A resumed run may "
             f"change only {list(RESUMABLE_CHANGES)}. Use another run_dir."
         )
     if recipe.epochs < epochs_completed:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `recipe` asks for epochs={recipe.epochs}, but the run in "
             f"{folder.path} has completed {epochs_completed} epochs ("
             f"{_change('epochs', saved.epochs, recipe.epochs)}, in "
