@@ -4,7 +4,9 @@ from fractions import Fraction
 import keras
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
+from keras.src import testing
 
 from keras_prelu import SpatialPyramidPooling
 from keras_prelu.layers.spatial_pyramid_pooling import bin_edges
@@ -200,3 +202,33 @@ def test_a_map_of_height_or_width_0_is_refused_in_one_line(shape, data_format, p
     assert len(line) < 500 and str(shape) in line
     with pytest.raises(ValueError, match=r"height and width >= 1"):
         SpatialPyramidPooling((2, 1), data_format=data_format)(keras.Input(shape[1:]))
+
+
+class SpatialPyramidPoolingOnKerasHarness(testing.TestCase):
+    """Keras' own layer checks: config, serialization, training, mixed precision.
+
+    No masking: a mask over positions has no meaning once they are pooled into bins.
+    """
+
+    @parameterized.named_parameters(
+        ("max", {"levels": (3, 2, 1)}, (2, 9, 7, 3), (2, 3 * 14)),
+        ("average", {"levels": (2, 1), "pooling": "average"}, (2, 5, 6, 4), (2, 4 * 5)),
+        (
+            "channels_first",
+            {"levels": (2,), "data_format": "channels_first"},
+            (2, 4, 5, 5),
+            (2, 16),
+        ),
+    )
+    def test_layer(self, init_kwargs, input_shape, output_shape):
+        self.run_layer_test(
+            SpatialPyramidPooling,
+            init_kwargs=init_kwargs,
+            input_shape=input_shape,
+            expected_output_shape=output_shape,
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )
