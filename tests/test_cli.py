@@ -203,9 +203,12 @@ def write_checkpoint(run_dir, epochs=1):
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (
-            lambda c: c.state_path.unlink(),
-            "holds weights (epoch-0001.weights.h5) but no checkpoint",
+        (  # deleted, not a kill: a kill leaves at most the first epoch's weights unnamed
+            lambda c: (
+                c.state_path.unlink(),
+                (c.directory / "epoch-0002.weights.h5").write_bytes(b"epoch 2"),
+            ),
+            "holds weights (epoch-0001.weights.h5, epoch-0002.weights.h5) but no checkpoint",
         ),
         (lambda c: c.state_path.write_text(c.state_path.read_text()[:50]), "is not valid JSON"),
         (
