@@ -253,6 +253,7 @@ def test_a_resume_without_mean_compute_keeps_the_computed_mean(tmp_path, monkeyp
     computed = folder.read_mean()
     assert computed.shape == (32, 32, 3) and folder.read_run().mean_kind == "computed"
     write_checkpoint(run_dir)
+    folder.write_log([{"epoch": 1, "loss": 2.0}])  # the log of the epoch checkpointed
     start_and_stop_before_training(run_dir, monkeypatch)  # without --mean compute
     np.testing.assert_array_equal(folder.read_mean(), computed)
     record = json.loads(folder.run_path.read_text())
