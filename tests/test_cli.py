@@ -203,9 +203,12 @@ def write_checkpoint(run_dir, epochs=1):
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (
-            lambda c: c.state_path.unlink(),
-            "holds weights (epoch-0001.weights.h5) but no checkpoint",
+        (  # deleted, not a kill: a kill leaves at most the first epoch's weights unnamed
+            lambda c: (
+                c.state_path.unlink(),
+                (c.directory / "epoch-0002.weights.h5").write_bytes(b"epoch 2"),
+            ),
+            "holds weights (epoch-0001.weights.h5, epoch-0002.weights.h5) but no checkpoint",
         ),
         (lambda c: c.state_path.write_text(c.state_path.read_text()[:50]), "is not valid JSON"),
         (
@@ -250,6 +253,7 @@ def test_a_resume_without_mean_compute_keeps_the_computed_mean(tmp_path, monkeyp
     computed = folder.read_mean()
     assert computed.shape == (32, 32, 3) and folder.read_run().mean_kind == "computed"
     write_checkpoint(run_dir)
+    folder.write_log([{"epoch": 1, "loss": 2.0}])  # the log of the epoch checkpointed
     start_and_stop_before_training(run_dir, monkeypatch)  # without --mean compute
     np.testing.assert_array_equal(folder.read_mean(), computed)
     record = json.loads(folder.run_path.read_text())
