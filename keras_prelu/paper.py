@@ -60,6 +60,8 @@ TEN_VIEW_SCALE = 256
 DENSE_SCALES = (224, 256, 384, 480, 640)
 # The window of dense testing on the last conv map of models A, B, C (Sec. 4).
 DENSE_WINDOW = 14
+# The ways of testing: a centre crop, 10 views (Sec. 3), dense multi-scale (Sec. 4).
+TEST_VIEWS = ("center", "ten", "dense")
 
 # === Results to compare with ===
 

@@ -35,6 +35,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu._version import __version__
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -146,7 +148,7 @@ def save_preset(model, preset, *, class_names=None, mean=None, overwrite=False):
         recipe=trained.recipe,
         results=trained.results,
         keras_version=keras.__version__,
-        keras_prelu_version=_version(),
+        keras_prelu_version=__version__,
         parameter_count=trained.model.count_params(),
         date_saved=datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
     )
@@ -281,9 +283,3 @@ def checked_mean(mean):
 
 def _num_outputs(model):
     return int(model.output.shape[-1])
-
-
-def _version():
-    from keras_prelu import __version__
-
-    return __version__

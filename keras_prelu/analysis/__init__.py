@@ -17,6 +17,8 @@
 
 from keras_prelu.analysis.complexity import LayerComplexity
 from keras_prelu.analysis.complexity import architecture_complexity
+from keras_prelu.analysis.complexity import format_complexity_table
+from keras_prelu.analysis.complexity import format_models_table
 from keras_prelu.analysis.complexity import layer_complexity
 from keras_prelu.analysis.complexity import model_complexity
 from keras_prelu.analysis.gradients import GradientNorms
@@ -49,6 +51,8 @@ __all__ = [
     "SlopeRow",
     "activation_layers",
     "architecture_complexity",
+    "format_complexity_table",
+    "format_models_table",
     "format_signal_table",
     "format_slope_table",
     "gradients",

@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -13,11 +12,14 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import runs
+from keras_prelu._version import __version__
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.models import ModelSpec
 from keras_prelu.training.parallel import Parallel
+from keras_prelu.training.recipe import BUNDLED_RECIPE
+from keras_prelu.training.recipe import DEFAULT_MODEL
 from keras_prelu.training.recipe import Recipe
 from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
@@ -25,17 +27,8 @@ from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "model_14"
 DEFAULT_RUNS_DIR = "runs"
 
-# The main job (`keras-prelu train` without arguments, or `fit()`): the
-# 14-layer model on the bundled digits, a few minutes on a 2-core CPU. Only
-# the length of the run is fitted to it: 12 epochs of mini-batches of 32
-# (44 steps an epoch on its 1438 training images), and a plateau of 2 epochs
-# switches the rate, so that a short run can switch. The rest is the paper's
-# (learning rate 1e-2 -> 1e-3 -> 1e-4, momentum 0.9, Caffe decay 0.0005,
-# dropout 0.5).
-BUNDLED_RECIPE = Recipe(epochs=12, patience=2, batch_size=32, seed=0)
 # fc1 and fc2 of 128 units instead of 4096 for 10 classes of 8x8 digits:
 # 3.4M parameters instead of 56M, checkpoints of tens of MB. The input size
 # comes from the source's crop (32x32 for the digits).
@@ -629,7 +622,7 @@ def _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_k
         mean_rgb=augmentation.mean.reshape(-1, 3).mean(axis=0),
         mean_kind=mean_kind,
         evaluation_scale=augmentation.scale_range[0],
-        version=_version(),
+        version=__version__,
     )
 
 
@@ -639,13 +632,6 @@ def _absolute_data(data):
     if data != data_lib.DEFAULT_SOURCE and os.path.isdir(data):
         return os.path.abspath(data)
     return data
-
-
-def _version():
-    try:
-        return importlib.metadata.version("keras-prelu")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree
-        return "unknown"
 
 
 def _check_nothing_to_lose(folder):

@@ -27,6 +27,7 @@ import keras
 from keras_prelu import data as data_lib
 from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.signal import signal_propagation
+from keras_prelu.analysis.studies.configs import InitConfig
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
 
@@ -45,34 +46,6 @@ INITIALIZERS = ("he", "xavier")
 FC_INITIALIZER = "paper"
 # The layers whose gradient norms are logged: the first and the last.
 PROBED_LAYERS = ("conv1", "fc3")
-
-
-@dataclasses.dataclass(frozen=True)
-class InitConfig:
-    """The settings of the study; the defaults are those of the shipped results.
-
-    Attributes:
-        data: the source (`keras_prelu.data.get_source`).
-        scale_range, crop_size: the training augmentation's scales and crop.
-        models: `{zoo model: width_multiplier}`.
-        epochs: epochs of every run, at the rate 1e-2.
-        batch_size: the mini-batch.
-        seeds: the seeds; seed `s` draws the same data order for every run.
-        fc_units: widths of fc1 and fc2.
-        probe_batch: images of the fixed batch the gradient norms are taken on.
-        probe_every: steps between two gradient norms.
-    """
-
-    data: str = data_lib.DEFAULT_SOURCE
-    scale_range: tuple = (96, 120)
-    crop_size: int = 96
-    models: dict = dataclasses.field(default_factory=lambda: {"model_b": 0.25, "model_30": 1.0})
-    epochs: int = 30
-    batch_size: int = 32
-    seeds: tuple = (0,)
-    fc_units: tuple = (256, 256)
-    probe_batch: int = 32
-    probe_every: int = 11
 
 
 @dataclasses.dataclass(frozen=True)
