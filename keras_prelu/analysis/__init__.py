@@ -25,13 +25,13 @@ from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.gradients import GradientRecord
 from keras_prelu.analysis.gradients import gradients
 from keras_prelu.analysis.gradients import value_and_gradients
+from keras_prelu.analysis.plotting import plot_mean_responses
+from keras_prelu.analysis.plotting import plot_signal
 from keras_prelu.analysis.responses import ResponseRow
 from keras_prelu.analysis.responses import activation_layers
 from keras_prelu.analysis.responses import mean_responses
-from keras_prelu.analysis.responses import plot_mean_responses
 from keras_prelu.analysis.signal import SignalRow
 from keras_prelu.analysis.signal import format_signal_table
-from keras_prelu.analysis.signal import plot_signal
 from keras_prelu.analysis.signal import random_projection_loss
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.signal import weight_layers

@@ -25,6 +25,7 @@ _LAZY = {
     "default_model_kwargs": "keras_prelu.training.run",
     "default_recipe": "keras_prelu.training.run",
     "fit": "keras_prelu.training.run",
+    "prepare_run": "keras_prelu.training.run",
     "get_strategy": "keras_prelu.training.strategy",
     "initialize_processes": "keras_prelu.training.distribution",
     "Parallel": "keras_prelu.training.parallel",

@@ -16,7 +16,7 @@ from keras_prelu._version import __version__
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
-from keras_prelu.training.models import ModelSpec
+from keras_prelu.training.model_spec import ModelSpec
 from keras_prelu.training.parallel import Parallel
 from keras_prelu.training.recipe import BUNDLED_RECIPE
 from keras_prelu.training.recipe import DEFAULT_MODEL
@@ -220,6 +220,21 @@ def fit(
         with _resume_hint(run):
             switch = train_epochs(network, run)
             return evaluate_and_record(network, run, switch)
+
+
+def prepare_run(model=DEFAULT_MODEL, data=data_lib.DEFAULT_SOURCE, **arguments):
+    """`fit`'s first three steps, without training: the model `fit` would start from.
+
+    Takes `fit`'s arguments. The run is resolved (`resolve_run`) and started
+    (`start_run`: a checkpoint in `run_dir` is resumed, else the seed and mean
+    are chosen), and its model built and compiled (`build_model`); the run
+    folder is neither locked nor recorded.
+
+    Returns:
+        `(run, model)`: the `Run` and the compiled `keras.Model`.
+    """
+    run = start_run(resolve_run(model, data, **arguments))
+    return run, build_model(run)
 
 
 @dataclasses.dataclass(frozen=True)

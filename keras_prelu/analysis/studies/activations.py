@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_prelu import paper
+from keras_prelu.analysis import plotting
 from keras_prelu.analysis.statistics import paired_difference
 from keras_prelu.analysis.studies.configs import REFERENCE
 from keras_prelu.analysis.studies.configs import ActivationsConfig
@@ -141,7 +142,6 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     Returns:
         An `ActivationsResult`.
     """
-    from keras_prelu.analysis.studies import plots
 
     config = ActivationsConfig() if config is None else config
 
@@ -163,7 +163,7 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
             )
     study = ActivationsResult(config=config, runs=tuple(runs), summaries=_summaries(runs))
     write_json(study, out_dir, NAME)
-    plots.plot_activations(study, Path(out_dir))
+    plotting.plot_activations(study, Path(out_dir))
     return study
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import keras
 
 from keras_prelu import data as data_lib
+from keras_prelu import training
+from keras_prelu.analysis import plotting
 from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.studies.configs import InitConfig
@@ -144,7 +146,6 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
     Returns:
         An `InitResult`.
     """
-    from keras_prelu.analysis.studies import plots
 
     config = InitConfig() if config is None else config
     source = data_lib.get_source(config.data)
@@ -186,7 +187,7 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
         config=config, runs=tuple(runs), chance_top1_error=percent(1 - 1 / source.num_classes)
     )
     write_json(study, out_dir, NAME)
-    plots.plot_init(study, Path(out_dir))
+    plotting.plot_init(study, Path(out_dir))
     return study
 
 
@@ -194,15 +195,9 @@ def _train(
     config, augmentation, probe_batch, *, model, width, initializer, seed, runs_dir, verbose
 ):
     """One run of the study, as an `InitRun`."""
-    from keras_prelu.training import Recipe
-    from keras_prelu.training import fit
-    from keras_prelu.training.run import build_model
-    from keras_prelu.training.run import resolve_run
-    from keras_prelu.training.run import start_run
-
     folder = run_dir(runs_dir, model, initializer, seed)
     arguments = {
-        "recipe": Recipe(
+        "recipe": training.Recipe(
             epochs=config.epochs,
             patience=config.epochs,
             batch_size=config.batch_size,
@@ -220,7 +215,7 @@ def _train(
         "verbose": verbose,
     }
     # The model `fit` starts from: its first steps, before any training.
-    initial = build_model(start_run(resolve_run(model, config.data, **arguments)))
+    _, initial = training.prepare_run(model, config.data, **arguments)
     images, labels = probe_batch
     signal = tuple(signal_propagation(initial, images))
     probe = GradientNorms(
@@ -231,7 +226,7 @@ def _train(
         path=folder.with_name(folder.name + "-gradients.csv"),
     )
     start = time.time()
-    result = fit(model, config.data, callbacks=[probe], **arguments)
+    result = training.fit(model, config.data, callbacks=[probe], **arguments)
     return InitRun(
         model=model,
         initializer=initializer,
