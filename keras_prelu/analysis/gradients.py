@@ -117,9 +117,11 @@ class GradientNorms(keras.callbacks.Callback):
 
     Example:
 
-    >>> norms = GradientNorms(images, labels, layers=("conv1", "fc3"), every=10)
-    >>> model.fit(dataset, epochs=5, callbacks=[norms])
-    >>> [record.norms["conv1"] for record in norms.records]
+    ```python
+    norms = GradientNorms(images, labels, layers=("conv1", "fc3"), every=10)
+    model.fit(dataset, epochs=5, callbacks=[norms])
+    [record.norms["conv1"] for record in norms.records]
+    ```
     """
 
     def __init__(self, images, labels, layers, *, every=10, path=None):

@@ -71,10 +71,11 @@ class DenseScorer:
 
     Example:
 
-    >>> scorer = DenseScorer(ModelA(input_shape=(None, None, 3)), crop_size=224)
-    >>> scorer.window
-    (14, 14)
-    >>> scores = scorer(images)  # (batch, classes): windows and flips averaged
+    ```python
+    scorer = DenseScorer(ModelA(input_shape=(None, None, 3)), crop_size=224)
+    scorer.window  # (14, 14)
+    scores = scorer(images)  # (batch, classes): windows and flips averaged
+    ```
     """
 
     def __init__(self, model, *, crop_size=None, window=None, max_windows=DEFAULT_MAX_WINDOWS):

@@ -142,7 +142,7 @@ class PReLU(keras.layers.Layer):
     Example:
 
     >>> layer = PReLU()
-    >>> layer(np.array([[-2.0, 0.0, 3.0]])).numpy()
+    >>> keras.ops.convert_to_numpy(layer(np.array([[-2.0, 0.0, 3.0]])))
     array([[-0.5,  0. ,  3. ]], dtype=float32)
 
     Reference:

@@ -54,9 +54,11 @@ class CaffeSGD(keras.optimizers.SGD):
 
     Example:
 
-    >>> optimizer = CaffeSGD(learning_rate=0.01, momentum=0.9,
-    ...                      weight_decay=0.0005)
-    >>> model.compile(optimizer=optimizer, loss="mse")
+    ```python
+    optimizer = CaffeSGD(learning_rate=0.01, momentum=0.9,
+                         weight_decay=0.0005)
+    model.compile(optimizer=optimizer, loss="mse")
+    ```
 
     Reference:
         - [He et al., 2015](https://arxiv.org/abs/1502.01852), Sec. 3.

@@ -62,11 +62,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     Example:
 
-    >>> switch = SwitchLROnPlateau(monitor="val_loss")
-    >>> checkpoint = ResumableCheckpoint("run/checkpoint",
-    ...                                  stateful_callbacks=[switch])
-    >>> model.fit(x, y, validation_data=val, epochs=80,
-    ...           callbacks=[switch, checkpoint])
+    ```python
+    switch = SwitchLROnPlateau(monitor="val_loss")
+    checkpoint = ResumableCheckpoint("run/checkpoint",
+                                     stateful_callbacks=[switch])
+    model.fit(x, y, validation_data=val, epochs=80,
+              callbacks=[switch, checkpoint])
+    ```
     """
 
     def __init__(self, directory, stateful_callbacks=(), write=True):

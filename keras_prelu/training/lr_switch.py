@@ -56,10 +56,12 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
 
     Example:
 
-    >>> switch = SwitchLROnPlateau(monitor="val_loss", patience=5)
-    >>> model.fit(x, y, validation_data=(x_val, y_val), epochs=80,
-    ...           callbacks=[switch, keras.callbacks.CSVLogger("log.csv")])
-    >>> switch.switch_epochs  # epochs after which the rate went down
+    ```python
+    switch = SwitchLROnPlateau(monitor="val_loss", patience=5)
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=80,
+              callbacks=[switch, keras.callbacks.CSVLogger("log.csv")])
+    switch.switch_epochs  # epochs after which the rate went down
+    ```
     """
 
     def __init__(

@@ -33,8 +33,10 @@ class SparseTopKError(keras.metrics.MeanMetricWrapper):
 
     Example:
 
-    >>> model.compile(optimizer, loss="sparse_categorical_crossentropy",
-    ...               metrics=[SparseTopKError(1), SparseTopKError(5)])
+    ```python
+    model.compile(optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=[SparseTopKError(1), SparseTopKError(5)])
+    ```
     """
 
     def __init__(self, k=1, name=None, dtype=None):
