@@ -66,24 +66,20 @@ TEST_VIEWS = ("center", "ten", "dense")
 # === Results to compare with ===
 
 # Table 1: learned slopes of the 14-layer model, `{layer: (channel-shared,
-# channel-wise mean)}`, and the range of both columns over stages 2 and 3.
+# channel-wise mean)}`.
 TABLE_1 = {
     "conv1": (0.681, 0.596),
     "fc1": (0.063, 0.074),
     "fc2": (0.031, 0.075),
 }
-TABLE_1_RANGES = {"conv2_x": (0.10, 0.56), "conv3_x": (0.008, 0.21)}
 # Table 2: top-1 / top-5 error (%) of the 14-layer model on ImageNet, 10-view,
-# 75 epochs, by activation; and Xavier's initialization of the ReLU model.
+# 75 epochs, by activation.
 TABLE_2 = {
     "relu": (33.82, 13.34),
     "leaky_relu": (33.80, 13.56),
     "prelu_shared": (32.71, 12.87),
     "prelu": (32.64, 12.75),
 }
-TABLE_2_XAVIER_RELU = (33.90, 13.44)
-# Sec. 2.2: the 30-layer ReLU model's top-1 / top-5 error with He's init.
-MODEL_30_ERROR = (38.56, 16.59)
 # Table 5 (10-view) and Table 6 (dense multi-scale): top-1 / top-5 error (%).
 TABLE_5 = {
     "model_a/relu": (26.48, 8.59),

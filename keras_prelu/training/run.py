@@ -737,19 +737,16 @@ def _resume_hint(run):
         raise
 
 
-class _dtype_policy:
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision):
     """Builds layers under "mixed_float16" or "mixed_bfloat16" when asked, then restores."""
-
-    def __init__(self, mixed_precision):
-        self.policy = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
-
-    def __enter__(self):
-        self.previous = keras.config.dtype_policy()
-        if self.policy:
-            keras.config.set_dtype_policy(self.policy)
-
-    def __exit__(self, *exc_info):
-        keras.config.set_dtype_policy(self.previous)
+    previous = keras.config.dtype_policy()
+    if mixed_precision != "none":
+        keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _run_paths(folder):

@@ -14,8 +14,8 @@ import pytest
 from keras_prelu import cli
 from keras_prelu import runs
 from keras_prelu.zoo import Model14
-from tests.data.image_files import write_class_folders
 from tests.helpers.folders import read_only_folder
+from tests.helpers.images import write_class_folders
 from tests.helpers.run_folders import write_run_folder
 
 # Runs in the TensorFlow session only: the processes it starts choose their backend.

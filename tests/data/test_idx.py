@@ -11,7 +11,7 @@ from keras_prelu import data
 from keras_prelu.data import idx
 from keras_prelu.data import registry
 from keras_prelu.data import transforms
-from tests.data.image_files import write_class_folders
+from tests.helpers.images import write_class_folders
 
 # Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
 pytestmark = pytest.mark.backend("tensorflow")
