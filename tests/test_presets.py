@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import keras_prelu
-from keras_prelu import runs
 from keras_prelu.evaluation import evaluate
+from keras_prelu.saving import run_folder
 from keras_prelu.zoo import Model14
 from keras_prelu.zoo import ModelA
 from tests.helpers.processes import python_env
@@ -119,7 +119,7 @@ def test_a_run_becomes_a_preset_with_its_preprocessing_and_results(trained_run, 
         capture_output=True,
         cwd=tmp_path,
     )
-    run = runs.RunFolder(trained_run)
+    run = run_folder.RunFolder(trained_run)
     metadata = keras_prelu.load_preset_metadata(preset)
     assert metadata.recipe == run.read_recipe()
     assert metadata.results == run.read_evaluation()
