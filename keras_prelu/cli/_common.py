@@ -71,6 +71,18 @@ def _is_tensorflow_environment_error(error):
     )
 
 
+def add_fc_units_argument(parser, *, default, help):
+    """`--fc-units FC1 FC2`: the widths of fc1 and fc2."""
+    parser.add_argument(
+        "--fc-units",
+        type=positive_int,
+        nargs=2,
+        metavar=("FC1", "FC2"),
+        default=default,
+        help=help,
+    )
+
+
 def positive_int(text):
     """An argparse type: an integer >= 1."""
     return _int_at_least(text, 1)

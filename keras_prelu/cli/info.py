@@ -3,6 +3,7 @@
 from keras_prelu.analysis.complexity import architecture_complexity
 from keras_prelu.analysis.complexity import format_complexity_table
 from keras_prelu.analysis.complexity import format_models_table
+from keras_prelu.cli._common import add_fc_units_argument
 from keras_prelu.cli._common import positive_float
 from keras_prelu.cli._common import positive_int
 from keras_prelu.cli._common import user_errors
@@ -30,11 +31,8 @@ def add_arguments(parser):
         help="side of the square input image (default 224)",
     )
     parser.add_argument("--activation", choices=ACTIVATIONS, default=ACTIVATIONS[0])
-    parser.add_argument(
-        "--fc-units",
-        type=positive_int,
-        nargs=2,
-        metavar=("FC1", "FC2"),
+    add_fc_units_argument(
+        parser,
         default=FC_UNITS,
         help=f"widths of fc1 and fc2 (default {FC_UNITS[0]} {FC_UNITS[1]}, the paper's)",
     )

@@ -8,6 +8,7 @@ from keras_prelu.analysis.studies.configs import ACTIVATIONS
 from keras_prelu.analysis.studies.configs import DEFAULT_OUT_DIR
 from keras_prelu.analysis.studies.configs import DEFAULT_RUNS_DIR
 from keras_prelu.analysis.studies.configs import STUDIES
+from keras_prelu.cli._common import add_fc_units_argument
 from keras_prelu.cli._common import non_negative_int
 from keras_prelu.cli._common import positive_int
 from keras_prelu.cli._common import user_errors
@@ -61,11 +62,8 @@ def add_arguments(parser):
         help=f"epochs of each run (default {defaults['init'].epochs} for init; the most for "
         f"activations, default {defaults['activations'].epochs}, the switch ends runs earlier)",
     )
-    parser.add_argument(
-        "--fc-units",
-        type=positive_int,
-        nargs=2,
-        metavar=("FC1", "FC2"),
+    add_fc_units_argument(
+        parser,
         default=None,
         help=f"widths of fc1 and fc2 (default {' '.join(map(str, defaults['init'].fc_units))})",
     )

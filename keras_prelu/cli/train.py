@@ -5,6 +5,7 @@ import dataclasses
 import types
 import typing
 
+from keras_prelu.cli._common import add_fc_units_argument
 from keras_prelu.cli._common import non_negative_int
 from keras_prelu.cli._common import positive_int
 from keras_prelu.cli._common import progress_verbosity
@@ -81,11 +82,8 @@ def add_arguments(parser):
         default=None,
         help=f"the model's activation (default {ACTIVATIONS[0]})",
     )
-    parser.add_argument(
-        "--fc-units",
-        type=positive_int,
-        nargs=2,
-        metavar=("FC1", "FC2"),
+    add_fc_units_argument(
+        parser,
         default=None,
         help="widths of fc1 and fc2",
     )

@@ -146,3 +146,5 @@ ARCHITECTURES = {
         ),
     )
 }
+
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "Architecture", "Stage", "conv_name"]

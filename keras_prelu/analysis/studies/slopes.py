@@ -18,8 +18,8 @@ import numpy as np
 from keras_prelu import data as data_lib
 from keras_prelu import paper
 from keras_prelu.analysis import plotting
+from keras_prelu.analysis.prelu_slopes import learned_slopes
 from keras_prelu.analysis.responses import mean_responses
-from keras_prelu.analysis.slopes import learned_slopes
 from keras_prelu.analysis.studies import activations as activations_study
 from keras_prelu.analysis.studies.results import write_json
 
