@@ -16,7 +16,11 @@ training steps.
     python benchmarks/prelu_overhead.py --backends jax --image-size 224 \
         --batch-size 32    # on a GPU: the paper's 224x224, 128 over 4 GPUs
     python benchmarks/prelu_overhead.py --backends tensorflow \
-        --dtype-policy mixed_bfloat16    # bfloat16 compute, float32 variables
+        --dtype-policies mixed_bfloat16    # bfloat16 compute, float32 variables
+
+By default one run measures float32 and mixed_bfloat16 (bfloat16 compute,
+float32 variables). Each ratio comes with its spread: the lowest and highest
+of the per-round ratios.
 
 The defaults (64x64, batch 8) run in minutes per backend on a CPU.
 """
@@ -40,6 +44,7 @@ from keras_prelu.zoo import ModelA  # noqa: E402
 
 VARIANTS = ("relu", "prelu", "prelu_shared", "keras_prelu")
 BACKENDS = ("tensorflow", "jax", "torch")
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def build(variant, image_size, jit_compile):
@@ -94,7 +99,7 @@ def time_steps(args):
         for model in models.values():  # compile and warm up
             model.train_on_batch(images, labels)
             model.train_on_batch(images, labels)
-        times = {v: [] for v in VARIANTS}
+        times = {v: [] for v in VARIANTS}  # per round
         for _ in range(args.rounds):
             for variant, model in models.items():
                 start = time.perf_counter()
@@ -102,7 +107,7 @@ def time_steps(args):
                     model.train_on_batch(images, labels)
                 times[variant].append((time.perf_counter() - start) / args.steps)
         mode = "xla" if jit_compile else "eager" if keras.backend.backend() == "torch" else "no_xla"
-        results[mode] = {v: statistics.median(t) for v, t in times.items()}
+        results[mode] = times
     return results
 
 
@@ -110,20 +115,18 @@ def run_child(backend, args, *options):
     """Runs this script on `backend` in a fresh process; returns its last line's JSON."""
     command = [sys.executable, __file__, "--image-size", str(args.image_size)]
     command += ["--batch-size", str(args.batch_size), "--rounds", str(args.rounds)]
-    command += ["--steps", str(args.steps), "--dtype-policy", args.dtype_policy, *options]
+    command += ["--steps", str(args.steps), "--dtype-policies", args.dtype_policy, *options]
     env = dict(os.environ, KERAS_BACKEND=backend)
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def measure_backend(backend, args):
-    """Step times per mode and variant, and peak memory per variant, on `backend`."""
-    return {
-        "times": run_child(backend, args, "--time-steps"),
-        "memory": {
-            v: run_child(backend, args, "--measure-memory", v)["peak_mib"] for v in VARIANTS
-        },
-    }
+    """Step times per mode, variant and round, and peak memory per variant, on `backend`."""
+    memory = {}
+    if not args.skip_memory:
+        memory = {v: run_child(backend, args, "--measure-memory", v)["peak_mib"] for v in VARIANTS}
+    return {"times": run_child(backend, args, "--time-steps"), "memory": memory}
 
 
 def accelerator_peak_bytes():
@@ -167,29 +170,40 @@ def print_table(results, args):
         "ratios to ReLU"
     )
     columns = [(b, mode) for b, result in results.items() for mode in result["times"]]
-    header = "".join(f" {f'{b} {mode}':>17}" for b, mode in columns)
-    print(f"{'variant':<14}{header}" + "".join(f" {f'{b} MiB':>15}" for b in results))
+    header = "".join(f" {f'{b} {mode}':>18}" for b, mode in columns)
+    memory_header = "".join(f" {f'{b} MiB':>15}" for b, r in results.items() if r["memory"])
+    print(f"{'variant':<14}{header}{memory_header}")
     for variant in VARIANTS:
         cells = ""
         for backend, mode in columns:
             times = results[backend]["times"][mode]
             if variant == "relu":
-                cells += f" {times['relu'] * 1e3:>14.1f}ms"
+                cells += f" {statistics.median(times['relu']) * 1e3:>16.1f}ms"
             else:
-                cells += f" {times[variant] / times['relu']:>17.3f}"
-        memory = "".join(f" {result['memory'][variant]:>15.0f}" for result in results.values())
+                ratios = [t / relu for t, relu in zip(times[variant], times["relu"])]
+                spread = f"({min(ratios):.2f}-{max(ratios):.2f})"
+                cells += f" {statistics.median(ratios):>5.3f} {spread:>11}"
+        memory = "".join(
+            f" {result['memory'][variant]:>15.0f}"
+            for result in results.values()
+            if result["memory"]
+        )
         print(f"{variant:<14}{cells}{memory}")
 
 
-def backends_argument(value):
-    backends = value.split(",")
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown or not backends:
-        raise argparse.ArgumentTypeError(
-            f"Argument `--backends` must be a comma-separated list of {BACKENDS}. "
-            f"Received: --backends={value}"
-        )
-    return backends
+def list_argument(option, accepted):
+    """An argparse type: a comma-separated list of `accepted` values for `option`."""
+
+    def parse(value):
+        values = value.split(",")
+        if not all(v in accepted for v in values):
+            raise argparse.ArgumentTypeError(
+                f"Argument `{option}` must be a comma-separated list of {accepted}. "
+                f"Received: {option}={value}"
+            )
+        return values
+
+    return parse
 
 
 def main():
@@ -199,20 +213,31 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument(
-        "--backends", type=backends_argument, default=list(BACKENDS), help="comma-separated"
+        "--backends",
+        type=list_argument("--backends", BACKENDS),
+        default=list(BACKENDS),
+        help="comma-separated",
     )
     parser.add_argument(
-        "--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32"
+        "--dtype-policies",
+        type=list_argument("--dtype-policies", POLICIES),
+        default=["float32", "mixed_bfloat16"],
+        help="comma-separated",
     )
+    parser.add_argument("--skip-memory", action="store_true", help="time the steps only")
     parser.add_argument("--time-steps", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure-memory", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    keras.config.set_dtype_policy(args.dtype_policy)
-    if args.measure_memory:
-        measure_memory(args)
-    elif args.time_steps:
-        sys.stdout.write(json.dumps(time_steps(args)) + "\n")
-    else:
+    if args.measure_memory or args.time_steps:
+        (args.dtype_policy,) = args.dtype_policies  # a child runs one policy
+        keras.config.set_dtype_policy(args.dtype_policy)
+        if args.measure_memory:
+            measure_memory(args)
+        else:
+            sys.stdout.write(json.dumps(time_steps(args)) + "\n")
+        return
+    for policy in args.dtype_policies:
+        args.dtype_policy = policy
         print_table({b: measure_backend(b, args) for b in args.backends}, args)
 
 

@@ -1,5 +1,6 @@
 """The notebooks of examples/ run top to bottom, on the bundled data, on both of the paths
-they offer: without a trained run, and with the main job's run in the working directory."""
+they offer: without a trained run, and with the main job's run in the working directory,
+on each Keras backend (the notebook's kernel inherits `KERAS_BACKEND`)."""
 
 import shutil
 from pathlib import Path
@@ -8,8 +9,9 @@ import nbclient
 import nbformat
 import pytest
 
-# Runs in the TensorFlow session only: the processes it starts choose their backend.
+# Runs in the TensorFlow session only: the kernels it starts choose their backend.
 pytestmark = pytest.mark.backend("tensorflow")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -32,8 +34,9 @@ def test_every_example_is_collected():
     assert {path.stem for path in NOTEBOOKS} == set(PATHS)
 
 
-def run_notebook(path, working_directory):
-    """Executes the notebook in `working_directory`; returns what its cells printed."""
+def run_notebook(path, working_directory, backend, monkeypatch):
+    """Executes the notebook in `working_directory` on `backend`; returns what it printed."""
+    monkeypatch.setenv("KERAS_BACKEND", backend)
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         notebook,
@@ -50,13 +53,15 @@ def run_notebook(path, working_directory):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_without_a_trained_run(path, tmp_path):
-    assert PATHS[path.stem][0] in run_notebook(path, tmp_path)
+def test_notebook_runs_without_a_trained_run(path, backend, tmp_path, monkeypatch):
+    assert PATHS[path.stem][0] in run_notebook(path, tmp_path, backend, monkeypatch)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_from_the_main_jobs_run(path, tmp_path, trained_run):
+def test_notebook_runs_from_the_main_jobs_run(path, backend, tmp_path, trained_run, monkeypatch):
     shutil.copytree(trained_run, tmp_path / "runs" / "model_14-digits")
-    assert PATHS[path.stem][1] in run_notebook(path, tmp_path)
+    assert PATHS[path.stem][1] in run_notebook(path, tmp_path, backend, monkeypatch)

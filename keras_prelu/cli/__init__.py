@@ -64,6 +64,7 @@ def _configure_logging(verbose):
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("keras_prelu").setLevel(logging.INFO)
+    _common.traceback_logger.setLevel(logging.INFO if verbose else logging.WARNING)
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
 

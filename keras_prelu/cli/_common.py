@@ -6,15 +6,21 @@ without importing Keras.
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
 
+from keras_prelu.errors import KerasPReLUError
+
 BACKENDS = ("tensorflow", "jax", "torch")
 
-# What a user's mistake or the environment raises: one line, never a traceback.
-# (FloatingPointError: `NonFiniteError`, a run that diverged.)
-_USER_ERRORS = (ValueError, OSError, ImportError, FloatingPointError)
+# What keras-prelu raises on purpose (a user's mistake, a run that diverged, a missing
+# extra) and the environment's errors: one line. Any other exception is a bug in
+# keras-prelu or below it and keeps its traceback.
+_USER_ERRORS = (KerasPReLUError, OSError)
+# Logs the traceback of a one-line error with `--verbose`.
+traceback_logger = logging.getLogger("keras_prelu.cli.traceback")
 # TensorFlow's errors of the environment: a file that vanished or cannot be read,
 # memory exhausted.
 _TENSORFLOW_ENVIRONMENT_ERRORS = (
@@ -45,9 +51,10 @@ def add_common_arguments(parser, *, takes_backend):
 
 @contextlib.contextmanager
 def user_errors(verb, interrupted=""):
-    """Turns the errors of a user's mistake or of the environment into one line and exit 1.
+    """Turns keras-prelu's errors and the environment's into one line and exit 1.
 
-    Ctrl-C exits 130 with one line, `interrupted` appended.
+    Their traceback is logged with `--verbose`; any other exception propagates
+    with its traceback. Ctrl-C exits 130 with one line, `interrupted` appended.
     """
     try:
         yield
@@ -57,6 +64,7 @@ def user_errors(verb, interrupted=""):
     except Exception as error:
         if not isinstance(error, _USER_ERRORS) and not _is_tensorflow_environment_error(error):
             raise
+        traceback_logger.info("The traceback of the error below:", exc_info=True)
         message = getattr(error, "command_line_message", None)  # options, not arguments
         message = " ".join(str(message or getattr(error, "message", None) or error).split())
         raise SystemExit(f"keras-prelu {verb}: error: {message}") from None

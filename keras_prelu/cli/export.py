@@ -37,6 +37,7 @@ def add_arguments(parser):
 
 def run(args, out):
     from keras_prelu import export
+    from keras_prelu.saving import atomic
 
     check_output(args.output, "export", "OUTPUT", folder=args.format in FOLDER_FORMATS)
     with user_errors("export"):
@@ -45,7 +46,8 @@ def run(args, out):
 
             save_preset(args.model, args.output, mean=args.mean)
         elif args.format == "keras":
-            export.serving_model(args.model, mean=args.mean).save(args.output)
+            serving = export.serving_model(args.model, mean=args.mean)
+            atomic.write_file(args.output, serving.save)
         elif args.format == "onnx":
             export.export_onnx(args.model, args.output, mean=args.mean)
         else:

@@ -11,6 +11,7 @@ from keras_prelu.cli._common import positive_int
 from keras_prelu.cli._common import progress_verbosity
 from keras_prelu.cli._common import user_errors
 from keras_prelu.data.names import DEFAULT_SOURCE
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.training.recipe import BUNDLED_RECIPE
 from keras_prelu.training.recipe import DEFAULT_MODEL
 from keras_prelu.training.recipe import FIELD_CHOICES
@@ -178,7 +179,7 @@ def _join_processes(args):
         if not wanted:
             return
         if keras.backend.backend() != "jax":
-            raise ValueError(
+            raise InvalidValueError(
                 "training on several processes uses keras.distribution and "
                 f"needs the JAX backend (the backend is "
                 f"{keras.backend.backend()!r}; tf.distribute's "
@@ -197,7 +198,7 @@ def _parse_bool(text):
         return True
     if value in ("false", "no", "0"):
         return False
-    raise ValueError(text)
+    raise InvalidValueError(text)
 
 
 def _recipe_value_parser(field):

@@ -5,6 +5,7 @@ import keras
 import ml_dtypes
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
 CHANNEL_WISE = "channel_wise"
@@ -18,7 +19,7 @@ def standardize_data_format(data_format):
     if data_format is None:
         return keras.config.image_data_format()
     if data_format not in DATA_FORMATS:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `data_format` must be one of {DATA_FORMATS} or None. "
             f"Received: data_format={data_format!r}"
         )
@@ -47,16 +48,21 @@ def _sum_to_shape(values, shape, as_matmul):
     """
     rank = len(values.shape)
     full_shape = (1,) * (rank - len(shape)) + tuple(shape)
+    summed_axes = [axis for axis, size in enumerate(full_shape) if size == 1]
+    if not summed_axes:
+        return values
     if not as_matmul:
-        axes = [axis for axis, size in enumerate(full_shape) if size == 1]
-        return ops.reshape(ops.sum(values, axis=axes), shape)
-    kept = [axis for axis, size in enumerate(full_shape) if size != 1]
-    split = kept[0] if kept else rank - 1
-    columns = math.prod(ops.shape(values)[split:])
-    matrix = ops.reshape(values, (-1, columns))
+        return ops.reshape(ops.sum(values, axis=summed_axes), shape)
+    # The leading summed axes, up to the first kept one, go to the product.
+    split = next((axis for axis in range(rank) if axis not in summed_axes), rank - 1)
+    trailing = ops.shape(values)[split:]
+    matrix = ops.reshape(values, (-1, math.prod(trailing)))
     ones = ops.ones((1, ops.shape(matrix)[0]), dtype=values.dtype)
-    summed = ops.reshape(ops.matmul(ones, matrix), (full_shape[split], -1))
-    return ops.reshape(ops.sum(summed, axis=1), shape)
+    summed = ops.reshape(ops.matmul(ones, matrix), trailing)
+    rest = [axis - split for axis in summed_axes if axis >= split]
+    if rest:
+        summed = ops.sum(summed, axis=rest)
+    return ops.reshape(summed, shape)
 
 
 @ops.custom_gradient
@@ -118,7 +124,11 @@ class PReLU(keras.layers.Layer):
 
     The slope `a_i` is learned, one per channel (`mode="channel_wise"`) or one
     for the whole layer (`mode="channel_shared"`). After a `Dense` layer the
-    units are the channels. The gradients are those of Eqn. 2-3, including at
+    units are the channels. `shared_axes`, as in `keras.layers.PReLU`, names
+    the axes that share a slope instead: `[1, 2]` on `(batch, height, width,
+    channels)` is channel-wise, every non-batch axis channel-shared, and any
+    other choice learns one slope per position of the axes not shared, with
+    the same gradients. The gradients are those of Eqn. 2-3, including at
     `y = 0`, where `df/dy = a` and `df/da = y`, as in the paper, Caffe and
     PyTorch. `a = 0` is ReLU and a small fixed `a` is Leaky ReLU.
 
@@ -131,11 +141,15 @@ class PReLU(keras.layers.Layer):
     Args:
         mode: `"channel_wise"` (one slope per channel, default) or
             `"channel_shared"` (one slope per layer).
+        shared_axes: instead of `mode`, the non-batch axes (an int or a list,
+            negative ones counted from the end) along which the slopes are
+            shared; the slopes then have `keras.layers.PReLU`'s shape, the
+            input shape without the batch axis and with 1 on the shared axes.
         alpha_initializer: initializer of the slopes. Defaults to 0.25.
         alpha_regularizer: optional regularizer of the slopes.
         alpha_constraint: optional constraint on the slopes.
         data_format: `"channels_last"` or `"channels_first"`: where the
-            channel axis is for inputs of rank 3 and more. Defaults to
+            channel axis is for inputs of rank 3 and more, with `mode`. Defaults to
             `keras.config.image_data_format()`.
         **kwargs: base layer keyword arguments, such as `name` and `dtype`.
 
@@ -153,17 +167,30 @@ class PReLU(keras.layers.Layer):
 
     def __init__(
         self,
-        mode=CHANNEL_WISE,
+        mode=None,
         alpha_initializer=None,
         alpha_regularizer=None,
         alpha_constraint=None,
         data_format=None,
+        shared_axes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if mode not in MODES:
-            raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
+        if shared_axes is None:
+            mode = CHANNEL_WISE if mode is None else mode
+            if mode not in MODES:
+                raise InvalidValueError(
+                    f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
+                )
+        elif mode is not None:
+            raise InvalidValueError(
+                "Pass `mode` or `shared_axes`, not both. "
+                f"Received: mode={mode!r}, shared_axes={shared_axes!r}"
+            )
+        elif isinstance(shared_axes, int):
+            shared_axes = [shared_axes]
         self.mode = mode
+        self.shared_axes = None if shared_axes is None else list(shared_axes)
         if alpha_initializer is None:
             alpha_initializer = keras.initializers.Constant(INITIAL_SLOPE)
         self.alpha_initializer = keras.initializers.get(alpha_initializer)
@@ -177,18 +204,45 @@ class PReLU(keras.layers.Layer):
             return 1
         return -1
 
+    def _shared_axes_shape(self, input_shape):
+        """The slopes' shape for `shared_axes`: 1 on the shared axes."""
+        rank = len(input_shape)
+        axes = range(1, rank)
+        accepted = [*axes, *(axis - rank for axis in axes)]
+        if not all(axis in accepted for axis in self.shared_axes):
+            raise InvalidValueError(
+                f"Argument `shared_axes` must name non-batch axes of inputs of rank {rank}: "
+                f"{list(axes)} or {[axis - rank for axis in axes]}. "
+                f"Received: shared_axes={self.shared_axes!r}"
+            )
+        shared = {axis % rank for axis in self.shared_axes}
+        kept = {axis: input_shape[axis] for axis in axes if axis not in shared}
+        unknown = [axis for axis, size in kept.items() if size is None]
+        if unknown:
+            raise InvalidValueError(
+                f"PReLU's slopes need a known size on every axis not in `shared_axes`; "
+                f"share axes {unknown} too or give their size. Received: "
+                f"input_shape={input_shape}, shared_axes={self.shared_axes!r}"
+            )
+        self.input_spec = keras.layers.InputSpec(ndim=rank, axes=kept)
+        return tuple(kept.get(axis, 1) for axis in axes)
+
     def build(self, input_shape):
         rank = len(input_shape)
         if rank < 2:
-            raise ValueError(
+            raise InvalidValueError(
                 "PReLU expects inputs of rank >= 2 (batch, ..., channels). "
                 f"Received: input_shape={input_shape}"
             )
+        if self.shared_axes is not None:
+            self._add_alpha(self._shared_axes_shape(input_shape))
+            self._alpha_broadcast_shape = self.alpha.shape
+            return
         channel_axis = self._channel_axis(rank)
         channels = input_shape[channel_axis]
         if self.mode == CHANNEL_WISE:
             if channels is None:
-                raise ValueError(
+                raise InvalidValueError(
                     "A channel-wise PReLU needs a known channel dimension "
                     f"(axis {channel_axis} for data_format="
                     f"{self.data_format!r}); use mode='channel_shared' or give the channel "
@@ -198,8 +252,16 @@ class PReLU(keras.layers.Layer):
             self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={channel_axis: channels})
         else:
             alpha_shape = (1,)
+        self._add_alpha(alpha_shape)
+        # For channels_first inputs the slopes broadcast over the axes that
+        # follow the channel axis.
+        self._alpha_broadcast_shape = alpha_shape
+        if channel_axis == 1 and self.mode == CHANNEL_WISE:
+            self._alpha_broadcast_shape = alpha_shape + (1,) * (rank - 2)
+
+    def _add_alpha(self, shape):
         self.alpha = self.add_weight(
-            shape=alpha_shape,
+            shape=shape,
             name="alpha",
             initializer=self.alpha_initializer,
             regularizer=self.alpha_regularizer,
@@ -207,11 +269,6 @@ class PReLU(keras.layers.Layer):
             dtype=self.variable_dtype,
             autocast=False,  # `prelu` casts; the slope gradient stays float32
         )
-        # For channels_first inputs the slopes broadcast over the axes that
-        # follow the channel axis.
-        self._alpha_broadcast_shape = alpha_shape
-        if channel_axis == 1 and self.mode == CHANNEL_WISE:
-            self._alpha_broadcast_shape = alpha_shape + (1,) * (rank - 2)
 
     def call(self, inputs):
         return prelu(inputs, ops.reshape(self.alpha, self._alpha_broadcast_shape))
@@ -228,6 +285,7 @@ class PReLU(keras.layers.Layer):
                 "alpha_regularizer": keras.regularizers.serialize(self.alpha_regularizer),
                 "alpha_constraint": keras.constraints.serialize(self.alpha_constraint),
                 "data_format": self.data_format,
+                "shared_axes": self.shared_axes,
             }
         )
         return config

@@ -10,6 +10,8 @@ import math
 import re
 import typing
 
+from keras_prelu.errors import InvalidValueError
+
 # The accepted names of the recipe's choices, here so that every module that
 # takes them (and the command's first stage, which imports no Keras) reads one list.
 # The learning-rate switch's `mode`: an error or loss falls ("min"), an accuracy rises.
@@ -34,7 +36,9 @@ class Rule:
     def check(self, name, value, *, kind="Argument"):
         """Returns `value`; raises `ValueError` in Keras' words if it breaks the rule."""
         if not self.test(value):
-            raise ValueError(f"{kind} `{name}` must be {self.accepted}. Received: {name}={value!r}")
+            raise InvalidValueError(
+                f"{kind} `{name}` must be {self.accepted}. Received: {name}={value!r}"
+            )
         return value
 
 

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.training.checks import STRATEGIES
 
 
@@ -29,7 +30,9 @@ def get_strategy(name="auto"):
         name: one of `"auto"`, `"mirrored"`, `"none"`.
     """
     if name not in STRATEGIES:
-        raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
+        raise InvalidValueError(
+            f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}"
+        )
     import tensorflow as tf
 
     if name == "none":
@@ -38,7 +41,7 @@ def get_strategy(name="auto"):
     if name == "mirrored" and backend != "tensorflow":
         # Keras has no keras.distribution on PyTorch: it trains on one device.
         other = "the JAX backend's keras.distribution" if backend == "torch" else "strategy='auto'"
-        raise ValueError(
+        raise InvalidValueError(
             "strategy='mirrored' is tf.distribute and needs the TensorFlow "
             f"backend; the Keras backend is {backend!r}. For several devices use "
             f"{other}; for one, strategy='none'."

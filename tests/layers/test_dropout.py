@@ -3,6 +3,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from keras.src import testing
 
 from keras_prelu.layers.dropout import Dropout
 from tests.helpers.arrays import to_numpy
@@ -149,3 +150,22 @@ def test_jax_data_parallel_dropout_is_global_batch_dropout():
         )
     )
     assert difference < 1e-6
+
+
+class DropoutOnKerasHarness(testing.TestCase):
+    """Keras' own layer checks, with the arguments of Keras' own Dropout test."""
+
+    def test_layer(self):
+        self.run_layer_test(
+            Dropout,
+            init_kwargs={"rate": 0.2},
+            input_shape=(2, 3),
+            call_kwargs={"training": True},
+            expected_output_shape=(2, 3),
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=1,
+            expected_num_losses=0,
+            supports_masking=True,
+            assert_built_after_instantiation=True,
+        )

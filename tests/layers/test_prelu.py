@@ -2,7 +2,9 @@ import keras
 import ml_dtypes
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
+from keras.src import testing
 
 from keras_prelu import PReLU
 from keras_prelu.layers.prelu import _sum_to_shape
@@ -249,3 +251,91 @@ def test_config_and_saved_model_round_trip(tmp_path):
     y = random_input((2, 3, 5, 9))
     assert isinstance(loaded.layers[1], PReLU)
     np.testing.assert_array_equal(loaded.predict(y, verbose=0), model.predict(y, verbose=0))
+
+
+class PReLUOnKerasHarness(testing.TestCase):
+    """Keras' own layer checks: config, serialization, training, mixed precision, masking."""
+
+    @parameterized.named_parameters(
+        ("channel_wise", {}, (2, 5, 4, 3)),
+        ("channel_shared", {"mode": "channel_shared"}, (2, 5, 4, 3)),
+        ("channels_first", {"data_format": "channels_first"}, (2, 3, 5, 4)),
+        ("dense_units", {}, (3, 6)),
+        ("shared_axes", {"shared_axes": [1, 2]}, (2, 5, 4, 3)),
+    )
+    def test_layer(self, init_kwargs, input_shape):
+        self.run_layer_test(
+            PReLU,
+            init_kwargs=init_kwargs,
+            input_shape=input_shape,
+            expected_output_shape=input_shape,
+            expected_num_trainable_weights=1,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=True,
+        )
+
+
+def shared_axes_reference(y, a, shared_axes):
+    """Eqn. 1-3 in NumPy for slopes `a` shared along `shared_axes` (upstream g = 1)."""
+    f, df_dy, df_da = reference_prelu(y, a)
+    return f, df_dy, df_da.sum(axis=(0, *shared_axes), keepdims=True)[0]
+
+
+@pytest.mark.parametrize(
+    "shared_axes, alpha_shape",
+    [
+        ([1, 2], (1, 1, 3)),  # channel-wise on (batch, height, width, channels)
+        ([-3, -2], (1, 1, 3)),  # the same, counted from the end
+        ([1, 2, 3], (1, 1, 1)),  # channel-shared
+        ([], (6, 5, 3)),  # keras.layers.PReLU's default: one slope per position
+        (1, (1, 5, 3)),  # one slope per column and channel
+        ([2, 3], (6, 1, 1)),  # one slope per row
+    ],
+)
+def test_shared_axes_follow_keras_shapes_and_the_papers_gradient(shared_axes, alpha_shape):
+    shape = (2, 6, 5, 3)
+    y = random_input(shape)
+    layer = PReLU(shared_axes=shared_axes)
+    layer.build(shape)
+    assert tuple(layer.alpha.shape) == alpha_shape
+    slopes = np.random.default_rng(5).uniform(-0.5, 1.5, alpha_shape).astype("float32")
+    layer.alpha.assign(slopes)
+    upstream = np.ones(shape, "float32")
+
+    axes = [i for i in range(1, 4) if alpha_shape[i - 1] == 1]
+    f, df_dy, df_da = shared_axes_reference(y, slopes[None], axes)
+    grad_y, (grad_a,) = layer_gradients(layer, y, upstream)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(y)), f, rtol=1e-6)
+    np.testing.assert_allclose(grad_y, df_dy, rtol=1e-6)  # a at y = 0
+    np.testing.assert_allclose(grad_a, df_da, rtol=1e-5, atol=1e-5)
+
+
+def test_shared_axes_match_the_modes():
+    y = random_input((2, 6, 5, 3))
+    pairs = [
+        (PReLU(shared_axes=[1, 2]), PReLU()),
+        (PReLU(shared_axes=[1, 2, 3]), PReLU(mode="channel_shared")),
+    ]
+    for by_axes, by_mode in pairs:
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(by_axes(y)), ops.convert_to_numpy(by_mode(y))
+        )
+
+
+def test_shared_axes_errors_name_the_argument():
+    with pytest.raises(
+        ValueError,
+        match=r"^Argument `shared_axes` must name non-batch axes of inputs of rank 4: "
+        r"\[1, 2, 3\] or \[-3, -2, -1\]\. Received: shared_axes=\[0, 1\]$",
+    ):
+        PReLU(shared_axes=[0, 1]).build((None, 6, 5, 3))
+    with pytest.raises(ValueError, match=r"Received: shared_axes=\[4\]$"):
+        PReLU(shared_axes=4).build((None, 6, 5, 3))
+    with pytest.raises(ValueError, match=r"^Pass `mode` or `shared_axes`, not both"):
+        PReLU(mode="channel_shared", shared_axes=[1, 2])
+    with pytest.raises(ValueError, match=r"known size .* share axes \[1, 2\] too"):
+        PReLU(shared_axes=[3]).build((None, None, None, 3))
+    # Shared axes may be of any size.
+    PReLU(shared_axes=[1, 2]).build((None, None, None, 3))

@@ -4,7 +4,9 @@ from fractions import Fraction
 import keras
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
+from keras.src import testing
 
 from keras_prelu import SpatialPyramidPooling
 from keras_prelu.layers.spatial_pyramid_pooling import bin_edges
@@ -177,3 +179,56 @@ def test_exports_with_symbolic_height_and_width_on_jax():
         x = np.random.default_rng(height).normal(size=(2, height, width, 3)).astype("float32")
         expected = reference_spp(ops.convert_to_numpy(conv_part(x)), (6, 3, 2, 1))
         np.testing.assert_allclose(np.asarray(exported.call(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["max", "average"])
+@pytest.mark.parametrize(
+    "shape, data_format",
+    [
+        ((2, 0, 5, 3), "channels_last"),
+        ((2, 5, 0, 3), "channels_last"),
+        ((2, 3, 0, 5), "channels_first"),
+    ],
+)
+def test_a_map_of_height_or_width_0_is_refused_in_one_line(shape, data_format, pooling):
+    # Its bins would pool nothing: a max of -inf, an average of NaN.
+    layer = SpatialPyramidPooling((2, 1), pooling=pooling, data_format=data_format)
+    with pytest.raises(
+        ValueError, match=r"height and width >= 1\. Received: inputs of shape"
+    ) as caught:
+        layer(np.ones(shape, "float32"))
+    # Keras frames an error raised in `call` with the call's arguments; ours is one line.
+    (line,) = [line for line in str(caught.value).splitlines() if "height and width" in line]
+    assert len(line) < 500 and str(shape) in line
+    with pytest.raises(ValueError, match=r"height and width >= 1"):
+        SpatialPyramidPooling((2, 1), data_format=data_format)(keras.Input(shape[1:]))
+
+
+class SpatialPyramidPoolingOnKerasHarness(testing.TestCase):
+    """Keras' own layer checks: config, serialization, training, mixed precision.
+
+    No masking: a mask over positions has no meaning once they are pooled into bins.
+    """
+
+    @parameterized.named_parameters(
+        ("max", {"levels": (3, 2, 1)}, (2, 9, 7, 3), (2, 3 * 14)),
+        ("average", {"levels": (2, 1), "pooling": "average"}, (2, 5, 6, 4), (2, 4 * 5)),
+        (
+            "channels_first",
+            {"levels": (2,), "data_format": "channels_first"},
+            (2, 4, 5, 5),
+            (2, 16),
+        ),
+    )
+    def test_layer(self, init_kwargs, input_shape, output_shape):
+        self.run_layer_test(
+            SpatialPyramidPooling,
+            init_kwargs=init_kwargs,
+            input_shape=input_shape,
+            expected_output_shape=output_shape,
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )

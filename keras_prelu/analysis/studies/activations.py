@@ -30,6 +30,7 @@ from keras_prelu.analysis.studies.configs import REFERENCE
 from keras_prelu.analysis.studies.configs import ActivationsConfig
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
+from keras_prelu.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     config = ActivationsConfig() if config is None else config
 
     if REFERENCE not in config.activations:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `activations` must include {REFERENCE!r}, the reference of the "
             f"differences. Received: activations={config.activations!r}"
         )
