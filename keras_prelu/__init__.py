@@ -8,9 +8,9 @@ optimizer and the metrics), so that `keras.saving.load_model` finds them; it
 does not import TensorFlow on the JAX and PyTorch backends.
 """
 
-import keras_prelu_command as _keras_prelu_command
 from keras_prelu import training as training
 from keras_prelu import zoo as zoo
+from keras_prelu._version import __version__
 from keras_prelu.convert import to_prelu
 from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers import Dropout
@@ -19,8 +19,6 @@ from keras_prelu.layers import SpatialPyramidPooling
 from keras_prelu.presets import from_preset
 from keras_prelu.presets import load_preset_metadata
 from keras_prelu.presets import save_preset
-
-__version__ = _keras_prelu_command.version()
 
 __all__ = [
     "Dropout",

@@ -350,3 +350,6 @@ def _kernel_fans(layer, slope):
         return [("kernel", in_channels * taps, slope)]
     # Dense (in, out) and convolutions (*k, in / groups, out).
     return [("kernel", math.prod(layer.kernel.shape[:-1]), slope)]
+
+
+__all__ = ["to_prelu"]

@@ -57,6 +57,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu._version import __version__
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import MissingDependencyError
 from keras_prelu.evaluation.trained import ANY_SIZE
@@ -355,8 +356,6 @@ def _subtracted_mean(trained, mean):
 
 def _serving(trained, mean, class_names=None):
     """`(serving model, metadata)` of a `Trained` with the mean it subtracts."""
-    from keras_prelu import __version__
-
     mean = _subtracted_mean(trained, mean)
     class_names = list((trained.class_names or ()) if class_names is None else class_names)
     classes = int(trained.model.output.shape[-1])

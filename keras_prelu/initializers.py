@@ -75,3 +75,6 @@ class PReLUHeNormal(keras.initializers.VarianceScaling):
     def get_config(self):
         seed = super().get_config()["seed"]
         return {"slope": self.slope, "mode": self.mode, "seed": seed}
+
+
+__all__ = ["PReLUHeNormal"]

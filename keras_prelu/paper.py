@@ -60,28 +60,26 @@ TEN_VIEW_SCALE = 256
 DENSE_SCALES = (224, 256, 384, 480, 640)
 # The window of dense testing on the last conv map of models A, B, C (Sec. 4).
 DENSE_WINDOW = 14
+# The ways of testing: a centre crop, 10 views (Sec. 3), dense multi-scale (Sec. 4).
+TEST_VIEWS = ("center", "ten", "dense")
 
 # === Results to compare with ===
 
 # Table 1: learned slopes of the 14-layer model, `{layer: (channel-shared,
-# channel-wise mean)}`, and the range of both columns over stages 2 and 3.
+# channel-wise mean)}`.
 TABLE_1 = {
     "conv1": (0.681, 0.596),
     "fc1": (0.063, 0.074),
     "fc2": (0.031, 0.075),
 }
-TABLE_1_RANGES = {"conv2_x": (0.10, 0.56), "conv3_x": (0.008, 0.21)}
 # Table 2: top-1 / top-5 error (%) of the 14-layer model on ImageNet, 10-view,
-# 75 epochs, by activation; and Xavier's initialization of the ReLU model.
+# 75 epochs, by activation.
 TABLE_2 = {
     "relu": (33.82, 13.34),
     "leaky_relu": (33.80, 13.56),
     "prelu_shared": (32.71, 12.87),
     "prelu": (32.64, 12.75),
 }
-TABLE_2_XAVIER_RELU = (33.90, 13.44)
-# Sec. 2.2: the 30-layer ReLU model's top-1 / top-5 error with He's init.
-MODEL_30_ERROR = (38.56, 16.59)
 # Table 5 (10-view) and Table 6 (dense multi-scale): top-1 / top-5 error (%).
 TABLE_5 = {
     "model_a/relu": (26.48, 8.59),
@@ -97,3 +95,32 @@ TABLE_6 = {
 }
 # Table 3: complexity of each model per 224x224 image, in units of 1e10.
 TABLE_3_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 5.30}
+
+__all__ = [
+    "BATCH_SIZE",
+    "CROP_SIZE",
+    "DENSE_SCALES",
+    "DENSE_WINDOW",
+    "DROPOUT_RATE",
+    "EPOCHS",
+    "FC_STDDEVS",
+    "FC_UNITS",
+    "INITIAL_SLOPE",
+    "LARGE_MODEL_LEVELS",
+    "LEAKY_SLOPE",
+    "LEARNING_RATE",
+    "LEARNING_RATE_FACTOR",
+    "MIN_LEARNING_RATE",
+    "MOMENTUM",
+    "PCA_STD",
+    "SCALE_RANGE",
+    "SMALL_MODEL_LEVELS",
+    "TABLE_1",
+    "TABLE_2",
+    "TABLE_3_COMPLEXITY",
+    "TABLE_5",
+    "TABLE_6",
+    "TEN_VIEW_SCALE",
+    "TEST_VIEWS",
+    "WEIGHT_DECAY",
+]

@@ -37,6 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu._version import __version__
 from keras_prelu.errors import InvalidValueError
 
 CONFIG_FILE = "config.json"
@@ -152,7 +153,7 @@ def save_preset(model, preset, *, class_names=None, mean=None, overwrite=False):
         recipe=trained.recipe,
         results=trained.results,
         keras_version=keras.__version__,
-        keras_prelu_version=_version(),
+        keras_prelu_version=__version__,
         parameter_count=trained.model.count_params(),
         date_saved=datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
     )
@@ -291,9 +292,3 @@ def checked_mean(mean):
 
 def _num_outputs(model):
     return int(model.output.shape[-1])
-
-
-def _version():
-    from keras_prelu import __version__
-
-    return __version__

@@ -1,88 +1,42 @@
-"""The first stage of the `keras-prelu` command: it imports neither Keras nor `keras_prelu`.
+"""The first stage of the `keras-prelu` command: it answers without importing Keras when it can.
 
 Importing `keras_prelu` imports Keras, and Keras fixes its backend (and
-TensorFlow its C++ logging) when first imported. So this stage answers
-`keras-prelu --help` and `--version` by itself, reads `--backend` and
-`--verbose` wherever they are on the command line, sets `KERAS_BACKEND` and
-`TF_CPP_MIN_LOG_LEVEL`, imports the library with TensorFlow's C++ start-up lines
-hidden (unless `--verbose`), and hands the whole command line to
-`keras_prelu.cli.main`, which parses it again with every verb's options (the
-two-stage parsing of timm's `train.py` with `--config`).
+TensorFlow its C++ logging) when first imported. So this stage builds the
+command's parser (`keras_prelu.cli.build_parser`, whose modules import no Keras)
+without running the `__init__` of `keras_prelu`'s packages, and parses the
+command line: `--help`, `--version`, a usage error and the verbs that need no
+Keras (`info`) are answered there. For the others it sets `KERAS_BACKEND` and
+`TF_CPP_MIN_LOG_LEVEL` from `--backend` and `--verbose`, imports the library with
+TensorFlow's C++ start-up lines hidden (unless `--verbose`), and hands the whole
+command line to `keras_prelu.cli.main` (the two-stage parsing of timm's
+`train.py` with `--config`).
 """
 
-import argparse
 import contextlib
+import importlib
 import importlib.util
 import os
 import sys
 import tempfile
-from importlib import metadata
+import types
+from pathlib import Path
 
-PROG = "keras-prelu"
-DESCRIPTION = "PReLU networks of He et al. (ICCV 2015) for Keras 3."
+# The backends `--backend` offers, each with the extra that installs it.
 BACKENDS = ("tensorflow", "jax", "torch")
-# Each verb: its line in `keras-prelu --help`, and whether it takes `--backend`.
-VERBS = {
-    "info": ("parameters and multiply-adds of zoo models, per layer, from shapes", False),
-    "reproduce": (
-        "the paper's findings (Fig. 3, Table 2, Table 1 / Fig. 2) at CPU scale",
-        False,
-    ),
-    "train": ("train a zoo model with the paper's recipe (resumes a run)", True),
-    "evaluate": ("top-1/top-5 error of trained models: centre, 10-view, dense", True),
-    "export": (
-        "export a trained model: SavedModel, ONNX, .keras or a preset, with its mean",
-        True,
-    ),
-}
 # TensorFlow's C++ log lines shown without `--verbose`: none (3 hides INFO,
 # WARNING and ERROR lines such as "failed call to cuInit" on a CPU machine).
 QUIET_TF_CPP_MIN_LOG_LEVEL = "3"
 
 
-def version():
-    """The installed distribution's version, read without importing the package."""
-    try:
-        return metadata.version("keras-prelu")
-    except metadata.PackageNotFoundError:  # a source tree that is not installed
-        return "0+unknown"
-
-
-def command_parser(*, verb_help=True):
-    """The parser of `keras-prelu` with each verb's `--verbose` and `--backend` only.
-
-    Returns the parser and `{verb: its subparser}`, to which `keras_prelu.cli`
-    adds the verbs' other options. Without `verb_help`, `keras-prelu VERB --help`
-    is left to the second stage.
-    """
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=version())
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    subparsers = {}
-    for name, (help_line, takes_backend) in VERBS.items():
-        verb = verbs.add_parser(name, help=help_line, add_help=verb_help)
-        verb.add_argument(
-            "--verbose",
-            action="store_true",
-            help="also show the INFO lines of keras-prelu's libraries (TensorFlow, JAX, "
-            "tf2onnx) and TensorFlow's C++ log",
-        )
-        if takes_backend:
-            verb.add_argument(
-                "--backend",
-                choices=BACKENDS,
-                default=None,
-                help="the Keras backend (default: KERAS_BACKEND's, else tensorflow)",
-            )
-        subparsers[name] = verb
-    return parser, subparsers
-
-
 def main(argv=None):
     """`keras-prelu`: the backend and the logging set, then `keras_prelu.cli.main`."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, _ = command_parser(verb_help=False)
-    options, _ = parser.parse_known_args(argv)  # answers --help, --version, a bad verb
+    with _package_inits_skipped():
+        cli = importlib.import_module("keras_prelu.cli")
+        parser = cli.build_parser()
+        options = parser.parse_args(argv)  # answers --help, --version, a usage error
+        if not cli.VERBS[options.verb].NEEDS_KERAS:
+            return cli.main(argv)
     if getattr(options, "backend", None) is not None:
         os.environ["KERAS_BACKEND"] = options.backend
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -102,6 +56,36 @@ def main(argv=None):
             if "tensorflow" in sys.modules:  # its devices start now, not in a verb's output
                 sys.modules["tensorflow"].config.list_physical_devices()
     return cli.main(argv)
+
+
+@contextlib.contextmanager
+def _package_inits_skipped():
+    """Meanwhile, `keras_prelu`'s modules import without their packages' `__init__`.
+
+    Those `__init__`s import Keras (`import keras_prelu` registers every class a
+    saved model can name); the modules of the command's parser and what they
+    import (the paper's numbers, the architectures, the recipe...) do not. Each
+    package is an empty module meanwhile, except `keras_prelu.cli`; everything of
+    `keras_prelu` imported meanwhile is forgotten after, so that the library is
+    then imported whole. When the library is imported already, it is used as is.
+    """
+    if "keras_prelu" in sys.modules:
+        yield
+        return
+    root = Path(importlib.util.find_spec("keras_prelu").origin).parent
+    for init in sorted(root.rglob("__init__.py")):
+        package = init.parent
+        if package == root / "cli":
+            continue
+        name = ".".join(("keras_prelu", *package.relative_to(root).parts))
+        module = types.ModuleType(name)
+        module.__path__ = [str(package)]
+        sys.modules[name] = module
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == "keras_prelu"]:
+            del sys.modules[name]
 
 
 @contextlib.contextmanager

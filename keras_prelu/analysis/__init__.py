@@ -17,25 +17,27 @@
 
 from keras_prelu.analysis.complexity import LayerComplexity
 from keras_prelu.analysis.complexity import architecture_complexity
+from keras_prelu.analysis.complexity import format_complexity_table
+from keras_prelu.analysis.complexity import format_models_table
 from keras_prelu.analysis.complexity import layer_complexity
 from keras_prelu.analysis.complexity import model_complexity
 from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.gradients import GradientRecord
 from keras_prelu.analysis.gradients import gradients
 from keras_prelu.analysis.gradients import value_and_gradients
+from keras_prelu.analysis.plotting import plot_mean_responses
+from keras_prelu.analysis.plotting import plot_signal
+from keras_prelu.analysis.prelu_slopes import SlopeRow
+from keras_prelu.analysis.prelu_slopes import format_slope_table
+from keras_prelu.analysis.prelu_slopes import learned_slopes
 from keras_prelu.analysis.responses import ResponseRow
 from keras_prelu.analysis.responses import activation_layers
 from keras_prelu.analysis.responses import mean_responses
-from keras_prelu.analysis.responses import plot_mean_responses
 from keras_prelu.analysis.signal import SignalRow
 from keras_prelu.analysis.signal import format_signal_table
-from keras_prelu.analysis.signal import plot_signal
 from keras_prelu.analysis.signal import random_projection_loss
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.signal import weight_layers
-from keras_prelu.analysis.slopes import SlopeRow
-from keras_prelu.analysis.slopes import format_slope_table
-from keras_prelu.analysis.slopes import learned_slopes
 from keras_prelu.analysis.statistics import PairedDifference
 from keras_prelu.analysis.statistics import paired_difference
 
@@ -49,6 +51,8 @@ __all__ = [
     "SlopeRow",
     "activation_layers",
     "architecture_complexity",
+    "format_complexity_table",
+    "format_models_table",
     "format_signal_table",
     "format_slope_table",
     "gradients",

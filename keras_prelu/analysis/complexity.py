@@ -8,13 +8,11 @@ activations, pooling and biases are negligible beside them and not counted.
 import dataclasses
 import math
 
-import keras
-
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import FC_UNITS
+from keras_prelu.zoo.architectures import ACTIVATIONS
 from keras_prelu.zoo.architectures import ARCHITECTURES
-from keras_prelu.zoo.prelu_net import ACTIVATIONS
-from keras_prelu.zoo.prelu_net import conv_name
+from keras_prelu.zoo.architectures import conv_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +32,8 @@ def _multiply_adds(layer):
     Convolution: `h_out * w_out * k_h * k_w * c_in * c_out / groups`.
     Dense: `units_in * units_out` for each position of its input.
     """
+    import keras  # counting from an architecture (`info`) needs no Keras
+
     if isinstance(layer, keras.layers.Conv2D):
         kernel = layer.kernel.shape  # (k_h, k_w, c_in / groups, c_out)
         spatial = layer.output.shape[1:-1]
@@ -54,6 +54,8 @@ def layer_complexity(model):
     Raises:
         ValueError: when the model's input size is not fully known.
     """
+    import keras
+
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:
         raise InvalidValueError(
@@ -158,3 +160,29 @@ def architecture_complexity(
         features = width
     add("predictions", "Activation", (num_classes,))
     return rows
+
+
+def format_complexity_table(rows, name, image_size):
+    """`rows` of one model as a table: each layer, the total and a summary line."""
+    lines = [f"{'layer':<12} {'output':>16} {'params':>14} {'multiply-adds':>16}"]
+    for row in rows:
+        shape = "x".join(str(d) for d in row.output_shape)
+        lines.append(f"{row.name:<12} {shape:>16} {row.params:>14,} {row.multiply_adds:>16,}")
+    params = sum(row.params for row in rows)
+    madds = sum(row.multiply_adds for row in rows)
+    lines.append(f"{'total':<12} {'':>16} {params:>14,} {madds:>16,}")
+    lines.append(
+        f"{name}: {params / 1e6:.2f}M parameters, {madds / 1e9:.2f}G multiply-adds per "
+        f"{image_size}x{image_size} image"
+    )
+    return "\n".join(lines)
+
+
+def format_models_table(rows_by_model):
+    """`{model name: its rows}` as one line per model: parameters and multiply-adds."""
+    lines = [f"{'model':<10} {'params':>14} {'multiply-adds':>18}"]
+    for name, rows in rows_by_model.items():
+        params = sum(row.params for row in rows)
+        madds = sum(row.multiply_adds for row in rows)
+        lines.append(f"{name:<10} {params:>14,} {madds:>18,}")
+    return "\n".join(lines)

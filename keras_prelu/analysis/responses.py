@@ -11,8 +11,6 @@ import keras
 import numpy as np
 
 from keras_prelu import _compat
-from keras_prelu.analysis.signal import _pyplot
-from keras_prelu.analysis.signal import save_figure
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import PReLU
 
@@ -101,33 +99,3 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
         ResponseRow(layer.name, float(m[0]), float(m[1]), float(m[2]))
         for layer, m in zip(chosen, means)
     ]
-
-
-def plot_mean_responses(curves, path, *, title=None):
-    """One line per model of the mean response per activation layer (a PNG).
-
-    Args:
-        curves: `{label: rows of mean_responses}` (or `{label: {layer:
-            mean}}`), e.g. one per activation.
-        path: the PNG file to write.
-
-    Returns:
-        `path`, or None when matplotlib is not installed.
-    """
-    plt = _pyplot()
-    if plt is None:
-        return None
-    figure, axes = plt.subplots(figsize=(7, 3.5))
-    names = None
-    for label, rows in curves.items():
-        if isinstance(rows, dict):
-            pairs = list(rows.items())
-        else:
-            pairs = [(row.name, row.mean) for row in rows]
-        names = names or [name for name, _ in pairs]
-        axes.plot(range(len(pairs)), [value for _, value in pairs], ".-", label=label)
-    axes.set_xticks(range(len(names)), names, rotation=60, fontsize="small")
-    axes.set(ylabel="mean response", title=title or "mean response per layer")
-    axes.axhline(0.0, color="gray", linewidth=0.5)
-    axes.legend(fontsize="small")
-    return save_figure(figure, path)

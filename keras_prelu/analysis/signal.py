@@ -13,7 +13,8 @@ batch of inputs:
   He's fan-out rule (Eqn 16) keeps it constant, Xavier's shrinks it.
 
 `signal_propagation` returns one `SignalRow` per weight layer;
-`format_signal_table` prints them, `plot_signal` draws them on a log scale.
+`format_signal_table` prints them, `keras_prelu.analysis.plotting.plot_signal` draws
+them on a log scale.
 """
 
 import dataclasses
@@ -26,7 +27,6 @@ from keras import ops
 from keras_prelu import _compat
 from keras_prelu.analysis.gradients import gradients
 from keras_prelu.errors import InvalidValueError
-from keras_prelu.saving import atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,60 +209,3 @@ def format_signal_table(rows):
             f"{backward:>10}"
         )
     return "\n".join(lines)
-
-
-def plot_signal(curves, path, *, title=None):
-    """Plots forward and backward variances over depth, log scale, as a PNG.
-
-    Args:
-        curves: `{label: rows of signal_propagation}`, e.g. one per
-            initialization.
-        path: the PNG file to write.
-        title: the figure's title.
-
-    Returns:
-        `path`, or None when matplotlib is not installed.
-    """
-    plt = _pyplot()
-    if plt is None:
-        return None
-    figure, (forward, backward) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for label, rows in curves.items():
-        depth = np.arange(1, len(rows) + 1)
-        forward.semilogy(depth, [r.forward_variance for r in rows], ".-", label=label)
-        if all(r.backward_variance is not None for r in rows):
-            backward.semilogy(depth, [r.backward_variance for r in rows], ".-", label=label)
-    forward.set(xlabel="weight layer l", ylabel="Var[y_l]", title="forward (Eqn 10)")
-    backward.set(xlabel="weight layer l", ylabel="Var[dx_l]", title="backward (Eqn 14)")
-    forward.legend(fontsize="small")
-    if title:
-        figure.suptitle(title)
-    return save_figure(figure, path)
-
-
-def _pyplot():
-    """`matplotlib.pyplot` with a file backend, or None if not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "matplotlib is not installed: no plot is written, only the numbers "
-            "(pip install 'keras-prelu[plot]')."
-        )
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(figure, path):
-    """Writes `figure` as a small PNG at `path` and closes it."""
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    atomic.write_file(path, lambda temporary: figure.savefig(temporary, dpi=80, format="png"))
-    plt.close(figure)
-    return path

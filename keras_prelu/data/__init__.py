@@ -20,20 +20,18 @@ from keras_prelu.data.idx import IDXSource
 from keras_prelu.data.idx import read_idx
 from keras_prelu.data.image_folder import ImageFolderSource
 from keras_prelu.data.mean import compute_mean
+from keras_prelu.data.names import DEFAULT_SOURCE
+from keras_prelu.data.names import FASHION_MNIST
 from keras_prelu.data.pipeline import DEFAULT_SHUFFLE_BUFFER
 from keras_prelu.data.pipeline import evaluation_dataset
 from keras_prelu.data.pipeline import training_dataset
+from keras_prelu.data.registry import get_source
 from keras_prelu.data.source import Source
-from keras_prelu.data.sources import DEBIAN_FASHION_MNIST_DIR
-from keras_prelu.data.sources import DEFAULT_SOURCE
-from keras_prelu.data.sources import FASHION_MNIST
-from keras_prelu.data.sources import get_source
 from keras_prelu.data.tfds_source import TFDSSource
 from keras_prelu.data.user_sources import ArraySource
 from keras_prelu.data.user_sources import DatasetSource
 
 __all__ = [
-    "DEBIAN_FASHION_MNIST_DIR",
     "DEFAULT_SHUFFLE_BUFFER",
     "DEFAULT_SOURCE",
     "FASHION_MNIST",

@@ -2,9 +2,8 @@
 
 import numpy as np
 
+from keras_prelu.data.names import DIGITS
 from keras_prelu.data.source import ListedSource
-
-DIGITS_SOURCE_NAME = "digits"
 
 # Every fifth image (359 of 1797, about 36 per class) is held out for validation.
 _VALIDATION_EVERY = 5
@@ -37,7 +36,7 @@ class DigitsSource(ListedSource):
             "train": (images[~is_validation], digits.target[~is_validation]),
             "validation": (images[is_validation], digits.target[is_validation]),
         }
-        super().__init__(DIGITS_SOURCE_NAME, [str(name) for name in digits.target_names], splits)
+        super().__init__(DIGITS, [str(name) for name in digits.target_names], splits)
 
     def dataset(self, split, *, shuffle=False, seed=None, reshuffle_each_iteration=True):
         examples = self.listed_examples(

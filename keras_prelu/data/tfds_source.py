@@ -5,7 +5,7 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_prelu.data.digits import DIGITS_SOURCE_NAME
+from keras_prelu.data.names import DIGITS
 from keras_prelu.data.source import Source
 from keras_prelu.data.source import check_split
 from keras_prelu.errors import InvalidValueError
@@ -150,7 +150,7 @@ def _not_prepared(message, command_line_message):
 
 def _unknown_name_message(name):
     return (
-        f"`name` must be {DIGITS_SOURCE_NAME!r} (the bundled default source), a path to a "
+        f"`name` must be {DIGITS!r} (the bundled default source), a path to a "
         "folder of class folders, or a tensorflow-datasets image classification dataset such as "
         f"'imagenet2012' or 'mnist' (see tfds.list_builders()). Received: name={name!r}"
     )

@@ -12,8 +12,6 @@ print(results_table([result, ensemble]))
 
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
-from keras_prelu.evaluation.dense import feature_map_size
-from keras_prelu.evaluation.dense import split_at_spp
 from keras_prelu.evaluation.evaluate import VIEWS
 from keras_prelu.evaluation.evaluate import EvaluationResult
 from keras_prelu.evaluation.evaluate import dense_scales
@@ -36,11 +34,9 @@ __all__ = [
     "Trained",
     "any_size",
     "evaluate",
-    "feature_map_size",
     "load_trained",
     "outputs_probabilities",
     "results_table",
-    "split_at_spp",
     "top_k_error",
     "with_probabilities",
     "write_json",

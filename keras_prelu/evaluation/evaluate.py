@@ -19,7 +19,7 @@ from keras_prelu.saving import atomic
 
 logger = logging.getLogger(__name__)
 
-VIEWS = ("center", "ten", "dense")
+VIEWS = paper.TEST_VIEWS
 _VIEW_NAMES = {"center": "centre", "ten": "10-view", "dense": "dense"}
 _VIEW_NAMES_WITHOUT_FLIPS = {"center": "centre", "ten": "5-view", "dense": "dense, no flips"}
 

@@ -10,6 +10,7 @@ import numpy as np
 from keras_prelu import presets
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
+from keras_prelu.training.model_spec import outputs_probabilities
 from keras_prelu.zoo import PReLUNet
 
 ANY_SIZE = (None, None, 3)
@@ -127,15 +128,6 @@ def any_size(model):
     resized = type(model).from_config(config)
     resized.set_weights(model.get_weights())
     return resized
-
-
-def outputs_probabilities(model):
-    """Whether `model` ends in a softmax (a `Softmax` layer or a layer with the
-    softmax activation, as the zoo's `predictions`), else it outputs logits."""
-    last = model.layers[-1]
-    return isinstance(last, keras.layers.Softmax) or (
-        getattr(last, "activation", None) is keras.activations.softmax
-    )
 
 
 def with_probabilities(model):

@@ -20,13 +20,13 @@ from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 _LAZY = {
     "BUNDLED_MODEL_KWARGS": "keras_prelu.training.run",
-    "BUNDLED_RECIPE": "keras_prelu.training.run",
+    "BUNDLED_RECIPE": "keras_prelu.training.recipe",
     "FitResult": "keras_prelu.training.run",
     "default_model_kwargs": "keras_prelu.training.run",
     "default_recipe": "keras_prelu.training.run",
     "fit": "keras_prelu.training.run",
+    "prepare_run": "keras_prelu.training.run",
     "get_strategy": "keras_prelu.training.strategy",
-    "per_replica_batch_size": "keras_prelu.training.strategy",
     "initialize_processes": "keras_prelu.training.distribution",
     "Parallel": "keras_prelu.training.parallel",
 }

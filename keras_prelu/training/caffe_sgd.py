@@ -12,7 +12,6 @@ from keras_prelu.training import checks
 # Keras names the weight matrices of Dense/Conv layers `kernel` (and
 # `depthwise_kernel`, `pointwise_kernel`, `recurrent_kernel`): the weights the
 # paper decays. PReLU slopes (`alpha`) and biases do not match (Sec. 2.1).
-KERNELS_ONLY = r"kernel$"
 
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
@@ -73,7 +72,7 @@ class CaffeSGD(keras.optimizers.SGD):
         learning_rate=paper.LEARNING_RATE,
         momentum=paper.MOMENTUM,
         weight_decay=paper.WEIGHT_DECAY,
-        decay_pattern=KERNELS_ONLY,
+        decay_pattern=checks.KERNELS_ONLY,
         nesterov=False,
         **kwargs,
     ):

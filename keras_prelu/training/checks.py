@@ -12,6 +12,19 @@ import typing
 
 from keras_prelu.errors import InvalidValueError
 
+# The accepted names of the recipe's choices, here so that every module that
+# takes them (and the command's first stage, which imports no Keras) reads one list.
+# The learning-rate switch's `mode`: an error or loss falls ("min"), an accuracy rises.
+MONITOR_MODES = ("min", "max")
+# How `min_delta` counts: in the monitored value's units, or as a fraction of the best.
+MIN_DELTA_MODES = ("absolute", "relative")
+# The `tf.distribute` strategies of `get_strategy` ("auto" is also JAX's
+# `keras.distribution` over every device of every process).
+STRATEGIES = ("auto", "mirrored", "none")
+# The variables that weight decay applies to: kernels only, never PReLU slopes
+# (Sec. 2.1) nor biases.
+KERNELS_ONLY = r"kernel$"
+
 
 @dataclasses.dataclass(frozen=True)
 class Rule:

@@ -184,8 +184,6 @@ def get_distribution(name="auto"):
 
     - `"auto"`: data parallel over all the devices of all the processes when
       there are several, none (one device) otherwise;
-    - `"multi_worker"`: data parallel over several processes; raises when
-      this process has not joined others (`initialize_processes`);
     - `"none"`: no distribution (one device); raises in a multi-process run;
     - `"mirrored"` is `tf.distribute` and raises.
 
@@ -208,15 +206,7 @@ def get_distribution(name="auto"):
     if name == "none" and processes > 1:
         raise InvalidValueError(
             f"strategy='none' trains on one device, but this process is one "
-            f"of {processes}: use strategy='auto' or 'multi_worker'."
-        )
-    if name == "multi_worker" and processes == 1:
-        raise InvalidValueError(
-            "strategy='multi_worker' needs several processes: start each "
-            "with `keras-prelu train --num-processes N --process-id I "
-            "--coordinator HOST:PORT` (or the KERAS_DISTRIBUTION_* "
-            "variables, or a Slurm/Open MPI launcher), or call "
-            "keras_prelu.training.initialize_processes(...) first."
+            f"of {processes}: use strategy='auto'."
         )
     if name == "none" or (name == "auto" and jax.device_count() == 1):
         return None

@@ -14,8 +14,6 @@ from keras_prelu.training import checks
 
 logger = logging.getLogger(__name__)
 
-MODES = ("min", "max")
-MIN_DELTA_MODES = ("absolute", "relative")
 
 # The learning rate lives in a float32 variable: 1e-2 * 0.1 * 0.1 reads back a
 # few float32 ulps away from 1e-4, which must count as the floor.
@@ -85,8 +83,8 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         min_learning_rate=paper.MIN_LEARNING_RATE,
     ):
         super().__init__()
-        checks.one_of(MODES).check("mode", mode)
-        checks.one_of(MIN_DELTA_MODES).check("min_delta_mode", min_delta_mode)
+        checks.one_of(checks.MONITOR_MODES).check("mode", mode)
+        checks.one_of(checks.MIN_DELTA_MODES).check("min_delta_mode", min_delta_mode)
         checks.OPEN_FRACTION.check("factor", factor)
         checks.COUNT.check("patience", patience)
         checks.NON_NEGATIVE.check("min_delta", min_delta)

@@ -24,8 +24,8 @@ class Parallel:
     its share of every global batch.
 
     Args:
-        strategy: `Recipe.strategy`: "auto", "mirrored", "multi_worker" or
-            "none" (see `get_strategy` and `distribution.get_distribution`).
+        strategy: `Recipe.strategy`: "auto", "mirrored" or "none" (see
+            `get_strategy` and `distribution.get_distribution`).
 
     Attributes:
         strategy: the `tf.distribute.Strategy` (the default one on JAX).
@@ -44,10 +44,7 @@ class Parallel:
             self.strategy = tf.distribute.get_strategy()
             self.distribution = distribution_lib.get_distribution(strategy)
         else:
-            try:
-                self.strategy = get_strategy(strategy)
-            except NotImplementedError as error:
-                raise InvalidValueError(f"Recipe field `strategy`: {error}") from None
+            self.strategy = get_strategy(strategy)
             self.distribution = None
         self.num_replicas = (
             self.strategy.num_replicas_in_sync

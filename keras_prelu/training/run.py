@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -13,13 +12,16 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu._version import __version__
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
-from keras_prelu.training.models import ModelSpec
+from keras_prelu.training.model_spec import ModelSpec
 from keras_prelu.training.parallel import Parallel
+from keras_prelu.training.recipe import BUNDLED_RECIPE
+from keras_prelu.training.recipe import DEFAULT_MODEL
 from keras_prelu.training.recipe import Recipe
 from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
@@ -27,17 +29,8 @@ from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "model_14"
 DEFAULT_RUNS_DIR = "runs"
 
-# The main job (`keras-prelu train` without arguments, or `fit()`): the
-# 14-layer model on the bundled digits, a few minutes on a 2-core CPU. Only
-# the length of the run is fitted to it: 12 epochs of mini-batches of 32
-# (44 steps an epoch on its 1438 training images), and a plateau of 2 epochs
-# switches the rate, so that a short run can switch. The rest is the paper's
-# (learning rate 1e-2 -> 1e-3 -> 1e-4, momentum 0.9, Caffe decay 0.0005,
-# dropout 0.5).
-BUNDLED_RECIPE = Recipe(epochs=12, patience=2, batch_size=32, seed=0)
 # fc1 and fc2 of 128 units instead of 4096 for 10 classes of 8x8 digits:
 # 3.4M parameters instead of 56M, checkpoints of tens of MB. The input size
 # comes from the source's crop (32x32 for the digits).
@@ -244,6 +237,21 @@ def fit(
         with _resume_hint(run):
             switch = train_epochs(network, run)
             return evaluate_and_record(network, run, switch)
+
+
+def prepare_run(model=DEFAULT_MODEL, data=data_lib.DEFAULT_SOURCE, **arguments):
+    """`fit`'s first three steps, without training: the model `fit` would start from.
+
+    Takes `fit`'s arguments. The run is resolved (`resolve_run`) and started
+    (`start_run`: a checkpoint in `run_dir` is resumed, else the seed and mean
+    are chosen), and its model built and compiled (`build_model`); the run
+    folder is neither locked nor recorded.
+
+    Returns:
+        `(run, model)`: the `Run` and the compiled `keras.Model`.
+    """
+    run = start_run(resolve_run(model, data, **arguments))
+    return run, build_model(run)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -642,7 +650,7 @@ def _run_record(run, mean_kind):
         mean_rgb=augmentation.mean.reshape(-1, 3).mean(axis=0),
         mean_kind=mean_kind,
         evaluation_scale=augmentation.scale_range[0],
-        version=_version(),
+        version=__version__,
     )
 
 
@@ -652,13 +660,6 @@ def _absolute_data(data):
     if data != data_lib.DEFAULT_SOURCE and os.path.isdir(data):
         return os.path.abspath(data)
     return data
-
-
-def _version():
-    try:
-        return importlib.metadata.version("keras-prelu")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree
-        return "unknown"
 
 
 def _check_nothing_to_lose(folder):
@@ -801,19 +802,16 @@ def _resume_hint(run):
         raise
 
 
-class _dtype_policy:
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision):
     """Builds layers under "mixed_float16" or "mixed_bfloat16" when asked, then restores."""
-
-    def __init__(self, mixed_precision):
-        self.policy = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
-
-    def __enter__(self):
-        self.previous = keras.config.dtype_policy()
-        if self.policy:
-            keras.config.set_dtype_policy(self.policy)
-
-    def __exit__(self, *exc_info):
-        keras.config.set_dtype_policy(self.previous)
+    previous = keras.config.dtype_policy()
+    if mixed_precision != "none":
+        keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _run_paths(folder):

@@ -13,6 +13,10 @@ from keras_prelu.paper import FC_UNITS
 from keras_prelu.paper import LARGE_MODEL_LEVELS
 from keras_prelu.paper import SMALL_MODEL_LEVELS
 
+# The rectifiers a model can be built with: PReLU channel-wise and channel-shared
+# (Sec. 2.1), ReLU and the leaky ReLU of Maas et al. (Table 2).
+ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
+
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
@@ -94,6 +98,13 @@ def _table_3_stages(widths, depth):
     )
 
 
+def conv_name(stage_index, stage, layer_index):
+    """`conv{s}` for a one-layer stage, else `conv{s}_{i}` (1-based)."""
+    if stage.depth == 1:
+        return f"conv{stage_index}"
+    return f"conv{stage_index}_{layer_index}"
+
+
 ARCHITECTURES = {
     arch.name: arch
     for arch in (
@@ -135,3 +146,5 @@ ARCHITECTURES = {
         ),
     )
 }
+
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "Architecture", "Stage", "conv_name"]

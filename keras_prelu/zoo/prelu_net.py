@@ -19,9 +19,10 @@ from keras_prelu.paper import FC_STDDEVS
 from keras_prelu.paper import FC_UNITS
 from keras_prelu.paper import INITIAL_SLOPE
 from keras_prelu.paper import LEAKY_SLOPE
+from keras_prelu.zoo.architectures import ACTIVATIONS
 from keras_prelu.zoo.architectures import ARCHITECTURES
+from keras_prelu.zoo.architectures import conv_name
 
-ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
 INITIALIZERS = ("he", "he_fan_in", "xavier")
 FC_INITIALIZERS = ("paper",) + INITIALIZERS
 POOLINGS = (None, "spp", "avg", "max")
@@ -169,13 +170,6 @@ def _check_top(arch, input_shape, fc_units, dropout, pooling):
         raise InvalidValueError(
             f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}"
         )
-
-
-def conv_name(stage_index, stage, layer_index):
-    """`conv{s}` for a one-layer stage, else `conv{s}_{i}` (1-based)."""
-    if stage.depth == 1:
-        return f"conv{stage_index}"
-    return f"conv{stage_index}_{layer_index}"
 
 
 @keras.saving.register_keras_serializable(package="keras_prelu")

@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from keras_prelu import data
 from keras_prelu.data import idx
-from keras_prelu.data import sources
+from keras_prelu.data import registry
 from keras_prelu.data import transforms
-from tests.data.image_files import write_class_folders
+from tests.helpers.images import write_class_folders
 
 # Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
 pytestmark = pytest.mark.backend("tensorflow")
@@ -151,7 +151,7 @@ def test_fashion_mnist_reads_the_debian_folder_when_tfds_has_not_prepared_it(
     tmp_path, rng, monkeypatch
 ):
     write_idx_folder(tmp_path / "debian", rng)
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "debian"))
+    monkeypatch.setattr(registry, "_DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "debian"))
     # tensorflow-datasets' data folder is empty here: fashion_mnist is not prepared.
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     source = data.get_source("fashion_mnist")

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_prelu import data
-from tests.data.image_files import write_image
+from tests.helpers.images import write_image
 
 # Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
 pytestmark = pytest.mark.backend("tensorflow")

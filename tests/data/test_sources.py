@@ -11,10 +11,10 @@ from sklearn.datasets import load_digits
 
 from keras_prelu import data
 from keras_prelu.data import transforms
-from tests.data.image_files import FOLDER_IMAGE_KINDS
-from tests.data.image_files import smooth_pixels
-from tests.data.image_files import write_class_folders
-from tests.data.image_files import write_image
+from tests.helpers.images import FOLDER_IMAGE_KINDS
+from tests.helpers.images import smooth_pixels
+from tests.helpers.images import write_class_folders
+from tests.helpers.images import write_image
 from tests.helpers.processes import run_python
 
 # Runs in the TensorFlow session only: the data pipeline is TensorFlow's.

@@ -9,8 +9,8 @@ from PIL import ImageOps
 
 from keras_prelu.data import Augmentation
 from keras_prelu.data import transforms
-from tests.data.image_files import encode
-from tests.data.image_files import smooth_pixels
+from tests.helpers.images import encode
+from tests.helpers.images import smooth_pixels
 
 # Runs in the TensorFlow session only: the data pipeline is TensorFlow's.
 pytestmark = pytest.mark.backend("tensorflow")

@@ -4,8 +4,8 @@ import pytest
 
 from keras_prelu import SpatialPyramidPooling
 from keras_prelu.evaluation import DenseScorer
-from keras_prelu.evaluation import feature_map_size
-from keras_prelu.evaluation import split_at_spp
+from keras_prelu.evaluation.dense import feature_map_size
+from keras_prelu.evaluation.dense import split_at_spp
 from keras_prelu.zoo import Model14
 from keras_prelu.zoo import ModelA
 

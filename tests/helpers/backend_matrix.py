@@ -63,7 +63,7 @@ def session_backend():
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
-def test_backends(item, requested):
+def backends_of(item, requested):
     """The backends of `requested` that `item` runs on."""
     needed = [name for mark in item.iter_markers("backend") for name in mark.args]
     return [name for name in requested if not needed or name in needed]
@@ -77,7 +77,7 @@ def pytest_collection_modifyitems(session, config, items):
     with_slow = config.getoption("--backends-slow")
     kept, moved, proxies = [], [], {name: [] for name in requested if name != here}
     for item in items:
-        backends = test_backends(item, requested)
+        backends = backends_of(item, requested)
         (kept if here in backends else moved).append(item)
         if with_slow or item.get_closest_marker("slow") is None:
             for name in backends:

@@ -55,11 +55,11 @@ def run_python(source, *args, backend="tensorflow", timeout=180, cwd=None, **var
 
 
 def keras_prelu_command():
-    """The installed `keras-prelu` console script (or `python -m keras_prelu.cli`)."""
+    """The installed `keras-prelu` console script (or `python -m keras_prelu_command`)."""
     script = Path(sys.executable).with_name("keras-prelu")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "keras_prelu.cli"]
+    return [sys.executable, "-m", "keras_prelu_command"]
 
 
 class Child:

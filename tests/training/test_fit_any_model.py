@@ -15,8 +15,8 @@ from keras_prelu import evaluation
 from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import fit
-from tests.data.image_files import smooth_pixels
-from tests.data.image_files import write_image
+from tests.helpers.images import smooth_pixels
+from tests.helpers.images import write_image
 from tests.helpers.processes import Child
 from tests.helpers.processes import free_ports
 from tests.helpers.processes import python_env

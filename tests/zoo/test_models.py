@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_prelu import PReLU
 from keras_prelu import SpatialPyramidPooling
+from keras_prelu import paper
 from keras_prelu.analysis import model_complexity
 from keras_prelu.zoo import VGG19
 from keras_prelu.zoo import Model14
@@ -18,6 +19,7 @@ from keras_prelu.zoo import ModelC
 from keras_prelu.zoo import PReLUNet
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
+from tests.helpers.readme import readme_zoo_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ZOO_CARDS = README.parent / "zoo"
@@ -31,8 +33,6 @@ PAPER_DEPTH = {
     "model_b": 22,
     "model_c": 22,
 }
-# Table 3: complexity (multiply-adds per 224x224 image) in units of 1e10.
-PAPER_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 5.30}
 
 # Small heads keep the fast tests fast; the paper's 4096 is tested below.
 SMALL = dict(fc_units=(32, 32), num_classes=10)
@@ -54,23 +54,6 @@ def recount(model):
         elif isinstance(layer, keras.layers.Dense):
             madds += math.prod(layer.kernel.shape)
     return params, madds
-
-
-def readme_zoo_table():
-    """The zoo table's rows, the same on the front page and on the zoo's page."""
-    tables = [zoo_table(page) for page in (README, README.parent / "docs" / "zoo.md")]
-    assert tables[0] == tables[1], "README.md's zoo table differs from docs/zoo.md's"
-    return tables[0]
-
-
-def zoo_table(page):
-    rows = {}
-    for line in page.read_text().splitlines():
-        match = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|\s*$", line)
-        if match and match.group(1) in PAPER_DEPTH:
-            cells = [cell.strip() for cell in match.group(2).split("|")]
-            rows[match.group(1)] = cells
-    return rows
 
 
 def test_registry():
@@ -95,10 +78,10 @@ def test_paper_models_match_the_tables_and_the_readme(name):
     params, madds = recount(model)
     assert (params, madds) == model_complexity(model)
     assert params == model.count_params()
-    if name in PAPER_COMPLEXITY:
-        assert madds / 1e10 == pytest.approx(PAPER_COMPLEXITY[name], rel=0.01)
+    if name in paper.TABLE_3_COMPLEXITY:
+        assert madds / 1e10 == pytest.approx(paper.TABLE_3_COMPLEXITY[name], rel=0.01)
 
-    row = readme_zoo_table()[name]
+    row = readme_zoo_table(PAPER_DEPTH)[name]
     assert int(row[3].replace(",", "")) == params
     assert int(row[4].replace(",", "")) == madds
     card = (ZOO_CARDS / f"{name}.md").read_text()

@@ -15,10 +15,14 @@ result (dataclasses), writes it as `<study>.json` and draws its figures
 
 import dataclasses
 
-from keras_prelu.analysis.studies.activations import ActivationsConfig
 from keras_prelu.analysis.studies.activations import ActivationsResult
 from keras_prelu.analysis.studies.activations import activation_study
-from keras_prelu.analysis.studies.initialization import InitConfig
+from keras_prelu.analysis.studies.configs import DEFAULT_OUT_DIR
+from keras_prelu.analysis.studies.configs import DEFAULT_RUNS_DIR
+from keras_prelu.analysis.studies.configs import STUDIES
+from keras_prelu.analysis.studies.configs import ActivationsConfig
+from keras_prelu.analysis.studies.configs import InitConfig
+from keras_prelu.analysis.studies.configs import Study
 from keras_prelu.analysis.studies.initialization import InitResult
 from keras_prelu.analysis.studies.initialization import init_study
 from keras_prelu.analysis.studies.slopes import SlopesResult
@@ -26,44 +30,7 @@ from keras_prelu.analysis.studies.slopes import slope_study
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import atomic
 
-# Where `reproduce` writes by default: never the shipped results (zoo/studies).
-DEFAULT_OUT_DIR = "runs/studies"
-DEFAULT_RUNS_DIR = "runs/studies/runs"
-
-
-@dataclasses.dataclass(frozen=True)
-class Study:
-    """A study of `STUDIES`: its function, its config class and what it costs."""
-
-    function: object
-    config: type
-    about: str
-    duration: str
-
-
-STUDIES = {
-    "init": Study(
-        init_study,
-        InitConfig,
-        "Fig. 3: He vs Xavier initialization of the 30-layer model and of model B at a "
-        "quarter width, ReLU, digits at 96x96",
-        "about 2 hours (4 runs of 30 epochs at 96x96)",
-    ),
-    "activations": Study(
-        activation_study,
-        ActivationsConfig,
-        "Table 2: ReLU, LReLU, PReLU channel-shared and channel-wise on the 14-layer model, "
-        "5 paired seeds each to convergence, Fashion-MNIST",
-        "about 12-25 minutes a run of 16-29 epochs, 20 runs (6 hours)",
-    ),
-    "slopes": Study(
-        slope_study,
-        ActivationsConfig,
-        "Table 1 and Fig. 2: learned slopes and mean responses of the models of "
-        "'activations' (trained first if missing)",
-        "about 4 minutes after 'activations'",
-    ),
-}
+_FUNCTIONS = {"init": init_study, "activations": activation_study, "slopes": slope_study}
 
 
 def reproduce(study, *, out_dir=DEFAULT_OUT_DIR, runs_dir=DEFAULT_RUNS_DIR, verbose=0, **options):
@@ -99,7 +66,9 @@ def reproduce(study, *, out_dir=DEFAULT_OUT_DIR, runs_dir=DEFAULT_RUNS_DIR, verb
         spec = STUDIES[name]
         fields = {field.name for field in dataclasses.fields(spec.config)}
         config = spec.config(**{key: value for key, value in options.items() if key in fields})
-        results[name] = spec.function(config, out_dir=out_dir, runs_dir=runs_dir, verbose=verbose)
+        results[name] = _FUNCTIONS[name](
+            config, out_dir=out_dir, runs_dir=runs_dir, verbose=verbose
+        )
     return results
 
 

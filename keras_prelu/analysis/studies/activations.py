@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from keras_prelu import paper
+from keras_prelu.analysis import plotting
 from keras_prelu.analysis.statistics import paired_difference
+from keras_prelu.analysis.studies.configs import REFERENCE
+from keras_prelu.analysis.studies.configs import ActivationsConfig
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
 from keras_prelu.errors import InvalidValueError
@@ -33,36 +36,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "activations"
 MODEL = "model_14"
-# Table 2's four rectifiers, in the paper's order; the first is the reference.
-ACTIVATIONS = ("relu", "leaky_relu", "prelu_shared", "prelu")
-REFERENCE = "relu"
-
-
-@dataclasses.dataclass(frozen=True)
-class ActivationsConfig:
-    """The settings of the study; the shipped results used these.
-
-    Attributes:
-        data: the source, with its training subset (`name[:N]`).
-        activations: the rectifiers (`REFERENCE` among them for the differences).
-        seeds: the paired seeds.
-        fc_units: widths of fc1 and fc2.
-        epochs: the most epochs of a run; the switch ends it earlier.
-        patience: epochs without a better validation error before a switch.
-        min_delta: the least decrease of the validation error that counts as
-            better: 0.001 is 10 of Fashion-MNIST's 10,000 test images, below
-            which changes are noise (its standard error is about 0.004 at 20%).
-        batch_size: the mini-batch.
-    """
-
-    data: str = "fashion_mnist[:5000]"
-    activations: tuple = ACTIVATIONS
-    seeds: tuple = (0, 1, 2, 3, 4)
-    fc_units: tuple = (256, 256)
-    epochs: int = 30
-    patience: int = 2
-    min_delta: float = 0.001
-    batch_size: int = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +143,6 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     Returns:
         An `ActivationsResult`.
     """
-    from keras_prelu.analysis.studies import plots
 
     config = ActivationsConfig() if config is None else config
 
@@ -192,7 +164,7 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
             )
     study = ActivationsResult(config=config, runs=tuple(runs), summaries=_summaries(runs))
     write_json(study, out_dir, NAME)
-    plots.plot_activations(study, Path(out_dir))
+    plotting.plot_activations(study, Path(out_dir))
     return study
 
 

@@ -25,8 +25,11 @@ from pathlib import Path
 import keras
 
 from keras_prelu import data as data_lib
+from keras_prelu import training
+from keras_prelu.analysis import plotting
 from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.signal import signal_propagation
+from keras_prelu.analysis.studies.configs import InitConfig
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
 
@@ -45,34 +48,6 @@ INITIALIZERS = ("he", "xavier")
 FC_INITIALIZER = "paper"
 # The layers whose gradient norms are logged: the first and the last.
 PROBED_LAYERS = ("conv1", "fc3")
-
-
-@dataclasses.dataclass(frozen=True)
-class InitConfig:
-    """The settings of the study; the defaults are those of the shipped results.
-
-    Attributes:
-        data: the source (`keras_prelu.data.get_source`).
-        scale_range, crop_size: the training augmentation's scales and crop.
-        models: `{zoo model: width_multiplier}`.
-        epochs: epochs of every run, at the rate 1e-2.
-        batch_size: the mini-batch.
-        seeds: the seeds; seed `s` draws the same data order for every run.
-        fc_units: widths of fc1 and fc2.
-        probe_batch: images of the fixed batch the gradient norms are taken on.
-        probe_every: steps between two gradient norms.
-    """
-
-    data: str = data_lib.DEFAULT_SOURCE
-    scale_range: tuple = (96, 120)
-    crop_size: int = 96
-    models: dict = dataclasses.field(default_factory=lambda: {"model_b": 0.25, "model_30": 1.0})
-    epochs: int = 30
-    batch_size: int = 32
-    seeds: tuple = (0,)
-    fc_units: tuple = (256, 256)
-    probe_batch: int = 32
-    probe_every: int = 11
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +146,6 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
     Returns:
         An `InitResult`.
     """
-    from keras_prelu.analysis.studies import plots
 
     config = InitConfig() if config is None else config
     source = data_lib.get_source(config.data)
@@ -213,7 +187,7 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
         config=config, runs=tuple(runs), chance_top1_error=percent(1 - 1 / source.num_classes)
     )
     write_json(study, out_dir, NAME)
-    plots.plot_init(study, Path(out_dir))
+    plotting.plot_init(study, Path(out_dir))
     return study
 
 
@@ -221,15 +195,9 @@ def _train(
     config, augmentation, probe_batch, *, model, width, initializer, seed, runs_dir, verbose
 ):
     """One run of the study, as an `InitRun`."""
-    from keras_prelu.training import Recipe
-    from keras_prelu.training import fit
-    from keras_prelu.training.run import build_model
-    from keras_prelu.training.run import resolve_run
-    from keras_prelu.training.run import start_run
-
     folder = run_dir(runs_dir, model, initializer, seed)
     arguments = {
-        "recipe": Recipe(
+        "recipe": training.Recipe(
             epochs=config.epochs,
             patience=config.epochs,
             batch_size=config.batch_size,
@@ -247,7 +215,7 @@ def _train(
         "verbose": verbose,
     }
     # The model `fit` starts from: its first steps, before any training.
-    initial = build_model(start_run(resolve_run(model, config.data, **arguments)))
+    _, initial = training.prepare_run(model, config.data, **arguments)
     images, labels = probe_batch
     signal = tuple(signal_propagation(initial, images))
     probe = GradientNorms(
@@ -258,7 +226,7 @@ def _train(
         path=folder.with_name(folder.name + "-gradients.csv"),
     )
     start = time.time()
-    result = fit(model, config.data, callbacks=[probe], **arguments)
+    result = training.fit(model, config.data, callbacks=[probe], **arguments)
     return InitRun(
         model=model,
         initializer=initializer,

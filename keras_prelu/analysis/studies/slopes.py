@@ -17,8 +17,9 @@ import numpy as np
 
 from keras_prelu import data as data_lib
 from keras_prelu import paper
+from keras_prelu.analysis import plotting
+from keras_prelu.analysis.prelu_slopes import learned_slopes
 from keras_prelu.analysis.responses import mean_responses
-from keras_prelu.analysis.slopes import learned_slopes
 from keras_prelu.analysis.studies import activations as activations_study
 from keras_prelu.analysis.studies.results import write_json
 
@@ -157,7 +158,6 @@ def slope_study(config=None, *, out_dir, runs_dir, verbose=0):
     Returns:
         A `SlopesResult`.
     """
-    from keras_prelu.analysis.studies import plots
     from keras_prelu.training.feeding import validation_dataset
 
     config = activations_study.ActivationsConfig() if config is None else config
@@ -211,7 +211,7 @@ def slope_study(config=None, *, out_dir, runs_dir, verbose=0):
         paper_table_1=dict(paper.TABLE_1),
     )
     write_json(study, out_dir, NAME)
-    plots.plot_slopes(study, Path(out_dir))
+    plotting.plot_slopes(study, Path(out_dir))
     return study
 
 

@@ -1,15 +1,16 @@
-"""`get_source`: one name for every kind of source."""
+"""`get_source`: a source by its name (bundled, IDX or image folder, tensorflow-datasets)."""
 
 import logging
 import os
 import re
 
-from keras_prelu.data.digits import DIGITS_SOURCE_NAME
 from keras_prelu.data.digits import DigitsSource
 from keras_prelu.data.idx import FASHION_MNIST_CLASSES
 from keras_prelu.data.idx import IDXSource
 from keras_prelu.data.idx import find_idx_files
 from keras_prelu.data.image_folder import ImageFolderSource
+from keras_prelu.data.names import DEFAULT_SOURCE
+from keras_prelu.data.names import FASHION_MNIST
 from keras_prelu.data.source import Source
 from keras_prelu.data.tfds_source import TFDSSource
 from keras_prelu.errors import InvalidValueError
@@ -17,12 +18,9 @@ from keras_prelu.errors import summarize
 
 logger = logging.getLogger(__name__)
 
-# The source used when none is named: offline, small and real (see `DigitsSource`).
-DEFAULT_SOURCE = DIGITS_SOURCE_NAME
-# Fashion-MNIST by its tensorflow-datasets name, and the folder where Debian's
-# `dataset-fashion-mnist` package installs its four original IDX files.
-FASHION_MNIST = "fashion_mnist"
-DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+# The folder where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST's
+# four original IDX files.
+_DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 # `name[:N]`: the first N training examples of source `name` (tfds' slicing syntax).
 _SUBSET = re.compile(r"(?P<name>.+)\[:(?P<count>\d+)\]")
 
@@ -37,7 +35,7 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
               (`IDXSource`), or else of class folders (`ImageFolderSource`);
             - "fashion_mnist": tensorflow-datasets' when it is prepared (or
               `data_dir` or `download` is given), else the IDX files of Debian's
-              `dataset-fashion-mnist` package in `DEBIAN_FASHION_MNIST_DIR` when
+              `dataset-fashion-mnist` package in /usr/share/datasets/fashion-mnist when
               they are there;
             - a tensorflow-datasets image classification dataset such as
               "imagenet2012" (`TFDSSource`);
@@ -81,15 +79,15 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
         logger.info(
             "%s: tensorflow-datasets has not prepared it; reading Debian's IDX files in %s.",
             FASHION_MNIST,
-            DEBIAN_FASHION_MNIST_DIR,
+            _DEBIAN_FASHION_MNIST_DIR,
         )
-        return IDXSource(DEBIAN_FASHION_MNIST_DIR, name=name, class_names=FASHION_MNIST_CLASSES)
+        return IDXSource(_DEBIAN_FASHION_MNIST_DIR, name=name, class_names=FASHION_MNIST_CLASSES)
     return TFDSSource(os.fspath(name), data_dir=data_dir, download=download, **kwargs)
 
 
 def _use_debian_fashion_mnist(data_dir, download, kwargs):
     """Whether "fashion_mnist" is read from Debian's folder rather than tfds'."""
-    if data_dir or download or kwargs or find_idx_files(DEBIAN_FASHION_MNIST_DIR) is None:
+    if data_dir or download or kwargs or find_idx_files(_DEBIAN_FASHION_MNIST_DIR) is None:
         return False
     import tensorflow_datasets as tfds
 

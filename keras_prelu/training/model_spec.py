@@ -6,7 +6,6 @@ import re
 import keras
 
 from keras_prelu.errors import InvalidValueError
-from keras_prelu.evaluation.trained import outputs_probabilities
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
 
@@ -156,3 +155,12 @@ def _build_zoo_model(name, kwargs):
             f"Argument `model_kwargs` (or the crop size): {name} cannot be built for "
             f"{height}x{width} inputs: {' '.join(reason.split())}"
         ) from None
+
+
+def outputs_probabilities(model):
+    """Whether `model` ends in a softmax (a `Softmax` layer or a layer with the
+    softmax activation, as the zoo's `predictions`), else it outputs logits."""
+    last = model.layers[-1]
+    return isinstance(last, keras.layers.Softmax) or (
+        getattr(last, "activation", None) is keras.activations.softmax
+    )

@@ -1,13 +1,15 @@
-"""The studies' figures, as PNG files (nothing is drawn without matplotlib)."""
+"""Every figure of keras-prelu, as PNG files: the one module that imports matplotlib.
+
+The functions draw the data they are given (rows of the analysis functions,
+results of the studies) and compute nothing; without matplotlib they write
+nothing, log why once, and return None.
+"""
+
+import logging
 
 import numpy as np
 
-from keras_prelu.analysis.responses import plot_mean_responses
-from keras_prelu.analysis.signal import _pyplot
-from keras_prelu.analysis.signal import plot_signal
-from keras_prelu.analysis.signal import save_figure
-from keras_prelu.analysis.studies.activations import REFERENCE
-from keras_prelu.analysis.studies.slopes import LEARNED
+logger = logging.getLogger(__name__)
 
 # Fig. 3's colours: He's initialization ("ours") red, Xavier's blue.
 INIT_STYLES = {
@@ -121,6 +123,7 @@ def plot_activations(study, out_dir):
     curves.set_ylim(low - 2, high + 12)
     curves.legend(fontsize="small")
 
+    reference = next(row.activation for row in study.summaries if row.top1_vs_reference is None)
     compared = [row for row in study.summaries if row.top1_vs_reference is not None]
     positions = np.arange(len(compared))
     for position, row in zip(positions, compared):
@@ -134,10 +137,10 @@ def plot_activations(study, out_dir):
             color=colours[row.activation],
         )
         seeds = [r for r in study.runs if r.activation == row.activation]
-        reference = {r.seed: r.top1_error for r in study.runs if r.activation == REFERENCE}
+        reference_errors = {r.seed: r.top1_error for r in study.runs if r.activation == reference}
         differences.plot(
             [position + 0.15] * len(seeds),
-            [r.top1_error - reference[r.seed] for r in seeds],
+            [r.top1_error - reference_errors[r.seed] for r in seeds],
             "x",
             color="gray",
             markersize=4,
@@ -145,7 +148,7 @@ def plot_activations(study, out_dir):
     differences.axhline(0.0, color="gray", linewidth=0.5)
     differences.set_xticks(positions, [ACTIVATION_LABELS[row.activation] for row in compared])
     differences.set(
-        ylabel=f"top-1 error minus {ACTIVATION_LABELS[REFERENCE]}'s (points)",
+        ylabel=f"top-1 error minus {ACTIVATION_LABELS[reference]}'s (points)",
         title="paired difference, mean and 95% interval (x: seeds)",
     )
     save_figure(figure, out_dir / "activations.png")
@@ -159,7 +162,8 @@ def plot_slopes(study, out_dir):
     layers = study.layers()
     x = np.arange(len(layers))
     figure, axes = plt.subplots(figsize=(7, 3.5))
-    for activation in [a for a in study.activations if a in LEARNED]:
+    learned = {row.activation for row in study.slope_means}
+    for activation in [a for a in study.activations if a in learned]:
         means = {r.layer: r for r in study.slope_means if r.activation == activation}
         axes.errorbar(
             x,
@@ -190,3 +194,98 @@ def plot_slopes(study, out_dir):
         out_dir / "mean_responses.png",
         title="mean response per activation layer (validation, mean over seeds)",
     )
+
+
+def plot_signal(curves, path, *, title=None):
+    """Plots forward and backward variances over depth, log scale, as a PNG.
+
+    Args:
+        curves: `{label: rows of signal_propagation}`, e.g. one per
+            initialization.
+        path: the PNG file to write.
+        title: the figure's title.
+
+    Returns:
+        `path`, or None when matplotlib is not installed.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return None
+    figure, (forward, backward) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for label, rows in curves.items():
+        depth = np.arange(1, len(rows) + 1)
+        forward.semilogy(depth, [r.forward_variance for r in rows], ".-", label=label)
+        if all(r.backward_variance is not None for r in rows):
+            backward.semilogy(depth, [r.backward_variance for r in rows], ".-", label=label)
+    forward.set(xlabel="weight layer l", ylabel="Var[y_l]", title="forward (Eqn 10)")
+    backward.set(xlabel="weight layer l", ylabel="Var[dx_l]", title="backward (Eqn 14)")
+    forward.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def _pyplot():
+    """`matplotlib.pyplot` with a file backend, or None if not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning(
+            "matplotlib is not installed: no plot is written, only the numbers "
+            "(pip install 'keras-prelu[plot]')."
+        )
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path):
+    """Writes `figure` as a small PNG at `path` and closes it."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def plot_mean_responses(curves, path, *, title=None):
+    """One line per model of the mean response per activation layer (a PNG).
+
+    Args:
+        curves: `{label: rows of mean_responses}` (or `{label: {layer:
+            mean}}`), e.g. one per activation.
+        path: the PNG file to write.
+
+    Returns:
+        `path`, or None when matplotlib is not installed.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    names = None
+    for label, rows in curves.items():
+        if isinstance(rows, dict):
+            pairs = list(rows.items())
+        else:
+            pairs = [(row.name, row.mean) for row in rows]
+        names = names or [name for name, _ in pairs]
+        axes.plot(range(len(pairs)), [value for _, value in pairs], ".-", label=label)
+    axes.set_xticks(range(len(names)), names, rotation=60, fontsize="small")
+    axes.set(ylabel="mean response", title=title or "mean response per layer")
+    axes.axhline(0.0, color="gray", linewidth=0.5)
+    axes.legend(fontsize="small")
+    return save_figure(figure, path)
+
+
+__all__ = [
+    "plot_activations",
+    "plot_init",
+    "plot_mean_responses",
+    "plot_signal",
+    "plot_slopes",
+    "save_figure",
+]

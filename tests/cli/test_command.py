@@ -1,11 +1,11 @@
 """The `keras-prelu` command's first stage: help without Keras, the backend before Keras."""
 
 import io
-from importlib import metadata
 
 import keras
 import pytest
 
+import keras_prelu
 from keras_prelu import cli
 from keras_prelu.zoo import Model14
 from tests.helpers.processes import Child
@@ -14,32 +14,49 @@ from tests.helpers.processes import python_env
 from tests.helpers.processes import run_python
 from tests.helpers.run_folders import write_run_folder
 
-# The top-level packages that `keras-prelu --help` must not import.
+# The top-level packages that `keras-prelu --help` must not import (nor leave imported).
 HEAVY = ("keras", "keras_prelu", "tensorflow", "jax", "torch")
+VERBS = ("info", "reproduce", "train", "evaluate", "export")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
-def test_help_and_version_import_no_keras(argv):
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        *([verb, "--help"] for verb in VERBS),
+        ["info"],
+        ["info", "model_a"],
+    ],
+    ids=" ".join,
+)
+def test_help_version_and_info_import_no_keras(argv):
     printed = run_python(
         """
-        import sys
+        import os, sys
         import keras_prelu_command
         try:
             keras_prelu_command.main(sys.argv[1:])
         except SystemExit as stop:
             assert stop.code == 0, stop.code
-        heavy = {name.split(".")[0] for name in sys.modules} & set(sys.argv[-1].split(","))
+        heavy = {name.split(".")[0] for name in sys.modules} & set(os.environ["HEAVY"].split(","))
         print("imported:", sorted(heavy))
         """,
         *argv,
-        ",".join(HEAVY),
+        HEAVY=",".join(HEAVY),
     )
     assert printed.splitlines()[-1] == "imported: []"
     if argv == ["--version"]:
-        assert printed.splitlines()[0] == metadata.version("keras-prelu")
-    else:
-        for verb in ("info", "reproduce", "train", "evaluate", "export"):
+        assert printed.splitlines()[0] == keras_prelu.__version__
+    elif argv == ["--help"]:
+        for verb in VERBS:
             assert f"    {verb} " in printed
+    elif argv[-1] == "--help":  # the verb's own options, not only --verbose
+        assert f"usage: keras-prelu {argv[0]} [-h] [--verbose]" in printed
+        assert len(printed.splitlines()) > 10
+    else:  # info counts from the architectures: the table of every model, or one's layers
+        assert ("model_a: " in printed) == (argv == ["info", "model_a"])
+        assert "model_c" in printed or argv == ["info", "model_a"]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

@@ -14,8 +14,8 @@ import pytest
 from keras_prelu import cli
 from keras_prelu.saving import run_folder
 from keras_prelu.zoo import Model14
-from tests.data.image_files import write_class_folders
 from tests.helpers.folders import read_only_folder
+from tests.helpers.images import write_class_folders
 from tests.helpers.run_folders import write_run_folder
 
 # Runs in the TensorFlow session only: the processes it starts choose their backend.
@@ -81,10 +81,9 @@ def test_a_read_only_run_dir(tmp_path):
     assert f"(its nearest existing folder, {folder}), which is read-only" in message
 
 
-def test_multi_worker_is_refused_in_one_line(tmp_path):
-    message = error_line("train", "--run-dir", str(tmp_path / "run"), "--strategy", "multi_worker")
-    assert "Recipe field `strategy`: strategy='multi_worker'" in message
-    assert not (tmp_path / "run").exists()
+def test_multi_worker_is_not_offered(capsys):
+    message = usage_error(capsys, "train", "--strategy", "multi_worker")
+    assert "argument --strategy: Recipe field `strategy` must be one of" in message
 
 
 def test_a_crop_too_small_for_the_model_writes_nothing(tmp_path):
