@@ -17,10 +17,15 @@ import typing
 from pathlib import Path
 
 import keras_prelu_command
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import KerasPReLUError
 
-# What a user's mistake or the environment raises: one line, never a traceback.
-# (FloatingPointError: `NonFiniteError`, a run that diverged.)
-_USER_ERRORS = (ValueError, OSError, ImportError, FloatingPointError)
+# What keras-prelu raises on purpose (a user's mistake, a run that diverged, a missing
+# extra) and the environment's errors: one line. Any other exception is a bug in
+# keras-prelu or below it and keeps its traceback.
+_USER_ERRORS = (KerasPReLUError, OSError)
+# Logs the traceback of a one-line error with `--verbose`.
+_traceback_logger = logging.getLogger(__name__ + ".traceback")
 # TensorFlow's errors of the environment: a file that vanished or cannot be read,
 # memory exhausted.
 _TENSORFLOW_ENVIRONMENT_ERRORS = (
@@ -37,9 +42,10 @@ _LIBRARY_LOGGERS = ("tensorflow", "absl", "tf2onnx", "jax")
 
 @contextlib.contextmanager
 def _user_errors(verb, interrupted=""):
-    """Turns the errors of a user's mistake or of the environment into one line and exit 1.
+    """Turns keras-prelu's errors and the environment's into one line and exit 1.
 
-    Ctrl-C exits 130 with one line, `interrupted` appended.
+    Their traceback is logged with `--verbose`; any other exception propagates
+    with its traceback. Ctrl-C exits 130 with one line, `interrupted` appended.
     """
     try:
         yield
@@ -49,6 +55,7 @@ def _user_errors(verb, interrupted=""):
     except Exception as error:
         if not isinstance(error, _USER_ERRORS) and not _is_tensorflow_environment_error(error):
             raise
+        _traceback_logger.info("The traceback of the error below:", exc_info=True)
         message = getattr(error, "command_line_message", None)  # options, not arguments
         message = " ".join(str(message or getattr(error, "message", None) or error).split())
         raise SystemExit(f"keras-prelu {verb}: error: {message}") from None
@@ -218,7 +225,7 @@ def _join_processes(args):
         if not wanted:
             return
         if keras.backend.backend() != "jax":
-            raise ValueError(
+            raise InvalidValueError(
                 "training on several processes uses keras.distribution and "
                 f"needs the JAX backend (the backend is "
                 f"{keras.backend.backend()!r}; tf.distribute's "
@@ -261,6 +268,7 @@ def _evaluate(args, out):
 
 def _export(args, out):
     from keras_prelu import export
+    from keras_prelu.saving import atomic
 
     _check_output(args.output, "export", "OUTPUT", folder=args.format in ("saved_model", "preset"))
     with _user_errors("export"):
@@ -269,7 +277,8 @@ def _export(args, out):
 
             save_preset(args.model, args.output, mean=args.mean)
         elif args.format == "keras":
-            export.serving_model(args.model, mean=args.mean).save(args.output)
+            serving = export.serving_model(args.model, mean=args.mean)
+            atomic.write_file(args.output, serving.save)
         elif args.format == "onnx":
             export.export_onnx(args.model, args.output, mean=args.mean)
         else:
@@ -283,7 +292,7 @@ def _parse_bool(text):
         return True
     if value in ("false", "no", "0"):
         return False
-    raise ValueError(text)
+    raise InvalidValueError(text)
 
 
 def _recipe_value_parser(field):
@@ -717,6 +726,7 @@ def _configure_logging(verbose):
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("keras_prelu").setLevel(logging.INFO)
+    _traceback_logger.setLevel(logging.INFO if verbose else logging.WARNING)
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
 

@@ -7,6 +7,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers import PReLU
 from keras_prelu.layers.prelu import MODES
@@ -114,18 +115,20 @@ def to_prelu(model, mode="channel_wise", slope=INITIAL_SLOPE, reinitialize=True,
         Sec. 2.1 (PReLU), Sec. 2.2 (initialization), arXiv:1502.01852.
     """
     if mode not in MODES:
-        raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
+        raise InvalidValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
     if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not math.isfinite(slope):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `slope` must be a finite real number. Received: slope={slope!r}"
         )
     if not isinstance(reinitialize, bool):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `reinitialize` must be True or False. "
             f"Received: reinitialize={reinitialize!r}"
         )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
+        raise InvalidValueError(
+            f"Argument `seed` must be an integer or None. Received: seed={seed!r}"
+        )
     data_formats = {
         layer.data_format for layer in _convertible_layers(model) if hasattr(layer, "data_format")
     }
@@ -145,7 +148,7 @@ def _convertible_layers(model):
     """The layers of `model` and of the models nested in it, once all are known to be
     functional or Sequential and built."""
     if not _is_graph_model(model):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model` must be a functional model (`keras.Model(inputs, outputs)`, "
             "keras.applications, functional keras-hub backbones) or a `keras.Sequential`, "
             "and so must the models nested in it: a subclassed model's computation is "
@@ -153,7 +156,7 @@ def _convertible_layers(model):
             f"type {type(model).__name__}"
         )
     if not model.built:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model` must be built: give a Sequential model a `keras.Input` or "
             f"call `model.build(input_shape)` first. Received: model={model!r}"
         )

@@ -53,6 +53,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import MissingDependencyError
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
@@ -188,7 +190,7 @@ def _write_onnx(trained, path, mean, class_names, opset=None):
     try:
         import onnx
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'keras-prelu[onnx]'."
         ) from None
 
@@ -243,7 +245,7 @@ def _write_in_tensorflow(format, trained, path, mean, class_names, options):
     mean = _subtracted_mean(trained, mean)  # bad values are refused here, before the process
     foreign = sorted(_foreign_classes(keras.saving.serialize_keras_object(trained.model)))
     if foreign:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `model` holds objects of its own ({', '.join(foreign)}), which the "
             f"TensorFlow process that exports for the {keras.backend.backend()} backend cannot "
             "import (it imports Keras and keras_prelu only): export it on the TensorFlow "
@@ -338,7 +340,7 @@ def _subtracted_mean(trained, mean):
     if mean is None:
         mean = trained.mean
     if mean is None:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `mean` is needed for a model without a run or preset folder: the mean "
             "its training subtracted, e.g. keras_prelu.data.IMAGENET_RGB_MEAN, or 0 for none. "
             "Received: mean=None"
@@ -355,7 +357,7 @@ def _serving(trained, mean, class_names=None):
     class_names = list((trained.class_names or ()) if class_names is None else class_names)
     classes = int(trained.model.output.shape[-1])
     if class_names and len(class_names) != classes:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `class_names` must name the model's {classes} classes. "
             f"Received: {len(class_names)} names"
         )

@@ -2,6 +2,7 @@ import math
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
 FAN_MODES = ("fan_in", "fan_out")
@@ -47,11 +48,15 @@ class PReLUHeNormal(keras.initializers.VarianceScaling):
 
     def __init__(self, slope=INITIAL_SLOPE, mode="fan_out", seed=None):
         if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-            raise ValueError(f"Argument `slope` must be a real number. Received: slope={slope!r}")
+            raise InvalidValueError(
+                f"Argument `slope` must be a real number. Received: slope={slope!r}"
+            )
         if not math.isfinite(slope):
-            raise ValueError(f"Argument `slope` must be finite. Received: slope={slope!r}")
+            raise InvalidValueError(f"Argument `slope` must be finite. Received: slope={slope!r}")
         if mode not in FAN_MODES:
-            raise ValueError(f"Argument `mode` must be one of {FAN_MODES}. Received: mode={mode!r}")
+            raise InvalidValueError(
+                f"Argument `mode` must be one of {FAN_MODES}. Received: mode={mode!r}"
+            )
         self.slope = float(slope)
         super().__init__(
             scale=2.0 / (1.0 + self.slope**2),

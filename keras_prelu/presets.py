@@ -35,6 +35,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_prelu.errors import InvalidValueError
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -94,7 +96,9 @@ class PresetMetadata:
                 if values.get(name) is not None:
                     values[name] = tuple(values[name])
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path} is not a keras-prelu preset's metadata: {error}") from None
+            raise InvalidValueError(
+                f"{path} is not a keras-prelu preset's metadata: {error}"
+            ) from None
         return cls(**values)
 
 
@@ -124,14 +128,14 @@ def save_preset(model, preset, *, class_names=None, mean=None, overwrite=False):
 
     preset = Path(preset)
     if preset.exists() and not (overwrite and preset.is_dir()):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `preset`: {preset} exists; choose a new folder or pass overwrite=True. "
             f"Received: preset={os.fspath(preset)!r}"
         )
     trained = load_trained(model)
     class_names = trained.class_names if class_names is None else tuple(class_names)
     if class_names is not None and len(class_names) != _num_outputs(trained.model):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `class_names` must name the model's {_num_outputs(trained.model)} "
             f"classes. Received: {len(class_names)} names"
         )
@@ -164,7 +168,7 @@ def load_preset_metadata(preset):
     try:
         fields = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} cannot be read as JSON: {error}") from None
+        raise InvalidValueError(f"{path} cannot be read as JSON: {error}") from None
     return PresetMetadata.from_json(fields, path)
 
 
@@ -192,11 +196,11 @@ def from_preset(preset, *, load_weights=True, expected_class=None, **kwargs):
         config = json.loads((folder / CONFIG_FILE).read_text())
         model = keras.saving.deserialize_keras_object(config)
     except (OSError, json.JSONDecodeError, TypeError, ValueError) as error:
-        raise ValueError(
+        raise InvalidValueError(
             f"{folder / CONFIG_FILE} does not describe a model that can be built here: {error}"
         ) from None
     if expected_class is not None and not isinstance(model, expected_class):
-        raise ValueError(
+        raise InvalidValueError(
             f"The preset in {folder} holds a {type(model).__name__}, not a "
             f"{expected_class.__name__}: load it with {type(model).__name__}.from_preset or "
             "keras_prelu.from_preset."
@@ -205,14 +209,14 @@ def from_preset(preset, *, load_weights=True, expected_class=None, **kwargs):
         try:
             model.load_weights(folder / WEIGHTS_FILE)
         except (OSError, ValueError) as error:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{folder / WEIGHTS_FILE} does not hold the weights of {folder / CONFIG_FILE}: "
                 f"{error}"
             ) from None
     if not kwargs:
         return model
     if not isinstance(model, PReLUNet):
-        raise ValueError(
+        raise InvalidValueError(
             f"Builder arguments {sorted(kwargs)} apply to the zoo's models; the preset in "
             f"{folder} holds a {type(model).__name__}."
         )
@@ -243,19 +247,21 @@ def copy_weights_by_name(source, target):
             continue
         layer.set_weights(origin.get_weights())
     if problems:
-        raise ValueError(
+        raise InvalidValueError(
             f"The weights of {source.name!r} do not fit {target.name!r}: " + ", ".join(problems)
         )
 
 
 def _check_preset(preset):
     if not isinstance(preset, (str, os.PathLike)):
-        raise ValueError(f"Argument `preset` must be a folder path. Received: preset={preset!r}")
+        raise InvalidValueError(
+            f"Argument `preset` must be a folder path. Received: preset={preset!r}"
+        )
     folder = Path(preset)
     if not is_preset(folder):
         missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)]
         missing = [name for name in missing if not (folder / name).is_file()]
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `preset` must be a preset folder (written by keras_prelu.save_preset); "
             f"{folder} lacks {', '.join(missing)}. Received: preset={os.fspath(preset)!r}"
         )
@@ -270,12 +276,14 @@ def checked_mean(mean):
     if mean.ndim == 0:
         mean = np.full(3, mean, np.float32)
     if not (mean.shape == (3,) or (mean.ndim == 3 and mean.shape[-1] == 3)):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `mean` must be a scalar, (3,) or (crop, crop, 3). "
             f"Received: mean of shape {mean.shape}"
         )
     if not np.isfinite(mean).all():
-        raise ValueError(f"Argument `mean` must be finite numbers. Received: mean={mean.tolist()}")
+        raise InvalidValueError(
+            f"Argument `mean` must be finite numbers. Received: mean={mean.tolist()}"
+        )
     return mean
 
 

@@ -10,6 +10,7 @@ import math
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import FC_UNITS
 from keras_prelu.zoo.architectures import ARCHITECTURES
 from keras_prelu.zoo.prelu_net import ACTIVATIONS
@@ -55,7 +56,7 @@ def layer_complexity(model):
     """
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model` must have a fixed input size (complexity is counted for "
             f"one). Received: input_shape={input_shape}"
         )
@@ -99,17 +100,17 @@ def architecture_complexity(
     PReLU has one slope per channel, a channel-shared one a single slope (Sec. 2.1).
     """
     if name not in ARCHITECTURES:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `name` must be one of {sorted(ARCHITECTURES)}. Received: name={name!r}"
         )
     if activation not in ACTIVATIONS:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `activation` must be one of {ACTIVATIONS}. "
             f"Received: activation={activation!r}"
         )
     arch = ARCHITECTURES[name]
     if arch.output_side(image_size) < 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `image_size` must be at least {arch.min_input_size} for {name}. "
             f"Received: image_size={image_size!r}"
         )

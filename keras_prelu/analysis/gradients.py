@@ -12,6 +12,8 @@ import os
 import keras
 import numpy as np
 
+from keras_prelu.errors import InvalidValueError
+
 
 def value_and_gradients(loss_fn, variables):
     """The loss and `d loss / d v` for every variable `v` of `variables`.
@@ -33,7 +35,7 @@ def value_and_gradients(loss_fn, variables):
     """
     variables = list(variables)
     if not variables or not all(isinstance(variable, keras.Variable) for variable in variables):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `variables` must be one or more keras.Variables. "
             f"Received: variables={variables!r}"
         )
@@ -125,10 +127,12 @@ class GradientNorms(keras.callbacks.Callback):
     def __init__(self, images, labels, layers, *, every=10, path=None):
         super().__init__()
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"Argument `every` must be an int >= 1. Received: every={every!r}")
+            raise InvalidValueError(
+                f"Argument `every` must be an int >= 1. Received: every={every!r}"
+            )
         layers = tuple(layers)
         if not layers or not all(isinstance(name, str) for name in layers):
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `layers` must be one or more layer names. Received: layers={layers!r}"
             )
         self.images = images

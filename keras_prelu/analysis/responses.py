@@ -13,6 +13,7 @@ import numpy as np
 from keras_prelu import _compat
 from keras_prelu.analysis.signal import _pyplot
 from keras_prelu.analysis.signal import save_figure
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import PReLU
 
 _ACTIVATION_LAYERS = (
@@ -73,10 +74,12 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
         known = {layer.name: layer for layer in _compat.flatten_layers(model)}
         missing = [name for name in layers if name not in known]
         if missing:
-            raise ValueError(f"`layers` names layers that {model.name!r} does not have: {missing}.")
+            raise InvalidValueError(
+                f"`layers` names layers that {model.name!r} does not have: {missing}."
+            )
         chosen = [known[name] for name in layers]
     if not chosen:
-        raise ValueError(f"`model` {model.name!r} has no activation layer to read.")
+        raise InvalidValueError(f"`model` {model.name!r} has no activation layer to read.")
     probe = keras.Model(model.input, [layer.output for layer in chosen])
     sums = np.zeros((len(chosen), 3))
     count = np.zeros(len(chosen))
@@ -92,7 +95,7 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
             sums[k] += (values.sum(), np.square(values).sum(), (values < 0).sum())
             count[k] += values.size
     if not count.any():
-        raise ValueError("`dataset` yielded no batch.")
+        raise InvalidValueError("`dataset` yielded no batch.")
     means = sums / count[:, None]
     return [
         ResponseRow(layer.name, float(m[0]), float(m[1]), float(m[2]))

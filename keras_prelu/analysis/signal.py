@@ -25,6 +25,8 @@ from keras import ops
 
 from keras_prelu import _compat
 from keras_prelu.analysis.gradients import gradients
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.saving import atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,11 +106,13 @@ def signal_propagation(model, inputs, *, loss=None, backward=True, seed=0):
     """
     layers = weight_layers(model)
     if not layers:
-        raise ValueError(f"`model` has no convolution or dense layer to measure: {model.name!r}.")
+        raise InvalidValueError(
+            f"`model` has no convolution or dense layer to measure: {model.name!r}."
+        )
     try:
         probe_tensors = [t for layer in layers for t in (layer.input, layer.output)]
     except (AttributeError, ValueError) as error:
-        raise ValueError(
+        raise InvalidValueError(
             "`model` must be a functional or sequential model (its layers "
             f"need symbolic inputs and outputs): {error}"
         ) from error
@@ -259,6 +263,6 @@ def save_figure(figure, path):
     import matplotlib.pyplot as plt
 
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    atomic.write_file(path, lambda temporary: figure.savefig(temporary, dpi=80, format="png"))
     plt.close(figure)
     return path

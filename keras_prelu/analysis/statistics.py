@@ -15,6 +15,8 @@ import math
 import numpy as np
 import scipy.stats
 
+from keras_prelu.errors import InvalidValueError
+
 
 @dataclasses.dataclass(frozen=True)
 class PairedDifference:
@@ -54,12 +56,12 @@ def paired_difference(values, reference, confidence=0.95):
     values = np.asarray(values, np.float64)
     reference = np.asarray(reference, np.float64)
     if values.ndim != 1 or values.shape != reference.shape or values.size < 2:
-        raise ValueError(
+        raise InvalidValueError(
             "Arguments `values` and `reference` must be two sequences of the same length >= 2. "
             f"Received: {values.shape} and {reference.shape}"
         )
     if not 0 < confidence < 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `confidence` must be in (0, 1). Received: confidence={confidence!r}"
         )
     differences = values - reference

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from keras_prelu import paper
+from keras_prelu.errors import InvalidValueError
 
 # Per-channel RGB mean of ImageNet 2012 training pixels in [0, 255] (VGG, TF-slim).
 IMAGENET_RGB_MEAN = (123.68, 116.78, 103.94)
@@ -70,24 +71,24 @@ class Augmentation:
             or not all(_is_positive_int(s) for s in scale_range)
             or scale_range[0] > scale_range[1]
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 "`scale_range` must be two positive integers (min, max) with "
                 f"min <= max. Received: scale_range={self.scale_range}"
             )
         if not _is_positive_int(self.crop_size) or self.crop_size > scale_range[0]:
-            raise ValueError(
+            raise InvalidValueError(
                 "`crop_size` must be a positive integer no larger than the "
                 f"smallest scale {scale_range[0]}. Received: crop_size={self.crop_size}"
             )
         if not isinstance(self.flip, bool):
-            raise ValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
+            raise InvalidValueError(f"`flip` must be True or False. Received: flip={self.flip!r}")
         if not (
             isinstance(self.pca_std, (int, float, np.floating, np.integer))
             and not isinstance(self.pca_std, bool)
             and math.isfinite(self.pca_std)
             and self.pca_std >= 0
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 f"`pca_std` must be a finite number >= 0. Received: pca_std={self.pca_std!r}"
             )
         object.__setattr__(self, "scale_range", scale_range)
@@ -112,16 +113,18 @@ def check_mean(mean, crop_size):
     try:
         mean = np.array(mean, dtype=np.float32)
     except (TypeError, ValueError):
-        raise ValueError(f"`mean` must be an array of numbers. Received: mean={mean!r}") from None
+        raise InvalidValueError(
+            f"`mean` must be an array of numbers. Received: mean={mean!r}"
+        ) from None
     if mean.shape not in ((3,), (crop_size, crop_size, 3)):
-        raise ValueError(
+        raise InvalidValueError(
             "`mean` must be a per-channel RGB mean of shape (3,) or a per-pixel mean "
             f"of shape ({crop_size}, {crop_size}, 3) matching the crop. "
             f"Received: mean of shape {mean.shape}"
         )
     non_finite = int(np.size(mean) - np.isfinite(mean).sum())
     if non_finite:
-        raise ValueError(
+        raise InvalidValueError(
             f"`mean` must hold finite numbers. Received: mean with {non_finite} NaN or "
             f"infinite values (first values {mean.ravel()[:3].tolist()})"
         )
@@ -132,7 +135,7 @@ def check_mean(mean, crop_size):
 def _as_constant(value, shape, name):
     array = np.array(value, dtype=np.float32)
     if array.shape != shape or not np.isfinite(array).all():
-        raise ValueError(
+        raise InvalidValueError(
             f"`{name}` must be finite numbers of shape {shape}. Received: {name}={value!r}"
         )
     array.flags.writeable = False

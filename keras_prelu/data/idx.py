@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 
 from keras_prelu.data.source import ListedSource
+from keras_prelu.errors import InvalidValueError
 
 # The type codes of the IDX format and the NumPy dtypes they stand for.
 IDX_DTYPES = {
@@ -65,11 +66,11 @@ def read_idx(path):
         try:
             contents = gzip.decompress(contents)
         except (EOFError, OSError, zlib.error) as error:
-            raise ValueError(
+            raise InvalidValueError(
                 f"IDX file {path} is a damaged or truncated gzip file: {error}"
             ) from error
     if len(contents) < 4 or contents[:2] != b"\0\0" or contents[2] not in IDX_DTYPES:
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX file {path} does not start with an IDX magic number (two zero bytes, a type "
             f"code in {sorted(IDX_DTYPES)}, the number of dimensions). "
             f"Received: {contents[:4].hex(' ') or 'an empty file'}"
@@ -77,7 +78,7 @@ def read_idx(path):
     dtype, ndim = IDX_DTYPES[contents[2]], contents[3]
     header_size = 4 + 4 * ndim
     if len(contents) < header_size:
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX file {path} is truncated: its header needs {header_size} bytes for "
             f"{ndim} dimension sizes, the file has {len(contents)}."
         )
@@ -85,7 +86,7 @@ def read_idx(path):
     expected = header_size + dtype.itemsize * int(np.prod(shape))
     if len(contents) != expected:
         problem = "is truncated" if len(contents) < expected else "has bytes after its data"
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX file {path} {problem}: its header gives shape {shape}, {expected} bytes in "
             f"all, the file has {len(contents)}."
         )
@@ -143,7 +144,7 @@ class IDXSource(ListedSource):
         root = os.fspath(root)
         files = find_idx_files(root)
         if files is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`root` must be a folder with the four IDX files "
                 f"{[name for names in IDX_FILES.values() for name in names]} (each may end in "
                 f".gz). Received: root={root!r}"
@@ -151,7 +152,7 @@ class IDXSource(ListedSource):
         splits = {split: _read_split(*paths) for split, paths in files.items()}
         sizes = {split: images.shape[1:3] for split, (images, _) in splits.items()}
         if len(set(sizes.values())) != 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"The IDX files in {root} hold images of different sizes per split: {sizes}."
             )
         num_classes = max(int(labels.max(initial=0)) for _, labels in splits.values()) + 1
@@ -159,7 +160,7 @@ class IDXSource(ListedSource):
             class_names = [str(label) for label in range(num_classes)]
         for split, (_, labels) in splits.items():
             if labels.size and labels.max() >= len(class_names):
-                raise ValueError(
+                raise InvalidValueError(
                     f"IDX file {files[split][1]} has label {int(labels.max())}, but there are "
                     f"{len(class_names)} class names: {list(class_names)}."
                 )
@@ -201,17 +202,17 @@ def _read_split(images_path, labels_path):
     """`(images (n, h, w, 1) uint8, labels (n,) int32)` of one split's files."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX file {images_path} must hold uint8 images of shape (count, height, width). "
             f"Received: {images.dtype} of shape {images.shape}"
         )
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX file {labels_path} must hold uint8 labels of shape (count,). "
             f"Received: {labels.dtype} of shape {labels.shape}"
         )
     if len(images) != len(labels):
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX files {images_path} and {labels_path} disagree: {len(images)} images, "
             f"{len(labels)} labels."
         )

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_prelu.data.source import ListedSource
+from keras_prelu.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +51,20 @@ class ImageFolderSource(ListedSource):
         if not (
             isinstance(max_pixels, int) and not isinstance(max_pixels, bool) and max_pixels > 0
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 f"`max_pixels` must be a positive integer. Received: max_pixels={max_pixels!r}"
             )
         self.max_pixels = max_pixels
         skipped = []
         split_roots = _split_folders(root)
         if split_roots and validation_fraction is not None:
-            raise ValueError(
+            raise InvalidValueError(
                 "`validation_fraction` applies to a folder of class folders only; "
                 f"{root} is already split into {sorted(split_roots.values())}. "
                 f"Received: validation_fraction={validation_fraction}"
             )
         if split_roots:
-            class_names = _class_folders(split_roots["train"])
+            class_names = _class_folders(split_roots["train"], skipped)
             files = {
                 split: _list_images(folder, class_names, skipped)
                 for split, folder in split_roots.items()
@@ -72,11 +73,11 @@ class ImageFolderSource(ListedSource):
             if validation_fraction is None:
                 validation_fraction = DEFAULT_VALIDATION_FRACTION
             if not 0 <= validation_fraction < 1:
-                raise ValueError(
+                raise InvalidValueError(
                     "`validation_fraction` must be in [0, 1). "
                     f"Received: validation_fraction={validation_fraction}"
                 )
-            class_names = _class_folders(root)
+            class_names = _class_folders(root, skipped)
             files = _split_by_fraction(
                 _list_images(root, class_names, skipped), validation_fraction
             )
@@ -85,11 +86,11 @@ class ImageFolderSource(ListedSource):
             split: (np.array(paths, dtype=str), labels) for split, (paths, labels) in files.items()
         }
         super().__init__(os.fspath(root), class_names, listed)
-        for path in skipped:
-            self.report_undecodable(path, "it is not a regular file")
+        for path, reason in skipped:
+            self.report_undecodable(path, reason)
 
     def training_subset(self, num_examples):
-        raise ValueError(
+        raise InvalidValueError(
             "A training subset (`name[:N]`) of an image folder would hold its first classes "
             "only (files are listed class by class); make a folder with fewer files per class "
             f"instead. Received: name={self.name!r}[:{num_examples}]"
@@ -109,28 +110,31 @@ class ImageFolderSource(ListedSource):
 
 def _split_folders(root):
     if not os.path.isdir(root):
-        raise ValueError(f"`root` must be a folder. Received: root={root!r}")
+        raise InvalidValueError(f"`root` must be a folder. Received: root={root!r}")
     found = {}
     for split, names in SPLIT_FOLDERS.items():
         for name in names:
             if os.path.isdir(os.path.join(root, name)):
                 found[split] = os.path.join(root, name)
     if found and set(found) != set(SPLIT_FOLDERS):
-        raise ValueError(
+        raise InvalidValueError(
             f"`root` must have both a train and a validation folder {SPLIT_FOLDERS}, or "
             f"neither (class folders only). Received: root={root!r} with {sorted(found)}"
         )
     return found
 
 
-def _class_folders(folder):
-    names = sorted(
-        entry.name
-        for entry in os.scandir(folder)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
+def _class_folders(folder, skipped):
+    """The class folder names in `folder`; entries that cannot be read (a link loop)
+    are appended to `skipped`."""
+    with os.scandir(folder) as entries:
+        names = sorted(
+            entry.name
+            for entry in entries
+            if not entry.name.startswith(".") and _is_dir(entry, skipped, follow_symlinks=True)
+        )
     if not names:
-        raise ValueError(f"`root` must hold one folder per class. Found none in {folder!r}")
+        raise InvalidValueError(f"`root` must hold one folder per class. Found none in {folder!r}")
     return names
 
 
@@ -138,12 +142,13 @@ def _list_images(folder, class_names, skipped):
     """(paths, labels) of the images under `folder/<class name>` for every class.
 
     Image names that are not regular files (FIFOs, sockets, devices, broken links)
-    are appended to `skipped`.
+    and entries that cannot be read (link loops, folders without permission) are
+    appended to `skipped` as `(path, reason)`.
     """
-    present = set(_class_folders(folder))
+    present = set(_class_folders(folder, skipped))
     unknown = present - set(class_names)
     if unknown:
-        raise ValueError(
+        raise InvalidValueError(
             f"`root` has class folders in {folder!r} that the train folder lacks: {sorted(unknown)}"
         )
     paths, labels = [], []
@@ -158,22 +163,41 @@ def _list_images(folder, class_names, skipped):
 
 def _walk_images(folder, skipped):
     """The image files under `folder`, at any depth (links to folders are not followed)."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _walk_images(entry.path, skipped)
-            elif entry.name.lower().endswith(IMAGE_EXTENSIONS) and not entry.name.startswith("."):
-                if entry.is_file():
-                    yield entry.path
-                else:
-                    skipped.append(entry.path)
+    try:
+        with os.scandir(folder) as entries:
+            entries = list(entries)
+    except OSError as error:
+        skipped.append((folder, f"it cannot be read ({error.strerror})"))
+        return
+    for entry in entries:
+        if _is_dir(entry, skipped, follow_symlinks=False):
+            yield from _walk_images(entry.path, skipped)
+        elif entry.name.lower().endswith(IMAGE_EXTENSIONS) and not entry.name.startswith("."):
+            try:
+                is_file = entry.is_file()
+            except OSError as error:  # a link loop
+                skipped.append((entry.path, f"it cannot be read ({error.strerror})"))
+                continue
+            if is_file:
+                yield entry.path
+            else:
+                skipped.append((entry.path, "it is not a regular file"))
+
+
+def _is_dir(entry, skipped, *, follow_symlinks):
+    """Whether `entry` is a folder; one that cannot be told (a link loop) is skipped."""
+    try:
+        return entry.is_dir(follow_symlinks=follow_symlinks)
+    except OSError as error:
+        skipped.append((entry.path, f"it cannot be read ({error.strerror})"))
+        return False
 
 
 def _check_classes(root, class_names, train_labels):
     counts = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=len(class_names))
     with_images = [name for name, count in zip(class_names, counts) if count]
     if len(with_images) < MIN_CLASSES:
-        raise ValueError(
+        raise InvalidValueError(
             f"`root` must have training images in at least {MIN_CLASSES} class folders "
             f"(one class makes every prediction right). Received: root={os.fspath(root)!r} "
             f"with {'/'.join(IMAGE_EXTENSIONS)} images in {with_images or 'no class'} of "

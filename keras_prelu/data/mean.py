@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_prelu.data.pipeline import evaluation_dataset
+from keras_prelu.errors import InvalidValueError
 
 
 def compute_mean(
@@ -40,6 +41,6 @@ def compute_mean(
         total = total + batch.sum(axis=0, dtype=np.float64)
         count += len(batch)
     if not count:
-        raise ValueError(f"`split` has no images to average. Received: split={split!r}")
+        raise InvalidValueError(f"`split` has no images to average. Received: split={split!r}")
     mean = total / count
     return (mean if per_pixel else mean.mean(axis=(0, 1))).astype(np.float32)

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_prelu.data import transforms
 from keras_prelu.data.augmentation import check_mean
+from keras_prelu.errors import InvalidValueError
 
 # Examples held for shuffling after they are read (the file order is shuffled in full
 # by the sources first): enough to mix records, bounded so that memory stays flat.
@@ -55,12 +56,12 @@ def training_dataset(
     check_shard(num_shards, shard_index)
     shard_batch_size = _check_batch_size(batch_size, num_shards)
     if not _is_int(shuffle_buffer) or shuffle_buffer < 0:
-        raise ValueError(
+        raise InvalidValueError(
             "`shuffle_buffer` must be an integer >= 0 (0: no buffer). "
             f"Received: shuffle_buffer={shuffle_buffer!r}"
         )
     if num_shards > 1 and seed is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"`seed` must be an integer with num_shards={num_shards}: the shards "
             "must draw the same order and augmentation. Received: seed=None"
         )
@@ -155,18 +156,18 @@ def evaluation_dataset(
         shard_index: this process' shard, in `[0, num_shards)`.
     """
     if views not in transforms.EVALUATION_VIEWS:
-        raise ValueError(
+        raise InvalidValueError(
             f"`views` must be one of {transforms.EVALUATION_VIEWS}. Received: views={views!r}"
         )
     check_shard(num_shards, shard_index)
     shard_batch_size = _check_batch_size(batch_size, num_shards)
     if views == "full" and batch_size != 1:
-        raise ValueError(
+        raise InvalidValueError(
             "`batch_size` must be 1 for views='full' (whole images differ in size). "
             f"Received: batch_size={batch_size}"
         )
     if num_shards > 1 and not pad_remainder:
-        raise ValueError(
+        raise InvalidValueError(
             f"`pad_remainder` must be True with num_shards={num_shards}: every shard "
             "must yield the same number of full batches. Received: pad_remainder=False"
         )
@@ -174,7 +175,7 @@ def evaluation_dataset(
     scale = defaults.scale_range[0] if scale is None else scale
     crop_size = defaults.crop_size if crop_size is None else crop_size
     if not _is_int(scale) or not _is_int(crop_size) or not 0 < crop_size <= scale:
-        raise ValueError(
+        raise InvalidValueError(
             "`scale` and `crop_size` must be integers with 0 < crop_size <= scale. "
             f"Received: scale={scale!r}, crop_size={crop_size!r}"
         )
@@ -335,7 +336,7 @@ def _is_int(value):
 def _check_batch_size(batch_size, num_shards):
     """The batch size of one shard of a global `batch_size`."""
     if not _is_int(batch_size) or batch_size < 1 or batch_size % num_shards:
-        raise ValueError(
+        raise InvalidValueError(
             f"`batch_size` must be a positive integer divisible by num_shards={num_shards}. "
             f"Received: batch_size={batch_size!r}"
         )
@@ -344,11 +345,11 @@ def _check_batch_size(batch_size, num_shards):
 
 def check_shard(num_shards, shard_index):
     if not _is_int(num_shards) or num_shards < 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"`num_shards` must be a positive integer. Received: num_shards={num_shards!r}"
         )
     if not _is_int(shard_index) or not 0 <= shard_index < num_shards:
-        raise ValueError(
+        raise InvalidValueError(
             f"`shard_index` must be an integer in [0, {num_shards}). "
             f"Received: shard_index={shard_index!r}"
         )

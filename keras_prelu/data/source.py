@@ -12,6 +12,7 @@ from keras_prelu.data.augmentation import IMAGENET_RGB_MEAN
 from keras_prelu.data.augmentation import Augmentation
 from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.augmentation import is_imagenet_sized
+from keras_prelu.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class Source(abc.ABC):
 
         `get_source("name[:N]")` calls it; the validation split stays whole.
         """
-        raise ValueError(
+        raise InvalidValueError(
             f"A training subset (`name[:N]`) is not available for {type(self).__name__} "
             f"sources. Received: name={self.name!r}"
         )
@@ -157,7 +158,7 @@ class Source(abc.ABC):
         """A copy named `name[:num_examples]`, once `num_examples` is checked."""
         available = self.num_examples("train")
         if not 1 <= num_examples <= available:
-            raise ValueError(
+            raise InvalidValueError(
                 f"A training subset `[:N]` of {self.name!r} must have 1 <= N <= {available} "
                 f"(its training examples). Received: N={num_examples}"
             )
@@ -233,5 +234,5 @@ def _channel_sums(pixels):
 
 def check_split(split, accepted=SPLITS):
     if split not in accepted:
-        raise ValueError(f"`split` must be one of {accepted}. Received: split={split!r}")
+        raise InvalidValueError(f"`split` must be one of {accepted}. Received: split={split!r}")
     return split

@@ -12,6 +12,8 @@ from keras_prelu.data.idx import find_idx_files
 from keras_prelu.data.image_folder import ImageFolderSource
 from keras_prelu.data.source import Source
 from keras_prelu.data.tfds_source import TFDSSource
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,9 @@ def get_source(name, *, data_dir=None, download=False, **kwargs):
         _check_no_options(name.name, kwargs, data_dir=data_dir, download=download)
         return name
     if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(
-            f"`name` must be a string, a path or a keras_prelu.data.Source. Received: name={name!r}"
+        raise InvalidValueError(
+            "`name` must be a string, a path or a keras_prelu.data.Source. "
+            f"Received: name={summarize(name)}"
         )
     subset = _SUBSET.fullmatch(os.fspath(name))
     if subset:
@@ -96,7 +99,7 @@ def _use_debian_fashion_mnist(data_dir, download, kwargs):
 def _check_no_options(name, kwargs, **tfds_options):
     given = sorted(kwargs) + [key for key, value in tfds_options.items() if value]
     if given:
-        raise ValueError(
+        raise InvalidValueError(
             f"Options {given} do not apply to the source name={name!r}; they apply to "
             "tensorflow-datasets sources (data_dir, download), folders of class folders "
             "(validation_fraction) or IDX folders (class_names)."

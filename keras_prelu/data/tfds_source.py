@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 from keras_prelu.data.digits import DIGITS_SOURCE_NAME
 from keras_prelu.data.source import Source
 from keras_prelu.data.source import check_split
+from keras_prelu.errors import InvalidValueError
 
 # Datasets whose builders need files that the user downloads by hand, by name.
 MANUAL_FILES = {"imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")}
@@ -36,7 +37,7 @@ class TFDSSource(Source):
         try:
             self._builder = tfds.builder(name, data_dir=data_dir)
         except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-            raise ValueError(_unknown_name_message(name)) from error
+            raise InvalidValueError(_unknown_name_message(name)) from error
         self._image_key, self._label_key = self._builder.info.supervised_keys or ("image", "label")
         features = self._builder.info.features
         feature_types = dict(features.items()) if hasattr(features, "items") else {}
@@ -44,7 +45,7 @@ class TFDSSource(Source):
             isinstance(feature_types.get(self._image_key), tfds.features.Image)
             and isinstance(feature_types.get(self._label_key), tfds.features.ClassLabel)
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 "`name` must be a tensorflow-datasets image classification dataset (an "
                 f"Image and a ClassLabel feature). Received: name={name!r} with {features}"
             )

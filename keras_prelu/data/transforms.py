@@ -20,23 +20,49 @@ _JPEG_END = (0xFF, 0xD9)  # The EOI marker, followed at most by a little padding
 _JPEG_END_SEARCH_BYTES = 4096
 # libjpeg's accurate integer IDCT: the pixels that PIL (and so torchvision) decodes.
 _JPEG_DCT_METHOD = "INTEGER_ACCURATE"
+# EXIF orientation (TIFF tag 274): how the stored pixels are turned to be seen upright.
+# It is read from the APP1 segment, "\xff\xe1", two length bytes, "Exif\0\0", then a
+# TIFF header and its first IFD, within the first 64 KiB (one segment's largest size).
+_EXIF_MARKER = (0xFF, 0xE1)
+_EXIF_IDENTIFIER = b"Exif\x00\x00"
+_EXIF_SEARCH_BYTES = 1 << 16
+_EXIF_ORIENTATION_TAG = 0x0112
+_EXIF_MAX_IFD_ENTRIES = 64
+_UPRIGHT = 1
+# Orientations 5-8 swap height and width; 2, 3, 6, 7 mirror the columns (after the
+# transposition), 3, 4, 7, 8 the rows: `PIL.ImageOps.exif_transpose`'s turns.
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
+_COLUMNS_FLIPPED_ORIENTATIONS = (2, 3, 6, 7)
+_ROWS_FLIPPED_ORIENTATIONS = (3, 4, 7, 8)
 
 
 def decode_window(image, window_fn):
     """Decodes the window `window_fn(height, width) -> (top, left, rows, cols)` of `image`.
 
-    JPEGs are cropped while they are decoded (`tf.io.decode_and_crop_jpeg`), so the
-    rows below the window and the blocks beside it are never converted to RGB, with
-    the accurate IDCT, so the pixels are PIL's.
-    Grayscale, RGBA and CMYK images come out as RGB `uint8`.
+    The window is of the image as people see it: a JPEG's EXIF orientation is
+    applied first (`jpeg_orientation`). Upright JPEGs are cropped while they are
+    decoded (`tf.io.decode_and_crop_jpeg`), so the rows below the window and the
+    blocks beside it are never converted to RGB, with the accurate IDCT, so the
+    pixels are PIL's. Grayscale, RGBA and CMYK images come out as RGB `uint8`.
     """
     if image.dtype != tf.string:
         return _crop(_to_rgb(image), window_fn)
 
     def decode_jpeg_window():
-        shape = tf.image.extract_jpeg_shape(image)
-        window = tf.stack(window_fn(shape[0], shape[1]))
-        return tf.io.decode_and_crop_jpeg(image, window, channels=3, dct_method=_JPEG_DCT_METHOD)
+        orientation = jpeg_orientation(image)
+
+        def decode_upright_window():
+            shape = tf.image.extract_jpeg_shape(image)
+            window = tf.stack(window_fn(shape[0], shape[1]))
+            return tf.io.decode_and_crop_jpeg(
+                image, window, channels=3, dct_method=_JPEG_DCT_METHOD
+            )
+
+        def decode_turned_window():
+            decoded = tf.io.decode_jpeg(image, channels=3, dct_method=_JPEG_DCT_METHOD)
+            return _crop(apply_orientation(decoded, orientation), window_fn)
+
+        return tf.cond(tf.equal(orientation, _UPRIGHT), decode_upright_window, decode_turned_window)
 
     def decode_other_window():
         decoded = tf.io.decode_image(image, channels=3, expand_animations=False)
@@ -71,7 +97,8 @@ def encoded_size(contents):
 
     Nothing is decoded: PNG's IHDR chunk, or libjpeg's reading of a JPEG's header
     (`tf.image.extract_jpeg_shape`, which raises `InvalidArgumentError` when that
-    header is broken). `(0, 0)` for other contents.
+    header is broken), the size as seen: height and width swapped for EXIF
+    orientations 5-8. `(0, 0)` for other contents.
     """
     # The first bytes, padded with zeros: a PNG's signature and IHDR chunk.
     padded = tf.strings.join([tf.strings.substr(contents, 0, _PNG_IHDR_END), bytes(_PNG_IHDR_END)])
@@ -91,7 +118,8 @@ def encoded_size(contents):
         return tf.reverse(tf.reduce_sum(values * [256**3, 256**2, 256, 1], axis=1), [0])
 
     def jpeg_size():
-        return tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
+        size = tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)
+        return tf.cond(_is_transposed(jpeg_orientation(contents)), lambda: size[::-1], lambda: size)
 
     return tf.case(
         [
@@ -100,6 +128,62 @@ def encoded_size(contents):
         ],
         default=lambda: tf.zeros([2], tf.int64),
     )
+
+
+def jpeg_orientation(contents):
+    """The EXIF orientation of encoded `contents`, int32 in 1-8; 1 (upright) without one.
+
+    Read from the first APP1 "Exif" segment: its TIFF header's byte order, then the
+    orientation entry (tag 274) of its first IFD. Nothing is decoded.
+    """
+    padded = tf.strings.join([tf.strings.substr(contents, 0, _EXIF_SEARCH_BYTES), bytes(16)])
+    head = tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64)
+    last = tf.size(head, out_type=tf.int64) - 1
+    pattern = [*_EXIF_MARKER, None, None, *_EXIF_IDENTIFIER]
+    positions = tf.size(head, out_type=tf.int64) - len(pattern)
+    matches = tf.ones([positions], tf.bool)
+    for offset, byte in enumerate(pattern):
+        if byte is not None:
+            matches &= tf.equal(head[offset : offset + positions], byte)
+    tiff = tf.argmax(tf.cast(matches, tf.int32), output_type=tf.int64) + len(pattern)
+    little_endian = tf.equal(head[tiff], ord("I"))
+
+    def number(start, size):
+        """The unsigned integer of `size` bytes at `start`(s) past the TIFF header."""
+        offsets = tf.range(size, dtype=tf.int64)
+        places = tf.where(little_endian, offsets, size - 1 - offsets)
+        indices = tf.clip_by_value(tiff + start[..., tf.newaxis] + offsets, 0, last)
+        return tf.reduce_sum(tf.gather(head, indices) * 256**places, axis=-1)
+
+    ifd = number(tf.constant(4, tf.int64), 4)
+    entries = ifd + 2 + 12 * tf.range(_EXIF_MAX_IFD_ENTRIES, dtype=tf.int64)
+    is_orientation = tf.logical_and(
+        tf.equal(number(entries, 2), _EXIF_ORIENTATION_TAG),
+        tf.range(_EXIF_MAX_IFD_ENTRIES, dtype=tf.int64) < number(ifd, 2),
+    )
+    value = number(entries + 8, 2)
+    orientation = tf.reduce_max(tf.where(is_orientation, value, 0))
+    is_known = tf.reduce_any(matches) & tf.io.is_jpeg(contents) & (orientation >= 1)
+    return tf.cast(tf.where(is_known & (orientation <= 8), orientation, _UPRIGHT), tf.int32)
+
+
+def apply_orientation(image, orientation):
+    """`image` (height, width, channels) turned as its EXIF `orientation` says, upright."""
+    image = tf.cond(
+        _is_transposed(orientation), lambda: tf.transpose(image, [1, 0, 2]), lambda: image
+    )
+    for axis, orientations in ((0, _ROWS_FLIPPED_ORIENTATIONS), (1, _COLUMNS_FLIPPED_ORIENTATIONS)):
+        flipped = tf.reduce_any(tf.equal(orientation, orientations))
+        image = tf.cond(
+            flipped,
+            lambda image=image, axis=axis: tf.reverse(image, [axis]),
+            lambda image=image: image,
+        )
+    return image
+
+
+def _is_transposed(orientation):
+    return tf.reduce_any(tf.equal(orientation, _TRANSPOSED_ORIENTATIONS))
 
 
 def decode(image):

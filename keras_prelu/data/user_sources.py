@@ -7,6 +7,9 @@ from keras_prelu.data.source import SPLITS
 from keras_prelu.data.source import ListedSource
 from keras_prelu.data.source import Source
 from keras_prelu.data.source import check_split
+from keras_prelu.errors import DataError
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import summarize
 
 ARRAY_SOURCE_NAME = "arrays"
 DATASET_SOURCE_NAME = "dataset"
@@ -104,7 +107,7 @@ class DatasetSource(Source):
             or not isinstance(shuffle_buffer, int)
             or shuffle_buffer < 1
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `shuffle_buffer` must be a positive integer or None (the whole "
                 f"split). Received: shuffle_buffer={shuffle_buffer!r}"
             )
@@ -138,21 +141,27 @@ class DatasetSource(Source):
 def _check_array_pair(pair, argument):
     """`(images, labels)` of one split, checked; images uint8 or float32, (N, H, W, C)."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must be a pair (images, labels) of NumPy arrays. "
             f"Received: {argument} of type {type(pair).__name__}"
         )
-    images, labels = np.asarray(pair[0]), np.asarray(pair[1])
+    try:
+        images, labels = np.asarray(pair[0]), np.asarray(pair[1])
+    except ValueError:  # a ragged list
+        raise DataError(
+            f"Argument `{argument}` must hold images of one size and labels, as arrays "
+            f"(images of several sizes: a DatasetSource). Received: {summarize(pair)}"
+        ) from None
     if images.ndim == 3:
         images = images[..., np.newaxis]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must hold images of shape (N, H, W), (N, H, W, 1) or "
             f"(N, H, W, 3) with N, H, W >= 1. Received: {argument} images of shape "
-            f"{np.shape(pair[0])}"
+            f"{images.shape}"
         )
     if not _is_real(images.dtype):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must hold images of an integer or floating type. "
             f"Received: {argument} images of dtype {images.dtype}"
         )
@@ -162,12 +171,12 @@ def _check_array_pair(pair, argument):
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or not _is_integer(labels.dtype):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must hold integer class ids of shape (N,) or (N, 1). "
             f"Received: {argument} labels of shape {labels.shape} and dtype {labels.dtype}"
         )
     if len(labels) != len(images):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must hold as many labels as images. Received: "
             f"{argument} with {len(images)} images and {len(labels)} labels"
         )
@@ -177,7 +186,7 @@ def _check_array_pair(pair, argument):
 def _check_dataset(dataset, argument):
     """`dataset` after its element spec is checked: finite, unbatched (image, label) pairs."""
     if not isinstance(dataset, tf.data.Dataset):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must be a tf.data.Dataset of (image, label) pairs. "
             f"Received: {argument} of type {type(dataset).__name__}"
         )
@@ -187,7 +196,7 @@ def _check_dataset(dataset, argument):
         and len(spec) == 2
         and all(isinstance(part, tf.TensorSpec) for part in spec)
     ):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must yield (image, label) pairs of tensors. "
             f"Received: {argument} with element_spec={spec}"
         )
@@ -196,19 +205,19 @@ def _check_dataset(dataset, argument):
         (image.dtype.is_integer or image.dtype.is_floating)
         and (image.shape.rank == 2 or (image.shape.rank == 3 and image.shape[-1] in (1, 3)))
     ):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must yield unbatched decoded images, (H, W), (H, W, 1) "
             "or (H, W, 3) with known channels, of an integer or floating type (unbatch a "
             "batched dataset; set the channels with tf.ensure_shape). Received: images "
             f"of shape {image.shape} and dtype {image.dtype.name}"
         )
     if not (label.dtype.is_integer and label.shape in ((), (1,))):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must yield integer class ids, scalars or of shape (1,). "
             f"Received: labels of shape {label.shape} and dtype {label.dtype.name}"
         )
     if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must be a finite dataset (one pass is one epoch): "
             "remove its repeat()."
         )
@@ -239,10 +248,12 @@ def _summarize(dataset, argument):
         for key, values in parts.items():
             values.append(batch[key])
     if not parts["label"]:
-        raise ValueError(f"Argument `{argument}` must yield at least one (image, label) pair.")
+        raise InvalidValueError(
+            f"Argument `{argument}` must yield at least one (image, label) pair."
+        )
     parts = {key: np.concatenate(values) for key, values in parts.items()}
     if parts["shorter_side"].min() < 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must yield images of at least 1x1 pixels. Received: "
             f"an image with a side of {parts['shorter_side'].min()}"
         )
@@ -272,7 +283,7 @@ def _class_id(label):
 def _check_pixels(argument, low, high, all_finite):
     if not all_finite or low < PIXEL_RANGE[0] or high > PIXEL_RANGE[1]:
         received = "non-finite values" if not all_finite else f"values in [{low}, {high}]"
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `{argument}` must hold finite pixel values in {list(PIXEL_RANGE)}. "
             f"Received: {received}"
         )
@@ -282,12 +293,12 @@ def _class_names(class_names, label_ranges):
     """The class names, checked against each split's `(lowest, highest)` label."""
     for split, (lowest, _) in label_ranges.items():
         if lowest < 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `{split}` must hold class ids >= 0. Received: a label of {lowest}"
             )
     lowest, highest = label_ranges["train"]
     if lowest == highest:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `train` must hold examples of at least two classes. "
             f"Received: only class {lowest}"
         )
@@ -300,12 +311,12 @@ def _class_names(class_names, label_ranges):
         or not all(isinstance(name, str) for name in names)
         or len(set(names)) != len(names)
     ):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `class_names` must be a list or tuple of distinct strings. "
             f"Received: class_names={class_names!r}"
         )
     if len(names) <= largest:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `class_names` must name every class id up to the largest label, "
             f"{largest}. Received: {len(names)} class names"
         )
@@ -314,7 +325,9 @@ def _class_names(class_names, label_ranges):
 
 def _check_name(name):
     if not isinstance(name, str) or not name:
-        raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
+        raise InvalidValueError(
+            f"Argument `name` must be a non-empty string. Received: name={name!r}"
+        )
     return name
 
 

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
 from keras_prelu.layers.spatial_pyramid_pooling import bin_edges
 
@@ -37,13 +38,13 @@ def split_at_spp(model):
     except ValueError:
         spp = None
     if not isinstance(spp, SpatialPyramidPooling):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model` must have a SpatialPyramidPooling layer named 'spp' and the "
             "fc layers after it for dense testing (a zoo model with include_top=True). "
             f"Received: model={model.name!r}"
         )
     if spp.data_format != "channels_last":
-        raise ValueError("Dense testing supports channels_last models only.")
+        raise InvalidValueError("Dense testing supports channels_last models only.")
     features = keras.Model(model.input, spp.input, name=f"{model.name}_features")
     head = keras.Model(spp.output, model.output, name=f"{model.name}_head")
     return features, spp, head
@@ -81,7 +82,7 @@ class DenseScorer:
         self.features, self.spp, self.head = split_at_spp(model)
         if window is None:
             if not isinstance(crop_size, int) or crop_size < 1:
-                raise ValueError(
+                raise InvalidValueError(
                     "`crop_size` (the training crop, a positive int) is needed to derive "
                     f"the window when `window` is None. Received: crop_size={crop_size!r}"
                 )
@@ -90,11 +91,11 @@ class DenseScorer:
             window = (window, window)
         window = tuple(window)
         if len(window) != 2 or not all(isinstance(w, int) and w >= 1 for w in window):
-            raise ValueError(
+            raise InvalidValueError(
                 f"`window` must be a positive int or (height, width). Received: window={window!r}"
             )
         if not isinstance(max_windows, int) or max_windows < 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`max_windows` must be a positive int. Received: max_windows={max_windows!r}"
             )
         self.window = window

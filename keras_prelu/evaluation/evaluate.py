@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from keras_prelu import paper
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
@@ -32,12 +33,12 @@ def top_k_error(scores, labels, k):
     scores = np.asarray(scores)
     labels = np.asarray(labels)
     if scores.ndim != 2 or labels.shape != scores.shape[:1]:
-        raise ValueError(
+        raise InvalidValueError(
             "`scores` must be (examples, classes) and `labels` (examples,). Received: "
             f"scores.shape={scores.shape}, labels.shape={labels.shape}"
         )
     if not len(labels):
-        raise ValueError("No examples to measure the error on.")
+        raise InvalidValueError("No examples to measure the error on.")
     label_scores = scores[np.arange(len(labels)), labels]
     higher = (scores > label_scores[:, None]).sum(axis=1)
     return float(np.mean(higher >= k))
@@ -187,19 +188,19 @@ def evaluate(
         An `EvaluationResult`.
     """
     if views not in VIEWS:
-        raise ValueError(f"`views` must be one of {VIEWS}. Received: views={views!r}")
+        raise InvalidValueError(f"`views` must be one of {VIEWS}. Received: views={views!r}")
     if flip is not None and not isinstance(flip, bool):
-        raise ValueError(f"`flip` must be True, False or None. Received: flip={flip!r}")
+        raise InvalidValueError(f"`flip` must be True, False or None. Received: flip={flip!r}")
     specs = list(models) if isinstance(models, (list, tuple)) else [models]
     if not specs:
-        raise ValueError("`models` must name at least one model.")
+        raise InvalidValueError("`models` must name at least one model.")
     # TensorFlow's data pipeline, imported here: loading and exporting need no TensorFlow.
     from keras_prelu import data as data_lib
 
     trained = [load_trained(spec) for spec in specs]
     if data is None:
         if trained[0].data_given:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `data` is required for {trained[0].name!r}: it was trained on "
                 f"{trained[0].data!r}, a source given as arrays or a dataset, which its "
                 "run folder cannot rebuild. Pass that source again as `data`."
@@ -210,7 +211,7 @@ def evaluate(
     for member in trained:
         classes = member.model.output_shape[-1]
         if classes != source.num_classes:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `data` ({data}) has {source.num_classes} classes, but model "
                 f"{member.name!r} scores {classes}: test a model on data with its classes "
                 f"(the run's data is {member.data or 'not recorded'})."
@@ -245,7 +246,9 @@ def evaluate(
             verbose,
         )
         if labels is not None and not np.array_equal(labels, member_labels):
-            raise ValueError("The models of the ensemble saw the images in different orders.")
+            raise InvalidValueError(
+                "The models of the ensemble saw the images in different orders."
+            )
         labels, used_scales = member_labels, member_scales
         total_scores = total_scores + scores
         logger.info(
@@ -296,7 +299,7 @@ def _scales(scales, views, single_scale, scale_range, crop):
         return (single_scale,)
     scales = (scales,) if isinstance(scales, int) else tuple(scales)
     if not scales or not all(isinstance(s, int) and s >= crop for s in scales):
-        raise ValueError(
+        raise InvalidValueError(
             f"`scales` must be shorter sides (ints) of at least the crop size {crop}. "
             f"Received: scales={scales!r}"
         )
@@ -365,7 +368,7 @@ def _model_scores(
             progress.add(1)
         scale_labels = np.concatenate(scale_labels)
         if labels is not None and not np.array_equal(labels, scale_labels):
-            raise ValueError(f"Scale {scale} read the images in another order.")
+            raise InvalidValueError(f"Scale {scale} read the images in another order.")
         labels = scale_labels
         total = total + np.concatenate(batches).astype(np.float64)
     return total / len(scales), labels

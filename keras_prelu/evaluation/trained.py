@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_prelu import presets
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.zoo import PReLUNet
 
@@ -65,7 +66,7 @@ def load_trained(spec):
     if isinstance(spec, keras.Model):
         return Trained(spec, spec.name, crop_size=_fixed_side(spec))
     if not isinstance(spec, (str, os.PathLike)):
-        raise ValueError(
+        raise InvalidValueError(
             "A model must be a keras.Model, a .keras file or a training run folder. "
             f"Received: {spec!r}"
         )
@@ -86,24 +87,25 @@ def load_trained(spec):
             results=metadata.results,
         )
     if path.is_dir():
-        folder = run_folder.RunFolder(path)
-        model = folder.load_model()
-        record = folder.read_run()
-        return Trained(
-            model,
-            path.resolve().name,
-            mean=folder.read_mean(),
-            crop_size=record.crop_size,
-            scale=record.evaluation_scale,
-            data=record.data,
-            data_given=record.data_given,
-            data_dir=record.data_dir,
-            flip=record.flip,
-            class_names=record.class_names,
-            scale_range=record.scale_range,
-            recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
-            results=folder.read_evaluation() if folder.evaluation_path.exists() else None,
-        )
+        # One finished state: no process trains in the folder while it is read.
+        with run_folder.RunFolder(path).reading() as folder:
+            model = folder.load_model()
+            record = folder.read_run()
+            return Trained(
+                model,
+                path.resolve().name,
+                mean=folder.read_mean(),
+                crop_size=record.crop_size,
+                scale=record.evaluation_scale,
+                data=record.data,
+                data_given=record.data_given,
+                data_dir=record.data_dir,
+                flip=record.flip,
+                class_names=record.class_names,
+                scale_range=record.scale_range,
+                recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
+                results=folder.read_evaluation(),
+            )
     model = run_folder.load_model(path)
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 
@@ -117,7 +119,7 @@ def any_size(model):
     if tuple(model.input.shape[1:]) == ANY_SIZE:
         return model
     if not isinstance(model, PReLUNet):
-        raise ValueError(
+        raise InvalidValueError(
             f"Model {model.name!r} takes images of shape {tuple(model.input.shape[1:])} only; "
             "rebuild it with input_shape=(None, None, 3) (any zoo model with SPP can)."
         )

@@ -5,6 +5,7 @@ import keras
 import ml_dtypes
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
 CHANNEL_WISE = "channel_wise"
@@ -18,7 +19,7 @@ def standardize_data_format(data_format):
     if data_format is None:
         return keras.config.image_data_format()
     if data_format not in DATA_FORMATS:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `data_format` must be one of {DATA_FORMATS} or None. "
             f"Received: data_format={data_format!r}"
         )
@@ -178,9 +179,11 @@ class PReLU(keras.layers.Layer):
         if shared_axes is None:
             mode = CHANNEL_WISE if mode is None else mode
             if mode not in MODES:
-                raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
+                raise InvalidValueError(
+                    f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
+                )
         elif mode is not None:
-            raise ValueError(
+            raise InvalidValueError(
                 "Pass `mode` or `shared_axes`, not both. "
                 f"Received: mode={mode!r}, shared_axes={shared_axes!r}"
             )
@@ -207,7 +210,7 @@ class PReLU(keras.layers.Layer):
         axes = range(1, rank)
         accepted = [*axes, *(axis - rank for axis in axes)]
         if not all(axis in accepted for axis in self.shared_axes):
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `shared_axes` must name non-batch axes of inputs of rank {rank}: "
                 f"{list(axes)} or {[axis - rank for axis in axes]}. "
                 f"Received: shared_axes={self.shared_axes!r}"
@@ -216,7 +219,7 @@ class PReLU(keras.layers.Layer):
         kept = {axis: input_shape[axis] for axis in axes if axis not in shared}
         unknown = [axis for axis, size in kept.items() if size is None]
         if unknown:
-            raise ValueError(
+            raise InvalidValueError(
                 f"PReLU's slopes need a known size on every axis not in `shared_axes`; "
                 f"share axes {unknown} too or give their size. Received: "
                 f"input_shape={input_shape}, shared_axes={self.shared_axes!r}"
@@ -227,7 +230,7 @@ class PReLU(keras.layers.Layer):
     def build(self, input_shape):
         rank = len(input_shape)
         if rank < 2:
-            raise ValueError(
+            raise InvalidValueError(
                 "PReLU expects inputs of rank >= 2 (batch, ..., channels). "
                 f"Received: input_shape={input_shape}"
             )
@@ -239,7 +242,7 @@ class PReLU(keras.layers.Layer):
         channels = input_shape[channel_axis]
         if self.mode == CHANNEL_WISE:
             if channels is None:
-                raise ValueError(
+                raise InvalidValueError(
                     "A channel-wise PReLU needs a known channel dimension "
                     f"(axis {channel_axis} for data_format="
                     f"{self.data_format!r}); use mode='channel_shared' or give the channel "

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import standardize_data_format
 from keras_prelu.paper import LARGE_MODEL_LEVELS
 
@@ -25,13 +26,13 @@ def bin_edges(size, bins):
 def validate_levels(levels):
     """Returns `levels` as a tuple of positive ints, or raises `ValueError`."""
     if isinstance(levels, int) or not levels:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `levels` must be a non-empty sequence of positive integers, "
             f"e.g. {LARGE_MODEL_LEVELS}. Received: levels={levels!r}"
         )
     for level in levels:
         if isinstance(level, bool) or not isinstance(level, int) or level < 1:
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `levels` must be a non-empty sequence of positive integers, "
                 f"e.g. {LARGE_MODEL_LEVELS}. Received: levels={levels!r}"
             )
@@ -92,7 +93,7 @@ class SpatialPyramidPooling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.levels = validate_levels(levels)
         if pooling not in POOLING_MODES:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `pooling` must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
             )
         self.pooling = pooling
@@ -118,7 +119,11 @@ class SpatialPyramidPooling(keras.layers.Layer):
                 pooled.append(ops.sum(window, axis=axis, keepdims=True))
         return ops.concatenate(pooled, axis=axis)
 
+    def build(self, input_shape):
+        self._check_not_empty(input_shape)
+
     def call(self, inputs):
+        self._check_not_empty(ops.shape(inputs))
         if self.data_format == "channels_first":
             inputs = ops.transpose(inputs, (0, 2, 3, 1))
         height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
@@ -132,6 +137,16 @@ class SpatialPyramidPooling(keras.layers.Layer):
             pooled = ops.transpose(pooled, (0, 3, 1, 2))
             outputs.append(ops.reshape(pooled, (-1, pooled.shape[1] * n * n)))
         return ops.concatenate(outputs, axis=-1)
+
+    def _check_not_empty(self, shape):
+        """Refuses a map of height or width 0, whose bins would pool nothing (a max of
+        -inf, an average of NaN); a side known only at run time is not checked."""
+        spatial = shape[2:] if self.data_format == "channels_first" else shape[1:3]
+        if any(isinstance(side, int) and side < 1 for side in spatial):
+            raise InvalidValueError(
+                f"{type(self).__name__} {self.name!r} needs a feature map of height and width "
+                f">= 1. Received: inputs of shape {tuple(shape)}"
+            )
 
     @staticmethod
     def _bin_areas(height, width, n, like):

@@ -16,18 +16,23 @@ the caller asked for (not a temporary one), with its `errno` kept.
 """
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
 import shutil
+import sys
+import traceback
 from pathlib import Path
+
+from keras_prelu.errors import InvalidValueError
 
 TEMPORARY_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".old-"
 _READ_CHUNK = 1 << 20
 
 
-class SavedFileError(ValueError):
+class SavedFileError(InvalidValueError):
     """A saved file is missing, is not valid JSON or is not what its reader expects.
 
     The message names the file.
@@ -54,7 +59,8 @@ def write_file(path, write):
     temporary = path.with_name(TEMPORARY_PREFIX + path.name)
     try:
         with os_errors_naming(path, "write"):
-            write(temporary)
+            with _releasing_on_error(temporary):
+                write(temporary)
             _fsync_file(temporary)
             os.replace(temporary, path)  # the commit point
             _fsync_folder(path.parent)
@@ -95,7 +101,8 @@ def write_folder(path, write, *, overwrite=False):
         with os_errors_naming(path, "write"):
             _remove_quietly(temporary)
             temporary.mkdir()
-            write(temporary)
+            with _releasing_on_error(temporary):
+                write(temporary)
             _fsync_tree(temporary)
             if path.exists():
                 os.rename(path, replaced)
@@ -122,6 +129,14 @@ def recover_folder(path):
         else:
             os.rename(replaced, path)
             _fsync_folder(path.parent)
+
+
+def remove_file(path):
+    """Removes the file `path` (committed once its folder is flushed)."""
+    path = Path(path)
+    with os_errors_naming(path, "remove"):
+        os.remove(path)
+        _fsync_folder(path.parent)
 
 
 def write_text(path, text):
@@ -159,6 +174,33 @@ def read_json(path):
     return values
 
 
+def check_writable_folder(path, argument):
+    """Raises unless `path` is, or can be created as, a folder this process can write.
+
+    Call it where the folder is given, before any work that would write there.
+
+    Raises:
+        InvalidValueError: naming `argument`, when `path` (or a path above it) is a
+            file, or its nearest existing folder is read-only.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == path else f"lies under {existing}, which is"
+        raise InvalidValueError(
+            f"Argument `{argument}` must be a folder. Received: {argument}={str(path)!r}, "
+            f"which {what} a file"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "" if existing == path else f" (its nearest existing folder, {existing})"
+        raise InvalidValueError(
+            f"Argument `{argument}` must be a folder this process can write. "
+            f"Received: {argument}={str(path)!r}{what}, which is read-only"
+        )
+
+
 def file_sha256(path):
     """The SHA-256 of the file `path`, in hex."""
     digest = hashlib.sha256()
@@ -179,6 +221,41 @@ def os_errors_naming(path, action):
         named = OSError(f"Cannot {action} {path}: {reason}")
         named.errno = error.errno
         raise named from None
+
+
+@contextlib.contextmanager
+def _releasing_on_error(temporary):
+    """Lets a failed writer close what it left open before its error goes on.
+
+    A writer that fails on a full disk may leave a file open in the frames of its
+    traceback (h5py's, under `keras.Model.save_weights`); its finalizer retries the
+    failed flush later and prints errors long after the one reported, or crashes at
+    exit. The temporary file is emptied first, which gives its space back, then the
+    writer's finished frames are cleared and collected, so that such files close
+    now; their finalizers' errors, the same failure, are not printed.
+    """
+    try:
+        yield
+    except BaseException as error:
+        previous = sys.unraisablehook
+        sys.unraisablehook = lambda unraisable: None
+        try:
+            _empty(temporary)
+            while error is not None:
+                traceback.clear_frames(error.__traceback__)
+                error = error.__cause__ or error.__context__
+            gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        raise
+
+
+def _empty(path):
+    """Truncates the file `path`, or every file in the folder `path`, to 0 bytes."""
+    files = [path] if not path.is_dir() else [p for p in path.rglob("*") if p.is_file()]
+    for file in files:
+        with contextlib.suppress(OSError):
+            os.truncate(file, 0)
 
 
 def _fsync_file(path):
@@ -211,4 +288,4 @@ def _remove_quietly(path):
 
 
 def _refuse_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise InvalidValueError(f"{name} is not a number JSON allows")

@@ -36,15 +36,18 @@ import logging
 import math
 import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from keras_prelu.saving.atomic import SavedFileError
+from keras_prelu.saving.atomic import check_writable_folder
 from keras_prelu.saving.atomic import file_sha256
 from keras_prelu.saving.atomic import os_errors_naming
 from keras_prelu.saving.atomic import read_json
+from keras_prelu.saving.atomic import remove_file
 from keras_prelu.saving.atomic import write_file
 from keras_prelu.saving.atomic import write_json
 from keras_prelu.saving.atomic import write_text
@@ -61,6 +64,8 @@ CHECKPOINT_DIRNAME = "checkpoint"
 CHECKPOINT_STATE_FILENAME = "checkpoint.json"
 TENSORBOARD_DIRNAME = "tensorboard"
 LOCK_FILENAME = ".lock"
+# How long `RunFolder.lock` waits for the processes reading the run (evaluate, export).
+READERS_WAIT_S = 120
 # The version of run.json's layout; a file without it, or with another, is refused.
 RUN_FORMAT = 2
 # How the mean in `mean.json` was chosen (`fit`'s `mean` argument).
@@ -239,21 +244,7 @@ class RunFolder:
 
     def check_writable(self):
         """Raises unless the folder is, or can be created as, a writable folder."""
-        existing = self.path
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            what = "is" if existing == self.path else f"lies under {existing}, which is"
-            raise RunFolderError(
-                f"Argument `run_dir` must be a folder. Received: run_dir={str(self.path)!r}, "
-                f"which {what} a file"
-            )
-        if not os.access(existing, os.W_OK | os.X_OK):
-            what = "" if existing == self.path else f" (its nearest existing folder, {existing})"
-            raise RunFolderError(
-                "Argument `run_dir` must be a folder this process can write. "
-                f"Received: run_dir={str(self.path)!r}{what}, which is read-only"
-            )
+        check_writable_folder(self.path, "run_dir")
 
     @contextlib.contextmanager
     def lock(self):
@@ -271,14 +262,7 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
-                raise RunFolderLockedError(
-                    f"Argument `run_dir` ({self.path}) is in use: process {holder} is "
-                    "training in it. Wait until it ends, or choose another run_dir."
-                ) from None
+            self._lock_exclusively(descriptor)
             os.ftruncate(descriptor, 0)
             os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
             yield self
@@ -290,10 +274,69 @@ class RunFolder:
         finally:
             os.close(descriptor)  # releases the lock
 
+    def _lock_exclusively(self, descriptor):
+        """Takes the lock, waiting up to `READERS_WAIT_S` for processes reading the run."""
+        deadline = time.monotonic() + READERS_WAIT_S
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            try:  # shared: readers only; refused: a process training
+                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunFolderLockedError(
+                    f"Argument `run_dir` ({self.path}) is in use: process "
+                    f"{_lock_holder(descriptor)} is training in it. Wait until it ends, or "
+                    "choose another run_dir."
+                ) from None
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            if time.monotonic() > deadline:
+                raise RunFolderLockedError(
+                    f"Argument `run_dir` ({self.path}) is being read by other processes "
+                    f"(evaluate, export) for more than {READERS_WAIT_S} s. Try again."
+                )
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def reading(self):
+        """Holds a shared lock on the folder for the `with` block: a consistent read.
+
+        Processes that read (evaluate, export) share the lock; `lock()` waits for
+        them. While a process trains in the folder, its files change: a
+        `RunFolderLockedError` is raised at once. A folder never trained in (no
+        `.lock`), or on read-only storage, is read as it is.
+        """
+        try:
+            descriptor = os.open(self.path / LOCK_FILENAME, os.O_RDONLY)
+        except OSError:
+            yield self
+            return
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunFolderLockedError(
+                    f"{self.path} is in use: process {_lock_holder(descriptor)} is training "
+                    "in it, and its files change meanwhile. Evaluate or export it when that "
+                    "process ends."
+                ) from None
+            yield self
+        finally:
+            os.close(descriptor)
+
     # --- recipe.json, run.json, mean.json, evaluation.json -------------------
 
     def write_recipe(self, values):
-        """Writes the recipe's fields (`Recipe.to_dict()`)."""
+        """Writes the recipe's fields (`Recipe.to_dict()`).
+
+        A finished run whose recipe changes (a run resumed for more epochs) is
+        unfinished first (`evaluation.json` removed): a reader never takes the
+        model of one recipe with another's `recipe.json`.
+        """
+        if self.evaluation_path.exists() and read_json(self.recipe_path) != values:
+            remove_file(self.evaluation_path)
         write_json(self.recipe_path, values)
 
     def read_recipe(self):
@@ -386,13 +429,22 @@ class RunFolder:
         write_file(self.model_path, model.save)
 
     def load_model(self):
-        """The model of `model.keras`; raises unless the run finished."""
-        if not self.model_path.is_file():
-            raise RunFolderError(
-                f"{self.path} has no {MODEL_FILENAME}: it is not a finished run folder of "
-                "keras-prelu train."
-            )
+        """The model of `model.keras`; raises unless the run finished.
+
+        A run is finished once `evaluation.json` is written, after `model.keras`.
+        """
+        for path in (self.model_path, self.evaluation_path):
+            if not path.is_file():
+                raise RunFolderError(
+                    f"{self.path} has no {path.name}: it is not a finished run folder of "
+                    "keras-prelu train (run the same train command to finish it)."
+                )
         return load_model(self.model_path)
+
+
+def _lock_holder(descriptor):
+    """The process id that the holder of the lock wrote, or "?"."""
+    return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
 
 
 class CheckpointFolder:
@@ -403,8 +455,10 @@ class CheckpointFolder:
     `epoch-NNNN.weights.h5` for epoch NNNN), `weights_sha256` (its checksum),
     `callbacks` (`{class name: state}`) and `unsaved_variables` (values of the
     variables `save_weights` leaves out). The weights file is written first, then
-    `checkpoint.json` that names it, then older weights are deleted: a process killed
-    at any moment leaves the previous whole checkpoint in force.
+    `checkpoint.json` that names it (the commit point of the epoch), then other
+    weights are deleted: a process killed at any moment leaves the previous whole
+    checkpoint in force, and weights that no `checkpoint.json` names are leftovers
+    of a killed write, deleted by the next one.
 
     Args:
         directory: the checkpoint's folder (it need not exist yet).
@@ -420,14 +474,17 @@ class CheckpointFolder:
     def read_state(self, verify_weights=True):
         """The checkpoint's state dict, or None when there is no checkpoint.
 
-        Raises `RunFolderError` when `checkpoint.json` is missing beside weights,
-        unreadable, or has a field of the wrong kind, and (with `verify_weights`)
-        when its weights file is missing or does not match its checksum: such a
-        checkpoint is never restarted over, nor resumed from.
+        Without `checkpoint.json`, the weights of epoch 1 alone are the leftover of
+        a process killed before it committed its first checkpoint: there is none.
+        Raises `RunFolderError` when `checkpoint.json` is missing beside weights of
+        a later epoch (it was deleted), unreadable, or has a field of the wrong
+        kind, and (with `verify_weights`) when its weights file is missing or does
+        not match its checksum: such a checkpoint is never restarted over, nor
+        resumed from.
         """
         if not self.state_path.exists():
             weights = sorted(path.name for path in self._weights_files())
-            if weights:
+            if weights and weights != [_WEIGHTS_NAME.format(1)]:
                 raise RunFolderError(
                     f"{self.directory} holds weights ({', '.join(weights)}) but no "
                     f"{CHECKPOINT_STATE_FILENAME}: the checkpoint cannot be resumed, and "

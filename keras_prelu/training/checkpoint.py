@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from keras_prelu import _compat
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.write = bool(write)
         if not directory:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `directory` must be a non-empty path. Received: directory={directory!r}"
             )
         self.directory = Path(directory)
@@ -82,12 +83,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         for callback in stateful_callbacks:
             name = type(callback).__name__
             if not (hasattr(callback, "get_state") and hasattr(callback, "set_state")):
-                raise ValueError(
+                raise InvalidValueError(
                     "Argument `stateful_callbacks` takes callbacks with "
                     f"`get_state()` and `set_state()`. Received: {name}"
                 )
             if name in self.stateful_callbacks:
-                raise ValueError(
+                raise InvalidValueError(
                     "Argument `stateful_callbacks` takes one callback of each "
                     f"class. Received two of class {name}"
                 )
@@ -105,7 +106,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if state is None:
             return
         if not self.model.built:
-            raise ValueError(
+            raise InvalidValueError(
                 "ResumableCheckpoint restores weights into the model, which "
                 "must be built before `fit()`: call it on a batch or create "
                 "it with an `Input`."

@@ -10,6 +10,8 @@ import math
 import re
 import typing
 
+from keras_prelu.errors import InvalidValueError
+
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
@@ -21,7 +23,9 @@ class Rule:
     def check(self, name, value, *, kind="Argument"):
         """Returns `value`; raises `ValueError` in Keras' words if it breaks the rule."""
         if not self.test(value):
-            raise ValueError(f"{kind} `{name}` must be {self.accepted}. Received: {name}={value!r}")
+            raise InvalidValueError(
+                f"{kind} `{name}` must be {self.accepted}. Received: {name}={value!r}"
+            )
         return value
 
 

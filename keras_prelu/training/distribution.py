@@ -21,6 +21,8 @@ import os
 import keras
 import numpy as np
 
+from keras_prelu.errors import InvalidValueError
+
 logger = logging.getLogger(__name__)
 
 # The variables that `keras.distribution.initialize` reads itself (Keras
@@ -63,7 +65,7 @@ def process_settings(coordinator=None, num_processes=None, process_id=None):
     if process_id is None and os.environ.get(ENV_PROCESS_ID):
         process_id = _env_int(ENV_PROCESS_ID)
     if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `num_processes` must be an int >= 1. "
             f"Received: num_processes={num_processes!r}"
         )
@@ -72,12 +74,12 @@ def process_settings(coordinator=None, num_processes=None, process_id=None):
         or process_id < 0
         or (num_processes is not None and process_id >= num_processes)
     ):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `process_id` must be an int in [0, num_processes="
             f"{num_processes}). Received: process_id={process_id!r}"
         )
     if coordinator is not None and (not isinstance(coordinator, str) or ":" not in coordinator):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `coordinator` must be 'HOST:PORT', the address of "
             f"process 0. Received: coordinator={coordinator!r}"
         )
@@ -138,7 +140,7 @@ def initialize_processes(
         ("initialization_timeout", initialization_timeout),
     ):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `{name}` must be an int >= 1 (seconds). Received: {name}={value!r}"
             )
     logger.info(
@@ -201,18 +203,18 @@ def get_distribution(name="auto"):
 
     processes = jax.process_count()
     if name == "mirrored":
-        raise ValueError(
+        raise InvalidValueError(
             "strategy='mirrored' is tf.distribute and needs the TensorFlow "
             "backend. On JAX use strategy='auto' (keras.distribution "
             "DataParallel over all devices) or 'none'."
         )
     if name == "none" and processes > 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"strategy='none' trains on one device, but this process is one "
             f"of {processes}: use strategy='auto' or 'multi_worker'."
         )
     if name == "multi_worker" and processes == 1:
-        raise ValueError(
+        raise InvalidValueError(
             "strategy='multi_worker' needs several processes: start each "
             "with `keras-prelu train --num-processes N --process-id I "
             "--coordinator HOST:PORT` (or the KERAS_DISTRIBUTION_* "
@@ -250,7 +252,7 @@ def check_same_in_all_processes(value, what):
 
     values = np.asarray(multihost_utils.process_allgather(np.int32(value)))
     if len(set(values.tolist())) > 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"The processes disagree on {what}: {values.tolist()} (process 0 "
             "first). Give every process the same arguments and a run_dir on "
             "storage they all see (the same path on a shared filesystem)."
@@ -269,7 +271,7 @@ def barrier(name):
 def _check_jax(function):
     backend = keras.backend.backend()
     if backend != "jax":
-        raise ValueError(
+        raise InvalidValueError(
             f"{function} is for the JAX backend (keras.distribution); the "
             f"Keras backend is {backend!r}. Set KERAS_BACKEND=jax before "
             "Keras is imported (or `keras-prelu train --backend jax`)."
@@ -281,6 +283,6 @@ def _env_int(name):
     try:
         return int(text)
     except ValueError:
-        raise ValueError(
+        raise InvalidValueError(
             f"Environment variable {name} must be an integer. Received: {name}={text!r}"
         ) from None

@@ -9,8 +9,11 @@ import dataclasses
 import logging
 
 import numpy as np
+import tensorflow as tf
 
 from keras_prelu import data as data_lib
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +25,76 @@ def epoch_seed(seed, epoch):
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def as_source(data, validation_data):
+    """`fit`'s `data` and `validation_data` taken the way `keras.Model.fit` takes them.
+
+    Arrays `(x, y)` (NumPy arrays or tensors) become an `ArraySource`, a
+    `tf.data.Dataset` of `(image, label)` pairs a `DatasetSource` (a batched
+    one is unbatched: the recipe batches), each with `validation_data` of the
+    same kind as its validation split. Any other `data` is returned as given,
+    `validation_data` being None.
+    """
+    if isinstance(data, tf.data.Dataset):
+        train = _unbatched(data)
+        validation = _unbatched(_validation_data(validation_data))
+        return _user_source(data_lib.DatasetSource, train, validation)
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise InvalidValueError(
+                "Argument `data` must be a pair (x, y) of images and labels, as keras.Model.fit "
+                f"takes them, or a source. Received: {summarize(data)}"
+            )
+        validation = _validation_data(validation_data)
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise InvalidValueError(
+                "Argument `validation_data` must be a pair (x_val, y_val) like `data`. "
+                f"Received: {summarize(validation)}"
+            )
+        return _user_source(data_lib.ArraySource, data, validation)
+    if validation_data is not None:
+        raise InvalidValueError(
+            "Argument `validation_data` applies to arrays and tf.data.Datasets; a source or a "
+            f"dataset name holds its own validation split. Received: data={summarize(data)}"
+        )
+    return data
+
+
+def _user_source(source_class, train, validation):
+    """`source_class(train, validation)`; its errors name `fit`'s arguments."""
+    try:
+        return source_class(train, validation)
+    except ValueError as error:
+        message = (
+            str(error).replace("`train`", "`data`").replace("`validation`", "`validation_data`")
+        )
+        raise InvalidValueError(message) from None
+
+
+def _validation_data(validation_data):
+    if validation_data is None:
+        raise InvalidValueError(
+            "Argument `validation_data` is required with arrays or a tf.data.Dataset: the run "
+            "is validated each epoch and evaluated at its end on it."
+        )
+    return validation_data
+
+
+def _unbatched(dataset):
+    """`dataset` with its batches split into examples, when its images are batched
+    (`DatasetSource` checks the rest)."""
+    spec = getattr(dataset, "element_spec", None)
+    if isinstance(spec, tuple) and len(spec) == 2 and getattr(spec[0], "shape", None) is not None:
+        if spec[0].shape.rank == 4:
+            return dataset.unbatch()
+    return dataset
+
+
 def resolve_source(data, *, data_dir, download):
     """The `keras_prelu.data.Source` of `fit`'s `data` (see `data.get_source`)."""
     try:
         return data_lib.get_source(data, data_dir=data_dir, download=download)
     except ValueError as error:
-        raise ValueError(f"Argument `data` is not usable: {error}") from error
+        raise InvalidValueError(f"Argument `data` is not usable: {error}") from error
 
 
 def resolve_augmentation(augmentation, source):
@@ -38,7 +105,7 @@ def resolve_augmentation(augmentation, source):
     if isinstance(augmentation, data_lib.Augmentation):
         return augmentation
     if not isinstance(augmentation, dict):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `augmentation` must be a keras_prelu.data.Augmentation, "
             "a dict of its fields or None. "
             f"Received: augmentation={augmentation!r}"
@@ -46,7 +113,7 @@ def resolve_augmentation(augmentation, source):
     try:
         return dataclasses.replace(source.default_augmentation(), **augmentation)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"Argument `augmentation`: {error}") from error
+        raise InvalidValueError(f"Argument `augmentation`: {error}") from error
 
 
 def epoch_steps(source, batch_size):
@@ -58,13 +125,13 @@ def epoch_steps(source, batch_size):
     """
     train_examples = source.num_examples("train")
     if train_examples < batch_size:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `data`: the training split of {source.name!r} has "
             f"{train_examples} examples, fewer than one batch (Recipe field "
             f"`batch_size`={batch_size}): nothing to train on."
         )
     if source.num_examples("validation") == 0:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `data`: the validation split of {source.name!r} is "
             "empty; training watches the validation error."
         )
@@ -74,7 +141,7 @@ def epoch_steps(source, batch_size):
 def check_mean_argument(mean):
     """Raises unless `mean` is None, "compute" or an array (checked by `with_mean`)."""
     if (isinstance(mean, str) or mean is None) and mean not in MEAN_CHOICES:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `mean` must be one of {MEAN_CHOICES} or an array. Received: mean={mean!r}"
         )
 
@@ -89,14 +156,14 @@ def with_mean(augmentation, mean, source, folder, *, resumed):
         kind = folder.read_run().mean_kind
         saved = folder.read_mean()
         if isinstance(mean, str) and kind != "computed":
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `mean`: the run in {folder.path} subtracted the {kind} mean, "
                 "not a computed one, and a resumed run keeps its mean. Leave out `mean`, "
                 "or use another run_dir."
             )
         if mean is not None and not isinstance(mean, str):
             if not np.array_equal(_mean_array(augmentation, mean), saved):
-                raise ValueError(
+                raise InvalidValueError(
                     f"Argument `mean` differs from the mean of the run in {folder.path} "
                     f"({folder.mean_path.name}), and a resumed run keeps its mean. Leave "
                     "out `mean`, or use another run_dir."
@@ -120,7 +187,7 @@ def _mean_array(augmentation, mean):
     try:
         return dataclasses.replace(augmentation, mean=mean).mean
     except ValueError as error:
-        raise ValueError(f"Argument `mean`: {error}") from error
+        raise InvalidValueError(f"Argument `mean`: {error}") from error
 
 
 def check_decodable(source, augmentation, batch_size):
@@ -151,7 +218,7 @@ def check_decodable(source, augmentation, batch_size):
         if next(iter(dataset.take(1)), None) is None:
             skipped = sorted(source.undecodable_files)
             example = f" (such as {skipped[0]})" if skipped else ""
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `data`: the {split} split of {source.name!r} gives not even "
                 f"{wanted}: {len(skipped)} of its files are skipped{example}."
             )

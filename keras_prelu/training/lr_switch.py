@@ -8,6 +8,8 @@ import numpy as np
 
 from keras_prelu import _compat
 from keras_prelu import paper
+from keras_prelu.errors import InvalidTypeError
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.training import checks
 
 logger = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
             and isinstance(state.get("switch_epochs"), list)
             and all(isinstance(epoch, int) for epoch in state["switch_epochs"])
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `state` must be a state of `get_state()`: `best` (a finite "
                 "number or None), `wait` (an int >= 0) and `switch_epochs` (ints). "
                 f"Received: state={state!r}"
@@ -129,7 +131,7 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         learning_rate = _as_set(optimizer.learning_rate)
         logs["learning_rate"] = learning_rate
         if self.monitor not in logs:
-            raise ValueError(
+            raise InvalidValueError(
                 f"SwitchLROnPlateau monitors `{self.monitor}`, which is not in "
                 f"the epoch logs. Available: {sorted(logs)}. Pass "
                 "validation data or choose `monitor` among these."
@@ -177,7 +179,7 @@ class SwitchLROnPlateau(keras.callbacks.Callback):
         # A float learning rate is stored as a variable; a schedule or a
         # callable is kept as such and cannot be switched.
         if not isinstance(_compat.learning_rate_variable(optimizer), keras.Variable):
-            raise TypeError(
+            raise InvalidTypeError(
                 "SwitchLROnPlateau sets the optimizer's learning rate, so the "
                 "optimizer must be created with a float `learning_rate`. "
                 f"Received: learning_rate={_compat.learning_rate_variable(optimizer)!r}"

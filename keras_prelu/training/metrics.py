@@ -3,6 +3,7 @@
 import keras
 
 from keras_prelu import _compat
+from keras_prelu.errors import InvalidValueError
 
 
 def sparse_top_k_error(y_true, y_pred, k=1):
@@ -39,7 +40,7 @@ class SparseTopKError(keras.metrics.MeanMetricWrapper):
 
     def __init__(self, k=1, name=None, dtype=None):
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"Argument `k` must be an int >= 1. Received: k={k!r}")
+            raise InvalidValueError(f"Argument `k` must be an int >= 1. Received: k={k!r}")
         super().__init__(
             fn=sparse_top_k_error,
             name=name or f"top{k}_error",

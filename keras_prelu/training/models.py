@@ -5,6 +5,7 @@ import re
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.evaluation.trained import outputs_probabilities
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
@@ -36,7 +37,7 @@ class ModelSpec:
     def __init__(self, model):
         if isinstance(model, str):
             if model not in list_models():
-                raise ValueError(
+                raise InvalidValueError(
                     f"Argument `model` must be one of {list_models()}, a keras.Model or a "
                     f"callable that returns one. Received: model={model!r}"
                 )
@@ -47,7 +48,7 @@ class ModelSpec:
         elif callable(model):
             self.kind, self.name = BUILDER, getattr(model, "__name__", type(model).__name__)
         else:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `model` must be one of {list_models()}, a keras.Model or a "
                 f"callable that returns one. Received: model={model!r}"
             )
@@ -78,7 +79,7 @@ class ModelSpec:
             return network
         network = self.model()
         if not isinstance(network, keras.Model):
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `model` must be a callable that returns a keras.Model. "
                 f"Received: a callable that returned {network!r}"
             )
@@ -106,7 +107,7 @@ def architecture(model):
         recreate(serialized)
     except Exception as error:  # Keras raises many kinds for one cause.
         reason = " ".join(str(error).split())[:300]
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `model` ({type(model).__name__} {model.name!r}) cannot be re-created "
             "from its Keras serialization, as resuming its run and loading its "
             "model.keras need: build it with the functional or Sequential API, or give "
@@ -130,13 +131,13 @@ def _check_shapes(network, input_shape, num_classes):
         output_shape = tuple(network.compute_output_spec(keras.KerasTensor(shape)).shape)
     except Exception as error:  # Keras raises many kinds for one cause.
         reason = " ".join(str(error).split())[:300]
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `model` must take the {input_shape[0]}x{input_shape[1]} RGB crops of "
             f"the augmentation, inputs of shape {shape}. Received: a model that does not "
             f"({type(error).__name__}: {reason})"
         ) from None
     if output_shape != (None, num_classes):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `model` must output a score for each of the data's {num_classes} "
             f"classes, shape (batch, {num_classes}). Received: a model of output shape "
             f"{output_shape}"
@@ -151,7 +152,7 @@ def _build_zoo_model(name, kwargs):
         # before the arguments received.
         reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("Arguments received")[0]
         height, width = kwargs["input_shape"][:2]
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `model_kwargs` (or the crop size): {name} cannot be built for "
             f"{height}x{width} inputs: {' '.join(reason.split())}"
         ) from None

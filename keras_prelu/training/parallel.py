@@ -11,6 +11,7 @@ import contextlib
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.strategy import get_strategy
 
@@ -46,7 +47,7 @@ class Parallel:
             try:
                 self.strategy = get_strategy(strategy)
             except NotImplementedError as error:
-                raise ValueError(f"Recipe field `strategy`: {error}") from None
+                raise InvalidValueError(f"Recipe field `strategy`: {error}") from None
             self.distribution = None
         self.num_replicas = (
             self.strategy.num_replicas_in_sync
@@ -72,7 +73,7 @@ class Parallel:
         """
         if batch_size % self.num_replicas:
             processes = f" in {self.num_processes} processes" if self.num_processes > 1 else ""
-            raise ValueError(
+            raise InvalidValueError(
                 f"Recipe field `batch_size` ({batch_size}, the global batch) must be "
                 f"divisible by the {self.num_replicas} replicas of the strategy{processes}, "
                 f"so that each replica gets the same share; choose a multiple of "

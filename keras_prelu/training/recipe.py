@@ -3,6 +3,7 @@
 import dataclasses
 
 from keras_prelu import paper
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import atomic
 from keras_prelu.training import checks
 from keras_prelu.training.caffe_sgd import KERNELS_ONLY
@@ -79,7 +80,7 @@ class Recipe:
         for field in _FIELD_RULES:
             check_field(field, getattr(self, field))
         if self.min_learning_rate > self.learning_rate:
-            raise ValueError(
+            raise InvalidValueError(
                 "Recipe field `min_learning_rate` must be <= learning_rate "
                 f"({self.learning_rate}). "
                 f"Received: min_learning_rate={self.min_learning_rate!r}"
@@ -115,7 +116,9 @@ class Recipe:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"Unknown recipe fields {unknown}. Known fields: {sorted(known)}")
+            raise InvalidValueError(
+                f"Unknown recipe fields {unknown}. Known fields: {sorted(known)}"
+            )
         return cls(**values)
 
     def save(self, path):

@@ -6,12 +6,14 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import reprlib
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
@@ -44,6 +46,10 @@ BUNDLED_MODEL_KWARGS = {"fc_units": (128, 128), "fc_initializer": "he_fan_in"}
 # Recipe fields that may change when a run is resumed: its length and how it
 # is executed, not what it computes.
 RESUMABLE_CHANGES = ("epochs", "strategy", "jit_compile")
+# Values in messages: class names, model arguments and paths shortened.
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 4
+_SHORT.maxstring = _SHORT.maxother = 80
 
 
 def default_recipe(data=data_lib.DEFAULT_SOURCE):
@@ -113,6 +119,7 @@ def fit(
     model=DEFAULT_MODEL,
     data=data_lib.DEFAULT_SOURCE,
     *,
+    validation_data=None,
     recipe=None,
     run_dir=None,
     augmentation=None,
@@ -174,7 +181,15 @@ def fit(
             `keras_prelu.data.Source`, such as the user's images as
             `ArraySource` (arrays) or `DatasetSource` (`tf.data.Dataset`s),
             which the run records by name only: evaluating or resuming it
-            needs the same source again.
+            needs the same source again. Or, as `keras.Model.fit` takes
+            them, arrays `(x, y)` (NumPy arrays or tensors of images, uint8
+            or float in [0, 255], and integer class ids) or a
+            `tf.data.Dataset` of `(image, label)` pairs, batched or not:
+            fed as an `ArraySource` or a `DatasetSource` (see
+            `feeding.as_source`).
+        validation_data: with arrays or a dataset as `data`, the validation
+            split of the same kind, `(x_val, y_val)` or a dataset
+            (required: the run is validated and evaluated on it).
         recipe: a `Recipe`; defaults to `default_recipe(data)`: the paper's,
             or a short run for the bundled source. With `seed=None` a seed
             is drawn and recorded, so that the run can resume.
@@ -209,6 +224,7 @@ def fit(
     run = resolve_run(
         model,
         data,
+        validation_data=validation_data,
         recipe=recipe,
         run_dir=run_dir,
         augmentation=augmentation,
@@ -238,7 +254,8 @@ class Run:
 
     Attributes:
         spec: the `ModelSpec` of `fit`'s `model`.
-        data: `fit`'s `data`, as given (`run.json` records it).
+        data: `fit`'s `data`, as given (`run.json` records it); arrays or a
+            dataset as their `Source`.
         data_dir: `fit`'s `data_dir`.
         source: the `keras_prelu.data.Source` trained on.
         recipe: the `Recipe` (its seed filled in by `start_run`).
@@ -277,6 +294,7 @@ def resolve_run(
     model=DEFAULT_MODEL,
     data=data_lib.DEFAULT_SOURCE,
     *,
+    validation_data=None,
     recipe=None,
     run_dir=None,
     augmentation=None,
@@ -299,10 +317,11 @@ def resolve_run(
         A `Run`.
     """
     spec = ModelSpec(model)
+    data = feeding.as_source(data, validation_data)
     if recipe is None:
         recipe = default_recipe(data)
     if not isinstance(recipe, Recipe):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
@@ -315,7 +334,7 @@ def resolve_run(
     model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
     callbacks = tuple(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={list(callbacks)!r}"
         )
@@ -355,8 +374,11 @@ def start_run(run):
     folder, parallel, recipe = run.folder, run.parallel, run.recipe
     checkpoint_state = folder.checkpoint.read_state()
     if checkpoint_state is not None:
-        recipe = _resumed_recipe(folder, recipe)
         epochs_completed = checkpoint_state["epochs_completed"]
+        # Every check before any file is written: a refused run leaves its folder as it was.
+        _check_same_run(folder, _run_record(run, mean_kind=None))
+        recipe = _resumed_recipe(folder, recipe, epochs_completed)
+        _check_log(folder, epochs_completed)
     else:
         _check_nothing_to_lose(folder)
         if recipe.seed is None:
@@ -423,25 +445,14 @@ def compile_model(network, recipe, *, from_logits):
 def record_run(run):
     """Step 4: writes the run's recipe, record and mean (process 0).
 
-    A resumed run must be the run of its folder (`_check_same_run`); its
-    `log.csv` keeps the rows of its completed epochs.
+    A resumed run (checked by `start_run`) keeps the `log.csv` rows of its
+    completed epochs.
     """
     folder = run.folder
-    record = _run_record(
-        run.spec,
-        run.data,
-        run.data_dir,
-        run.source,
-        run.augmentation,
-        run.model_kwargs,
-        run.mean_kind,
-    )
-    if run.epochs_completed:
-        _check_same_run(folder, record)
     run.parallel.barrier("keras_prelu.fit: run files read")
     if run.parallel.writes:
         folder.write_recipe(run.recipe.to_dict())
-        folder.write_run(record)
+        folder.write_run(_run_record(run, run.mean_kind))
         folder.write_mean(run.augmentation.mean)
         folder.keep_log_rows(run.epochs_completed)
 
@@ -570,13 +581,13 @@ def _validation(run):
 
 def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     if model_kwargs is not None and not isinstance(model_kwargs, dict):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model_kwargs` must be a dict or None. "
             f"Received: model_kwargs={model_kwargs!r}"
         )
     if not spec.is_zoo:
         if model_kwargs:
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `model_kwargs` applies to the zoo's models only; build your "
                 f"model with its arguments instead. Received: model_kwargs={model_kwargs!r}"
             )
@@ -585,7 +596,7 @@ def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     kwargs.update(model_kwargs or {})
     for reserved in ("include_top", "num_classes"):
         if reserved in kwargs:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `model_kwargs` must not set `{reserved}`: fit "
                 f"trains a classifier of the source's {source.num_classes} "
                 "classes."
@@ -593,7 +604,7 @@ def _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe):
     crop = augmentation.crop_size
     input_shape = tuple(kwargs.get("input_shape", (crop, crop, 3)))
     if len(input_shape) != 3 or any(size not in (None, crop) for size in input_shape[:2]):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `model_kwargs['input_shape']` must take the "
             f"{crop}x{crop} crops of the augmentation: (height, width, 3) "
             f"with sizes {crop} or None. Received: {input_shape!r}"
@@ -611,14 +622,15 @@ def _run_name(model, source):
     return f"{model}-{data_name.replace('/', '_').replace(':', '_')}"
 
 
-def _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind):
-    """The `RunRecord` of this run, once its network is built and its mean chosen."""
-    data_given = isinstance(data, data_lib.Source)
+def _run_record(run, mean_kind):
+    """The `RunRecord` of `run`, with the mean of its augmentation."""
+    spec, source, augmentation, data_dir = run.spec, run.source, run.augmentation, run.data_dir
+    data_given = isinstance(run.data, data_lib.Source)
     return run_folder.RunRecord(
         model=spec.name,
-        model_kwargs=model_kwargs,
+        model_kwargs=run.model_kwargs,
         architecture=None if spec.is_zoo else spec.architecture,
-        data=source.name if data_given else _absolute_data(data),
+        data=source.name if data_given else _absolute_data(run.data),
         data_given=data_given,
         data_dir=None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir)),
         class_names=source.class_names,
@@ -649,13 +661,21 @@ def _version():
 
 
 def _check_nothing_to_lose(folder):
-    """Raises when a folder without a checkpoint holds a trained model: starting over
-    would overwrite it."""
+    """Raises when a folder without a checkpoint holds a trained model, or the log of
+    more than the one epoch a killed process may have logged before its first
+    checkpoint: starting over would overwrite them."""
     if folder.model_path.exists() or folder.evaluation_path.exists():
         raise run_folder.RunFolderError(
             f"Argument `run_dir` ({folder.path}) holds a trained model "
             f"({folder.model_path.name}) but no checkpoint ({folder.checkpoint_dir} is "
             "missing or empty): starting over would overwrite it. Use another run_dir."
+        )
+    logged = len(folder.read_log())
+    if logged > 1:
+        raise run_folder.RunFolderError(
+            f"{folder.log_path} holds {logged} epochs, but "
+            f"{folder.checkpoint.state_path} is missing: starting over would overwrite "
+            "them. Restore it, or move the run folder away and start again."
         )
 
 
@@ -664,32 +684,43 @@ def _check_same_run(folder, record):
     saved_record = folder.read_run()
     differences = saved_record.differences(record)
     if differences:
-        saved = {
-            name: "(another)" if name == "architecture" else getattr(saved_record, name)
+        changes = "; ".join(
+            _change(*_first_difference(name, getattr(saved_record, name), getattr(record, name)))
             for name in differences
-        }
-        raise ValueError(
+        )
+        raise run_folder.RunFolderError(
             f"Argument `run_dir` ({folder.path}) holds another run, which cannot be "
-            f"resumed as this one: it differs in {differences} (saved: {saved}). Use "
-            "another run_dir."
+            f"resumed as this one: {changes} (in {folder.run_path.name}). Use another "
+            "run_dir."
         )
 
 
-def _resumed_recipe(folder, recipe):
-    """The recipe of the run being resumed, with the changes allowed."""
+def _resumed_recipe(folder, recipe, epochs_completed):
+    """The recipe of the run being resumed, with the changes allowed.
+
+    Only `RESUMABLE_CHANGES` may change, and `epochs` not below the epochs completed.
+    """
     saved = Recipe.load(folder.recipe_path)
     if recipe.seed is None:
         recipe = dataclasses.replace(recipe, seed=saved.seed)
-    changed = sorted(
-        name
+    changed = [
+        _change(name, getattr(saved, name), value)
         for name, value in recipe.to_dict().items()
         if value != getattr(saved, name) and name not in RESUMABLE_CHANGES
-    )
+    ]
     if changed:
-        raise ValueError(
-            f"Argument `recipe` differs from the recipe of the run in "
-            f"{folder.path} in {changed}; a resumed run may change "
-            f"only {list(RESUMABLE_CHANGES)}. Use another run_dir."
+        raise InvalidValueError(
+            f"Argument `recipe` differs from the recipe of the run in {folder.path}: "
+            f"{'; '.join(changed)} (in {folder.recipe_path.name}). A resumed run may "
+            f"change only {list(RESUMABLE_CHANGES)}. Use another run_dir."
+        )
+    if recipe.epochs < epochs_completed:
+        raise InvalidValueError(
+            f"Argument `recipe` asks for epochs={recipe.epochs}, but the run in "
+            f"{folder.path} has completed {epochs_completed} epochs ("
+            f"{_change('epochs', saved.epochs, recipe.epochs)}, in "
+            f"{folder.recipe_path.name}). Train for {epochs_completed} epochs or more, "
+            "or use another run_dir."
         )
     for name in RESUMABLE_CHANGES:
         if getattr(recipe, name) != getattr(saved, name):
@@ -700,6 +731,39 @@ def _resumed_recipe(folder, recipe):
                 getattr(recipe, name),
             )
     return recipe
+
+
+def _check_log(folder, epochs_completed):
+    """Raises unless `log.csv` holds a row for each epoch the checkpoint completed.
+
+    One more row is the epoch a killed process logged but did not checkpoint.
+    """
+    logged = len(folder.read_log())  # a damaged row raises, naming its line
+    if not epochs_completed <= logged <= epochs_completed + 1:
+        what = "is missing" if not folder.log_path.exists() else f"holds {logged} epochs"
+        raise run_folder.RunFolderError(
+            f"{folder.log_path} {what}, but the checkpoint ({folder.checkpoint.state_path}) "
+            f"holds {epochs_completed}: the log was emptied, cut or replaced. Restore it, "
+            "or move the run folder away and start again."
+        )
+
+
+def _first_difference(name, saved, given):
+    """`(path, saved, given)` of the first value that differs in nested dicts and lists."""
+    if isinstance(saved, dict) and isinstance(given, dict):
+        for key in sorted(set(saved) | set(given), key=str):
+            if saved.get(key) != given.get(key):
+                return _first_difference(f"{name}.{key}", saved.get(key), given.get(key))
+    if isinstance(saved, list) and isinstance(given, list) and len(saved) == len(given):
+        for index, (old, new) in enumerate(zip(saved, given)):
+            if old != new:
+                return _first_difference(f"{name}[{index}]", old, new)
+    return name, saved, given
+
+
+def _change(name, saved, given):
+    """`name: saved <value>, given <value>`, long values shortened."""
+    return f"{name}: saved {_SHORT.repr(saved)}, given {_SHORT.repr(given)}"
 
 
 def _check_finite(evaluation):

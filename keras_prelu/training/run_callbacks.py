@@ -4,8 +4,10 @@ import math
 
 import keras
 
+from keras_prelu.errors import KerasPReLUError
 
-class NonFiniteError(FloatingPointError):
+
+class NonFiniteError(KerasPReLUError, FloatingPointError):
     """Training produced a NaN or an infinity (in the epoch's logs or the weights)."""
 
 

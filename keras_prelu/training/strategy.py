@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
+
 STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
 
 MULTI_WORKER_UNSUPPORTED = (
@@ -39,7 +41,9 @@ def get_strategy(name="auto"):
         name: one of `"auto"`, `"mirrored"`, `"multi_worker"`, `"none"`.
     """
     if name not in STRATEGIES:
-        raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
+        raise InvalidValueError(
+            f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}"
+        )
     if name == "multi_worker":
         raise NotImplementedError(MULTI_WORKER_UNSUPPORTED)
     import tensorflow as tf
@@ -50,7 +54,7 @@ def get_strategy(name="auto"):
     if name == "mirrored" and backend != "tensorflow":
         # Keras has no keras.distribution on PyTorch: it trains on one device.
         other = "the JAX backend's keras.distribution" if backend == "torch" else "strategy='auto'"
-        raise ValueError(
+        raise InvalidValueError(
             "strategy='mirrored' is tf.distribute and needs the TensorFlow "
             f"backend; the Keras backend is {backend!r}. For several devices use "
             f"{other}; for one, strategy='none'."
@@ -69,13 +73,13 @@ def per_replica_batch_size(global_batch_size, strategy):
     batch from one replica to another.
     """
     if not isinstance(global_batch_size, int) or global_batch_size < 1:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `global_batch_size` must be an int >= 1. "
             f"Received: global_batch_size={global_batch_size!r}"
         )
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
-        raise ValueError(
+        raise InvalidValueError(
             f"The global batch size {global_batch_size} is not divisible by "
             f"the {replicas} replicas of the strategy; choose a multiple of "
             f"{replicas}."

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.zoo.prelu_net import PReLUNet
 
 
@@ -88,5 +89,7 @@ def list_models():
 def get_model(name, **kwargs):
     """Builds the zoo model `name` with `PReLUNet`'s keyword arguments."""
     if name not in _MODELS:
-        raise ValueError(f"Argument `name` must be one of {list_models()}. Received: name={name!r}")
+        raise InvalidValueError(
+            f"Argument `name` must be one of {list_models()}. Received: name={name!r}"
+        )
     return _MODELS[name](**kwargs)

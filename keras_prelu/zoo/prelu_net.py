@@ -5,6 +5,9 @@ from pathlib import Path
 
 import keras
 
+from keras_prelu.errors import InvalidTypeError
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.errors import first_line
 from keras_prelu.initializers import PReLUHeNormal
 from keras_prelu.layers.dropout import Dropout
 from keras_prelu.layers.prelu import CHANNEL_SHARED
@@ -30,7 +33,9 @@ MODEL_ARGUMENTS = ("name", "trainable", "dtype")
 
 def _choice(name, value, accepted):
     if value not in accepted:
-        raise ValueError(f"Argument `{name}` must be one of {accepted}. Received: {name}={value!r}")
+        raise InvalidValueError(
+            f"Argument `{name}` must be one of {accepted}. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -71,7 +76,7 @@ def _check_unknown_arguments(cls, kwargs):
     for name in unknown:
         close = difflib.get_close_matches(name, accepted, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise TypeError(
+    raise InvalidTypeError(
         f"{cls.__name__}() got unexpected keyword arguments: {', '.join(hints)}. "
         f"It takes: {', '.join(sorted(set(accepted)))}."
     )
@@ -80,7 +85,7 @@ def _check_unknown_arguments(cls, kwargs):
 def _num_classes(num_classes, classes):
     """`num_classes`, also spelled `classes` as in keras.applications."""
     if classes is not None and num_classes is not None and classes != num_classes:
-        raise ValueError(
+        raise InvalidValueError(
             "Arguments `num_classes` and `classes` name the same thing (keras.applications "
             f"spell it `classes`); give one. Received: num_classes={num_classes!r}, "
             f"classes={classes!r}"
@@ -88,7 +93,7 @@ def _num_classes(num_classes, classes):
     value = num_classes if num_classes is not None else classes
     value = DEFAULT_NUM_CLASSES if value is None else value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `num_classes` must be a positive integer. Received: num_classes={value!r}"
         )
     return value
@@ -97,7 +102,7 @@ def _num_classes(num_classes, classes):
 def _input(arch, input_shape, input_tensor):
     """The model's input tensor: `input_tensor`, or a new `keras.Input(input_shape)`."""
     if keras.config.image_data_format() != "channels_last":
-        raise ValueError(
+        raise InvalidValueError(
             "keras-prelu's zoo models are channels_last (height, width, channels), but "
             "keras.config.image_data_format() is "
             f"{keras.config.image_data_format()!r}: call "
@@ -106,32 +111,32 @@ def _input(arch, input_shape, input_tensor):
         )
     if input_tensor is not None:
         if not isinstance(input_tensor, keras.KerasTensor):
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `input_tensor` must be a Keras tensor made by keras.Input(...). "
                 f"Received: input_tensor={input_tensor!r}"
             )
         if keras.utils.get_source_inputs(input_tensor) != [input_tensor]:
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `input_tensor` must be made by keras.Input(...), not by other "
                 "layers: to put layers before the model, call it on their output, "
                 "`outputs = model(x)`. Received: a tensor made by layers."
             )
         shape = tuple(input_tensor.shape[1:])
         if input_shape is not None and tuple(input_shape) != shape:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Arguments `input_shape` and `input_tensor` disagree: input_tensor has shape "
                 f"{shape}. Received: input_shape={tuple(input_shape)!r}"
             )
         input_shape = shape
     input_shape = tuple(DEFAULT_INPUT_SHAPE if input_shape is None else input_shape)
     if len(input_shape) != 3 or input_shape[-1] is None:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `input_shape` must be (height, width, channels) with known channels. "
             f"Received: input_shape={input_shape!r}"
         )
     smallest = arch.min_input_size
     if any(side is not None and side < smallest for side in input_shape[:2]):
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `input_shape`: {arch.name} needs images of at least {smallest}x{smallest} "
             "pixels (its convolutions and poolings leave no feature map below that). "
             f"Received: input_shape={input_shape!r}"
@@ -144,24 +149,26 @@ def _input(arch, input_shape, input_tensor):
 def _check_top(arch, input_shape, fc_units, dropout, pooling):
     """Checks the arguments that shape the fc layers."""
     if pooling is not None:
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `pooling` applies to include_top=False (a model with its top pools "
             f"with {'SPP' if arch.spp_levels else 'flattening'}). Received: pooling={pooling!r}"
         )
     if arch.spp_levels is None and None in input_shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `input_shape` must be fully known: {arch.name} flattens its last "
             f"feature map when include_top=True. Received: input_shape={input_shape!r}"
         )
     if len(fc_units) != 2 or not all(
         isinstance(units, int) and not isinstance(units, bool) and units > 0 for units in fc_units
     ):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `fc_units` must be two positive integers (fc1, fc2). "
             f"Received: fc_units={fc_units!r}"
         )
     if not 0 <= dropout < 1:
-        raise ValueError(f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        raise InvalidValueError(
+            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}"
+        )
 
 
 def conv_name(stage_index, stage, layer_index):
@@ -262,13 +269,13 @@ class PReLUNet(keras.Model):
         if architecture is None:
             architecture = default
         elif default is not None and architecture != default:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `architecture` of {type(self).__name__} is {default!r}; use "
                 f"PReLUNet for others. Received: architecture={architecture!r}"
             )
         arch = ARCHITECTURES.get(architecture)
         if arch is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Argument `architecture` must be one of {sorted(ARCHITECTURES)}. "
                 f"Received: architecture={architecture!r}"
             )
@@ -279,7 +286,7 @@ class PReLUNet(keras.Model):
         num_classes = _num_classes(num_classes, classes)
         input_shape, inputs = _input(arch, input_shape, input_tensor)
         if not width_multiplier > 0:
-            raise ValueError(
+            raise InvalidValueError(
                 "Argument `width_multiplier` must be positive. "
                 f"Received: width_multiplier={width_multiplier!r}"
             )
@@ -414,14 +421,14 @@ def _weights_path(weights):
     if weights is None:
         return None
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
+        raise InvalidValueError(
             "Argument `weights` must be None or the path of a .weights.h5 file, a .keras file "
             f"or a preset folder. Received: weights={weights!r}"
         )
     path = Path(weights)
     if path.exists():
         return path
-    raise ValueError(
+    raise InvalidValueError(
         "Argument `weights` must be None or the path of a .weights.h5 file, a .keras file or a "
         f"preset folder, and {os.fspath(weights)!r} does not exist. No pretrained ImageNet "
         "weights are published for keras-prelu's models: train one (`keras-prelu train`), "
@@ -442,7 +449,8 @@ def _load_weights(model, path):
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise ValueError(
-            f"Argument `weights`: {path} does not fit this model ({error}). A .keras file or a "
+        raise InvalidValueError(
+            f"Argument `weights`: {path} does not fit this model ({first_line(error)}). A .keras "
+            "file or a "
             "preset folder loads into another head or input size by layer name."
         ) from None

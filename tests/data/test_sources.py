@@ -309,3 +309,21 @@ def test_a_training_subset_fits_its_own_recipe(rng):
     np.testing.assert_allclose(
         subset.default_augmentation().mean, images[:2].mean(axis=(0, 1, 2)), rtol=1e-6
     )
+
+
+def test_link_loops_are_skipped_and_reported_one_by_one(tmp_path, rng, caplog):
+    paths = write_class_folders(tmp_path, ["a", "b"], rng)
+    loops = [tmp_path / "a" / "loop.jpg", tmp_path / "loop_class", tmp_path / "b" / "x.png"]
+    os.symlink("loop.jpg", loops[0])  # each link names itself
+    os.symlink("loop_class", loops[1])
+    os.symlink("x.png", loops[2])
+    with caplog.at_level(logging.WARNING, logger="keras_prelu.data"):
+        source = data.get_source(str(tmp_path), validation_fraction=0.0)
+    assert list(source.class_names) == ["a", "b"] and source.num_examples("train") == len(paths)
+    assert source.undecodable_files == {str(loop) for loop in loops}
+    reports = sorted(
+        record.getMessage().split(" (", 1)[0]
+        for record in caplog.records
+        if record.getMessage().startswith("Skipped")
+    )
+    assert reports == sorted(f"Skipped {loop}: it cannot be read" for loop in loops)

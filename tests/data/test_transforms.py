@@ -1,9 +1,11 @@
 import io
+import struct
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from PIL import ImageOps
 
 from keras_prelu.data import Augmentation
 from keras_prelu.data import transforms
@@ -190,3 +192,72 @@ def test_encoded_size_reads_the_header_of_every_kind(rng):
 def test_encoded_size_of_other_contents_is_zero():
     for contents in (b"", b"\x89PNG", b"GIF89a" + bytes(32), bytes(64)):
         assert transforms.encoded_size(tf.constant(contents)).numpy().tolist() == [0, 0]
+
+
+# EXIF orientations written by cameras and phones: upright, upside down, and turned
+# a quarter either way (height and width swapped).
+EXIF_ORIENTATIONS = (1, 3, 6, 8)
+
+
+def with_orientation(jpeg, orientation, byte_order):
+    """`jpeg` with an APP1 "Exif" segment holding `orientation`, in `byte_order` ("<" or ">"),
+    spliced in after a JFIF APP0 segment, as a camera writes it."""
+    order = b"II" if byte_order == "<" else b"MM"
+    tiff = order + struct.pack(f"{byte_order}HI", 42, 8)
+    tiff += struct.pack(f"{byte_order}H", 2)  # two entries: another tag first, then 274
+    tiff += struct.pack(f"{byte_order}HHIHH", 0x010F, 3, 1, 7, 0)  # "Make", a stand-in
+    tiff += struct.pack(f"{byte_order}HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack(f"{byte_order}I", 0)
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\x00\x00" + tiff
+    app0_end = 4 + struct.unpack(">H", jpeg[4:6])[0]  # JFIF APP0 follows SOI
+    return jpeg[:app0_end] + app1 + jpeg[app0_end:]
+
+
+def as_seen(jpeg):
+    """PIL's decoding of `jpeg`, turned upright by its EXIF orientation."""
+    return np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(jpeg))).convert("RGB"))
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+@pytest.mark.parametrize("orientation", EXIF_ORIENTATIONS)
+def test_jpegs_are_decoded_and_sized_as_seen(rng, orientation, byte_order):
+    pixels = smooth_pixels(rng, (60, 40), 3)  # stored 40 wide and 60 high
+    jpeg = with_orientation(encode(pixels, "RGB", "JPEG"), orientation, byte_order)
+    seen = as_seen(jpeg)
+    assert seen.shape[:2] == ((40, 60) if orientation in (6, 8) else (60, 40))
+    assert int(transforms.jpeg_orientation(tf.constant(jpeg))) == orientation
+    decoded = transforms.decode(tf.constant(jpeg)).numpy()
+    np.testing.assert_allclose(decoded, seen, atol=1)
+    np.testing.assert_array_equal(transforms.encoded_size(tf.constant(jpeg)), seen.shape[:2])
+
+
+@pytest.mark.parametrize("orientation", EXIF_ORIENTATIONS)
+def test_training_and_evaluation_views_of_a_turned_jpeg_are_those_of_its_upright_pixels(
+    rng, orientation
+):
+    jpeg = with_orientation(
+        encode(smooth_pixels(rng, (60, 40), 3), "RGB", "JPEG"), orientation, ">"
+    )
+    seen = tf.constant(as_seen(jpeg))
+    # Upright JPEGs are cropped while decoded: libjpeg's upsampling differs by up to
+    # 3 levels at the window's border; a wrong turn, by a hundred.
+    mean = np.zeros(3, np.float32)
+    np.testing.assert_allclose(
+        transforms.center_view(tf.constant(jpeg), 36, 32, mean),
+        transforms.center_view(seen, 36, 32, mean),
+        atol=4,
+    )
+    augmentation = Augmentation(scale_range=(36, 48), crop_size=32, **NO_COLOUR_NO_MEAN)
+    seed = tf.constant([3, 0], tf.int64)
+    np.testing.assert_allclose(
+        transforms.augment(tf.constant(jpeg), seed, augmentation),
+        transforms.augment(seen, seed, augmentation),
+        atol=4,
+    )
+
+
+def test_an_orientation_outside_1_to_8_or_a_jpeg_without_exif_is_upright(rng):
+    jpeg = encode(smooth_pixels(rng, (20, 10), 3), "RGB", "JPEG")
+    for contents in (jpeg, with_orientation(jpeg, 9, "<"), with_orientation(jpeg, 0, ">")):
+        assert int(transforms.jpeg_orientation(tf.constant(contents))) == 1
+        np.testing.assert_array_equal(transforms.encoded_size(tf.constant(contents)), (20, 10))

@@ -181,6 +181,29 @@ def test_exports_with_symbolic_height_and_width_on_jax():
         np.testing.assert_allclose(np.asarray(exported.call(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("pooling", ["max", "average"])
+@pytest.mark.parametrize(
+    "shape, data_format",
+    [
+        ((2, 0, 5, 3), "channels_last"),
+        ((2, 5, 0, 3), "channels_last"),
+        ((2, 3, 0, 5), "channels_first"),
+    ],
+)
+def test_a_map_of_height_or_width_0_is_refused_in_one_line(shape, data_format, pooling):
+    # Its bins would pool nothing: a max of -inf, an average of NaN.
+    layer = SpatialPyramidPooling((2, 1), pooling=pooling, data_format=data_format)
+    with pytest.raises(
+        ValueError, match=r"height and width >= 1\. Received: inputs of shape"
+    ) as caught:
+        layer(np.ones(shape, "float32"))
+    # Keras frames an error raised in `call` with the call's arguments; ours is one line.
+    (line,) = [line for line in str(caught.value).splitlines() if "height and width" in line]
+    assert len(line) < 500 and str(shape) in line
+    with pytest.raises(ValueError, match=r"height and width >= 1"):
+        SpatialPyramidPooling((2, 1), data_format=data_format)(keras.Input(shape[1:]))
+
+
 class SpatialPyramidPoolingOnKerasHarness(testing.TestCase):
     """Keras' own layer checks: config, serialization, training, mixed precision.
 

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.saving.atomic import SavedFileError
 from tests.helpers.processes import run_python
@@ -170,6 +171,19 @@ def test_weights_without_a_state_are_refused_not_restarted_over(tmp_path):
     assert folder.read_state() is None  # nothing but a killed first write: a fresh start
 
 
+def test_first_weights_without_a_state_are_a_leftover_of_a_killed_commit(tmp_path):
+    # Killed after epoch 1's weights were renamed into place, before checkpoint.json.
+    folder = write_checkpoint(tmp_path, epochs_completed=1, contents=b"first")
+    folder.state_path.unlink()
+    assert folder.read_state() is None
+    write_checkpoint(tmp_path, epochs_completed=1, contents=b"again")
+    assert folder.read_state()["epochs_completed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.json",
+        "epoch-0001.weights.h5",
+    ]
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -226,9 +240,9 @@ def test_the_lock_is_exclusive_and_released_with_its_holder(tmp_path):
 
 def test_the_folder_must_be_a_writable_folder(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(run_folder.RunFolderError, match="`run_dir` must be a folder.*is a file"):
+    with pytest.raises(InvalidValueError, match="`run_dir` must be a folder.*is a file"):
         run_folder.RunFolder(tmp_path / "file").check_writable()
-    with pytest.raises(run_folder.RunFolderError, match="lies under .*file, which is a file"):
+    with pytest.raises(InvalidValueError, match="lies under .*file, which is a file"):
         run_folder.RunFolder(tmp_path / "file" / "run").check_writable()
     run_folder.RunFolder(tmp_path / "new" / "run").check_writable()  # created when locked
 

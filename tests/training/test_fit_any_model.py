@@ -43,8 +43,15 @@ pause_file = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (80, 12, 12, 3), dtype=np.uint8)
 labels = np.arange(80) % 3
+given = {}
 if kind == "arrays":
     source = data.ArraySource((images[:64], labels[:64]), (images[64:], labels[64:]))
+elif kind == "fit_arrays":  # as keras.Model.fit takes them, floats
+    source = (images[:64].astype("float32"), labels[:64])
+    given = {"validation_data": (images[64:], labels[64:])}
+elif kind == "fit_dataset":  # batched, as keras.Model.fit takes it
+    pairs = lambda part: tf.data.Dataset.from_tensor_slices((images[part], labels[part])).batch(8)
+    source, given = pairs(slice(0, 64)), {"validation_data": pairs(slice(64, None))}
 elif kind == "dataset":
     pairs = lambda part: tf.data.Dataset.from_tensor_slices((images[part], labels[part]))
     source = data.DatasetSource(pairs(slice(0, 64)), pairs(slice(64, None)))
@@ -66,7 +73,9 @@ class PauseOnce(keras.callbacks.Callback):
             threading.Event().wait()  # until killed
 
 recipe = dataclasses.replace(BUNDLED_RECIPE, epochs=3, batch_size=16, patience=1)
-result = fit(model, source, recipe=recipe, run_dir=run_dir, verbose=0, callbacks=[PauseOnce()])
+result = fit(
+    model, source, recipe=recipe, run_dir=run_dir, verbose=0, callbacks=[PauseOnce()], **given
+)
 np.savez(run_dir / "final.npz", *[keras.ops.convert_to_numpy(w) for w in result.model.weights])
 print("epochs:", result.epochs_completed)
 """
@@ -81,10 +90,10 @@ def write_folder(root, rng):
             write_image(root / str(label) / f"{index}.png", pixels, "RGB", "PNG")
 
 
-def train(tmp_path, run_dir, kind, *pause):
+def train(tmp_path, run_dir, kind, *pause, backend="tensorflow"):
     return Child(
         [sys.executable, str(tmp_path / "train.py"), str(run_dir), kind, *map(str, pause)],
-        env=python_env(),
+        env=python_env(backend),
     )
 
 
@@ -94,21 +103,34 @@ def final_weights(run_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["arrays", "dataset", "folder"])
-def test_a_users_model_killed_and_resumed_ends_with_the_uninterrupted_weights(tmp_path, rng, kind):
+@pytest.mark.parametrize(
+    "kind, backend",
+    [
+        ("arrays", "tensorflow"),
+        ("dataset", "tensorflow"),
+        ("folder", "tensorflow"),
+        ("fit_arrays", "tensorflow"),
+        ("fit_arrays", "jax"),
+        ("fit_arrays", "torch"),
+        ("fit_dataset", "tensorflow"),
+    ],
+)
+def test_a_users_model_killed_and_resumed_ends_with_the_uninterrupted_weights(
+    tmp_path, rng, kind, backend
+):
     (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
     if kind == "folder":
         write_folder(tmp_path / "images", rng)
         kind = str(tmp_path / "images")
     whole_dir, killed_dir, pause_file = tmp_path / "whole", tmp_path / "killed", tmp_path / "paused"
-    whole = train(tmp_path, whole_dir, kind)
-    killed = train(tmp_path, killed_dir, kind, pause_file)
+    whole = train(tmp_path, whole_dir, kind, backend=backend)
+    killed = train(tmp_path, killed_dir, kind, pause_file, backend=backend)
     killed.wait_for(pause_file.exists, 300, "the pause after the first checkpoint")
     assert epochs_completed(killed_dir) == 1
     killed.kill()
     assert killed.finish(30) == -signal.SIGKILL
 
-    resumed = train(tmp_path, killed_dir, kind)
+    resumed = train(tmp_path, killed_dir, kind, backend=backend)
     for child in (resumed, whole):
         assert child.finish(300) == 0, child.stderr[-4000:]
         assert "epochs: 3" in child.stdout
@@ -119,7 +141,7 @@ def test_a_users_model_killed_and_resumed_ends_with_the_uninterrupted_weights(tm
         np.testing.assert_array_equal(resumed_weight, whole_weight)
     record = run_folder.RunFolder(killed_dir).read_run()
     assert record.architecture is not None and record.crop_size == 32
-    assert record.data_given == (kind in ("arrays", "dataset"))
+    assert record.data_given == (kind in ("arrays", "dataset", "fit_arrays", "fit_dataset"))
 
 
 def small_model(num_classes=CLASSES, side=32, activation="softmax"):

@@ -23,6 +23,8 @@ from keras_prelu.analysis.studies.initialization import InitResult
 from keras_prelu.analysis.studies.initialization import init_study
 from keras_prelu.analysis.studies.slopes import SlopesResult
 from keras_prelu.analysis.studies.slopes import slope_study
+from keras_prelu.errors import InvalidValueError
+from keras_prelu.saving import atomic
 
 # Where `reproduce` writes by default: never the shipped results (zoo/studies).
 DEFAULT_OUT_DIR = "runs/studies"
@@ -80,14 +82,16 @@ def reproduce(study, *, out_dir=DEFAULT_OUT_DIR, runs_dir=DEFAULT_RUNS_DIR, verb
         `{name: result}`.
     """
     if study != "all" and study not in STUDIES:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `study` must be one of {[*STUDIES, 'all']}. Received: study={study!r}"
         )
+    atomic.check_writable_folder(out_dir, "out_dir")  # before hours of training
+    atomic.check_writable_folder(runs_dir, "runs_dir")
     options = {name: value for name, value in options.items() if value is not None}
     known = {field.name for spec in STUDIES.values() for field in dataclasses.fields(spec.config)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ValueError(
+        raise InvalidValueError(
             f"Options {unknown} are not fields of any study's config; known: {sorted(known)}."
         )
     results = {}

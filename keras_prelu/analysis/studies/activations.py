@@ -27,6 +27,7 @@ from keras_prelu import paper
 from keras_prelu.analysis.statistics import paired_difference
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
+from keras_prelu.errors import InvalidValueError
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
     config = ActivationsConfig() if config is None else config
 
     if REFERENCE not in config.activations:
-        raise ValueError(
+        raise InvalidValueError(
             f"Argument `activations` must include {REFERENCE!r}, the reference of the "
             f"differences. Received: activations={config.activations!r}"
         )

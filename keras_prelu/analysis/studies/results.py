@@ -5,6 +5,8 @@ import json
 import logging
 from pathlib import Path
 
+from keras_prelu.saving import atomic
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,7 +15,7 @@ def write_json(result, out_dir, name):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    path.write_text(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
+    atomic.write_text(path, json.dumps(dataclasses.asdict(result), indent=2) + "\n")
     logger.info("Wrote %s", path)
     return path
 
