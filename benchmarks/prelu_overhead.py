@@ -50,7 +50,7 @@ POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 def build(variant, image_size, jit_compile):
     """Model A with `variant`'s activation, compiled for SGD with momentum.
 
-    Its layers take the global dtype policy (`--dtype-policy`); the slopes of
+    Its layers take the global dtype policy (`--dtype-policies`); the slopes of
     keras-prelu's PReLU and their gradient stay float32 under a mixed one.
     """
     activation = "prelu" if variant == "keras_prelu" else variant

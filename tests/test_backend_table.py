@@ -61,7 +61,7 @@ def collected(tmp_path, files):
 def shows(name, backend, tests):
     """Whether the test (or the parametrizations) `name` runs for `backend`."""
     matching = {
-        nodeid: b for nodeid, b in tests.items() if re.match(re.escape(name) + r"(\[|$)", nodeid)
+        nodeid: b for nodeid, b in tests.items() if re.match(re.escape(name) + r"(\[|::|$)", nodeid)
     }
     for nodeid, backends in matching.items():
         params = re.findall(r"\[(.*)\]$", nodeid)

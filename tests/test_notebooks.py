@@ -21,7 +21,8 @@ PATHS = {
     "export_and_serving": ("training a small model", "Exporting the trained run"),
     "relu_to_prelu": ("No trained run of model_14 here", "The zoo's model_14 run in"),
 }
-# Read by the notebooks whose runs are long: a few steps instead (`relu_to_prelu`).
+# Read by the notebooks whose runs are long: a few steps instead (`relu_to_prelu`,
+# `export_and_serving`).
 SMOKE_VARIABLE = "KERAS_PRELU_SMOKE"
 
 
