@@ -265,9 +265,7 @@ def _export(args, out):
     _check_output(args.output, "export", "OUTPUT", folder=args.format in ("saved_model", "preset"))
     with _user_errors("export"):
         if args.format == "preset":
-            from keras_prelu.presets import save_preset
-
-            save_preset(args.model, args.output, mean=args.mean)
+            export.save_preset(args.model, args.output, mean=args.mean, overwrite=args.overwrite)
         elif args.format == "keras":
             export.serving_model(args.model, mean=args.mean).save(args.output)
         elif args.format == "onnx":
@@ -404,7 +402,7 @@ def _add_recipe_arguments(parser):
 def build_parser():
     from keras_prelu.paper import FC_UNITS
     from keras_prelu.zoo import list_models
-    from keras_prelu.zoo.prelu_net import ACTIVATIONS
+    from keras_prelu.zoo.blocks import ACTIVATIONS
 
     parser, verbs = keras_prelu_command.command_parser()
 
@@ -677,9 +675,10 @@ def build_parser():
     export_ = verbs["export"]
     export_.description = (
         "Exports a model that takes RGB images in [0, 255] of any size, "
-        "subtracts the run's mean and returns class probabilities, with the "
-        "class names and preprocessing recorded in the file; or a preset folder "
-        "(config.json, model.weights.h5, metadata.json) that from_preset loads."
+        "takes the centre view, subtracts the run's mean and returns class "
+        "probabilities, with the class names and preprocessing recorded in the "
+        "file; or a keras-hub preset folder that "
+        "keras_hub.models.ImageClassifier.from_preset loads."
     )
     export_.add_argument("model", help="a run folder, a preset folder or a .keras file")
     export_.add_argument(
@@ -695,6 +694,9 @@ def build_parser():
         metavar=("R", "G", "B"),
         default=None,
         help="the mean subtracted (default: the run's mean.json)",
+    )
+    export_.add_argument(
+        "--overwrite", action="store_true", help="replace an existing preset folder"
     )
     export_.set_defaults(run=_export)
     return parser

@@ -12,8 +12,8 @@ import keras
 
 from keras_prelu.paper import FC_UNITS
 from keras_prelu.zoo.architectures import ARCHITECTURES
-from keras_prelu.zoo.prelu_net import ACTIVATIONS
-from keras_prelu.zoo.prelu_net import conv_name
+from keras_prelu.zoo.blocks import ACTIVATIONS
+from keras_prelu.zoo.blocks import conv_name
 
 
 @dataclasses.dataclass(frozen=True)
