@@ -156,6 +156,7 @@ def with_preprocessor(model, *, mean=None, evaluation_scale=None, crop_size=None
         evaluation_scale=evaluation_scale or trained.scale or crop_size,
         crop_size=crop_size,
         mean=mean,
+        name="center_view",
     )
     config = network.get_config()
     config["preprocessor"] = PReLUNetImageClassifierPreprocessor(converter)
@@ -289,7 +290,9 @@ def _write_onnx(trained, path, mean, class_names, opset=None):
             "ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'keras-prelu[onnx]'."
         ) from None
 
-    served, metadata = _serving(trained, mean, class_names)
+    # tf2onnx has no antialiased resizing (ScaleAndTranslate): the ONNX view is plain
+    # bilinear, equal to predict's wherever the window is not shrunk.
+    served, metadata = _serving(trained, mean, class_names, antialias=False)
     served.export(
         str(path),
         format="onnx",
@@ -469,12 +472,17 @@ def _fixed_side(model):
     return height if height is not None and height == width else None
 
 
-def _serving(trained, mean, class_names=None):
+def _serving(trained, mean, class_names=None, antialias=True):
     """`(serving model, metadata)` of a `Trained`: raw images in, probabilities out."""
     from keras_prelu import __version__
 
     classifier = with_preprocessor(trained, mean=mean)
     converter = classifier.preprocessor.image_converter
+    if not antialias:
+        converter = PReLUNetImageConverter.from_config(
+            dict(converter.get_config(), antialias=False)
+        )
+    resizing = "bilinear and antialiased" if antialias else "plain bilinear"
     class_names = _class_names(trained, class_names, classifier.num_classes)
     images = keras.Input(ANY_SIZE, name="image")
     scores = with_probabilities(trained.model)(converter(images))
@@ -486,7 +494,7 @@ def _serving(trained, mean, class_names=None):
         "crop_size": int(converter.crop_size),
         "input": f"{INPUT_NAME}: (batch, height, width, 3) RGB in [0, 255], any size; the "
         "model takes the centre view itself (shorter side to evaluation_scale, central "
-        "crop_size crop, bilinear and antialiased) and subtracts mean",
+        f"crop_size crop, {resizing}) and subtracts mean",
         "output": f"{OUTPUT_NAME}: float32 (batch, classes), in the order of class_names",
         "keras_prelu_version": __version__,
     }

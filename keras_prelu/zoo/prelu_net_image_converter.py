@@ -30,11 +30,13 @@ class PReLUNetImageConverter(ImageConverter):
         crop_size: the side of the central crop (the model's input).
         mean: the mean subtracted: a number, 3 numbers (RGB) or
             `(crop_size, crop_size, 3)` numbers.
+        antialias: whether a shrinking resize is antialiased (as the evaluation's
+            is); False gives plain bilinear, which ONNX exports can express.
     """
 
     backbone_cls = PReLUNetBackbone
 
-    def __init__(self, evaluation_scale=None, crop_size=None, mean=0.0, **kwargs):
+    def __init__(self, evaluation_scale=None, crop_size=None, mean=0.0, antialias=True, **kwargs):
         for name in ("image_size", "scale", "offset", "crop_to_aspect_ratio"):
             kwargs.pop(name, None)  # keras-hub's resizing; this class makes its own view
         for name, value in (("evaluation_scale", evaluation_scale), ("crop_size", crop_size)):
@@ -50,7 +52,7 @@ class PReLUNetImageConverter(ImageConverter):
                 f"Argument `mean` must be finite numbers of shape (3,) or ({crop_size}, "
                 f"{crop_size}, 3). Received: mean of shape {mean.shape}"
             )
-        super().__init__(image_size=(crop_size, crop_size), **kwargs)
+        super().__init__(image_size=(crop_size, crop_size), antialias=antialias, **kwargs)
         self.evaluation_scale = evaluation_scale
         self.crop_size = crop_size
         self.mean = mean
@@ -80,7 +82,10 @@ class PReLUNetImageConverter(ImageConverter):
         top, left = (height - side) // 2, (width - side) // 2
         window = images[:, top : top + side, left : left + side, :]
         crop = ops.image.resize(
-            window, (self.crop_size, self.crop_size), interpolation="bilinear", antialias=True
+            window,
+            (self.crop_size, self.crop_size),
+            interpolation="bilinear",
+            antialias=self.antialias,
         )
         crop = crop - ops.convert_to_tensor(self.mean)
         return crop[0] if unbatched else crop
@@ -94,7 +99,6 @@ class PReLUNetImageConverter(ImageConverter):
             "crop_to_aspect_ratio",
             "pad_to_aspect_ratio",
             "interpolation",
-            "antialias",
             "bounding_box_format",
         ):
             config.pop(name, None)
