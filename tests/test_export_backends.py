@@ -227,8 +227,7 @@ def test_the_export_command_on_another_backend_writes_what_tensorflow_does(
     assert metadata["evaluation_scale"] == metadata["crop_size"] == 32
 
 
-IN_PROCESS_FORMATS = (
-    """
+IN_PROCESS_FORMATS = """
 import json, subprocess, sys
 import keras, numpy as np
 import keras_prelu
@@ -260,15 +259,14 @@ print(json.dumps({
     "processes": len(started),
 }))
 """
-)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_keras_and_preset_exports_are_written_in_the_process(backend, tmp_path):
-    """A `.keras` serving model is written in the process, and `keras-prelu export --format keras` and `--format preset` start no process: the
-    `.keras` files serve the model's predictions on raw images, the preset holds its
-    weights, class names and mean."""
+    """A `.keras` serving model is written in the process, and `keras-prelu export
+    --format keras` and `--format preset` start no process: the `.keras` files serve the
+    model's predictions on raw images, the preset holds its weights, class names and mean."""
     printed, _ = run_on(backend, IN_PROCESS_FORMATS, tmp_path, cwd=tmp_path, temporary=tmp_path)
     *exported, result = printed.splitlines()
     assert exported == [
@@ -280,8 +278,7 @@ def test_keras_and_preset_exports_are_written_in_the_process(backend, tmp_path):
     assert result["class_names"] == list("abcdefghij") and result["mean"] == MEAN
 
 
-ERRORS = (
-    """
+ERRORS = """
 import json, subprocess, sys
 import keras
 import keras_prelu
@@ -323,7 +320,6 @@ export._EXPORT_TIMEOUT_S = 0.5  # shorter than a TensorFlow process's start
 errors["timeout"] = error_of(export.export_saved_model, model, f"{out}/f", mean=0)
 print(json.dumps(errors))
 """
-)
 
 
 @pytest.mark.slow
