@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from keras_prelu import cli
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.zoo import Model14
 from tests.data.image_files import write_class_folders
 from tests.helpers.folders import read_only_folder
@@ -133,11 +133,19 @@ def test_evaluate_on_data_of_other_classes(finished_run, tmp_path, rng):
 @pytest.mark.parametrize(
     "damage, file, reason",
     [
-        (lambda path: path.write_text('{"format": 2, "model'), runs.RUN_FILENAME, "not valid JSON"),
-        (lambda path: path.write_text("{}"), runs.RUN_FILENAME, "earlier version"),
-        (lambda path: path.write_text('{"shape": [3]}'), runs.MEAN_FILENAME, "no field `mean`"),
-        (lambda path: path.write_bytes(b"\0" * 64), runs.MODEL_FILENAME, "cannot be loaded"),
-        (lambda path: path.unlink(), runs.MODEL_FILENAME, "not a finished run folder"),
+        (
+            lambda path: path.write_text('{"format": 2, "model'),
+            run_folder.RUN_FILENAME,
+            "not valid JSON",
+        ),
+        (lambda path: path.write_text("{}"), run_folder.RUN_FILENAME, "earlier version"),
+        (
+            lambda path: path.write_text('{"shape": [3]}'),
+            run_folder.MEAN_FILENAME,
+            "no field `mean`",
+        ),
+        (lambda path: path.write_bytes(b"\0" * 64), run_folder.MODEL_FILENAME, "cannot be loaded"),
+        (lambda path: path.unlink(), run_folder.MODEL_FILENAME, "not a finished run folder"),
     ],
 )
 def test_a_damaged_run_folder_is_named(finished_run, damage, file, reason):
@@ -183,7 +191,7 @@ def start_and_stop_before_training(run_dir, monkeypatch, *argv):
 
 
 def write_checkpoint(run_dir, epochs=1):
-    runs.RunFolder(run_dir).checkpoint.write(
+    run_folder.RunFolder(run_dir).checkpoint.write(
         epochs,
         lambda path: path.write_bytes(b"weights of the epochs trained"),
         stopped=False,
@@ -219,7 +227,7 @@ def test_a_damaged_checkpoint_is_refused_never_trained_over(tmp_path, monkeypatc
     run_dir = tmp_path / "run"
     start_and_stop_before_training(run_dir, monkeypatch)
     write_checkpoint(run_dir)
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     folder.write_log([{"epoch": 1, "loss": 2.0}])
     damage(folder.checkpoint)
     before = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
@@ -229,16 +237,16 @@ def test_a_damaged_checkpoint_is_refused_never_trained_over(tmp_path, monkeypatc
 
 
 def test_a_trained_model_without_its_checkpoint_is_not_overwritten(finished_run):
-    before = (finished_run / runs.MODEL_FILENAME).read_bytes()
+    before = (finished_run / run_folder.MODEL_FILENAME).read_bytes()
     message = error_line("train", "--run-dir", str(finished_run), *TINY)
     assert "holds a trained model (model.keras) but no checkpoint" in message
-    assert (finished_run / runs.MODEL_FILENAME).read_bytes() == before
+    assert (finished_run / run_folder.MODEL_FILENAME).read_bytes() == before
 
 
 def test_a_resume_without_mean_compute_keeps_the_computed_mean(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     start_and_stop_before_training(run_dir, monkeypatch, "--mean", "compute")
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     computed = folder.read_mean()
     assert computed.shape == (32, 32, 3) and folder.read_run().mean_kind == "computed"
     write_checkpoint(run_dir)

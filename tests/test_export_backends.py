@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_prelu import export
-from keras_prelu.runs import RunFolder
+from keras_prelu.saving.run_folder import RunFolder
 from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
 from tests.helpers.processes import python_env

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
 from tests.helpers.processes import python_env
@@ -107,7 +107,7 @@ def test_train_then_load_evaluate_export_and_share_from_elsewhere(trained_run, t
         timeout=300,
     )
     measured = json.loads(printed.strip().splitlines()[-1])
-    recorded = runs.RunFolder(trained_run).read_evaluation()
+    recorded = run_folder.RunFolder(trained_run).read_evaluation()
     # The centre-crop evaluation of `evaluate` is the one `fit` ran at the end.
     assert measured["top1_error"] == pytest.approx(recorded["top1_error"], abs=1e-6)
     assert measured["served"] < 1e-5 and measured["shared"] < 1e-5

@@ -9,12 +9,12 @@ import keras
 import numpy as np
 
 from keras_prelu import paper
-from keras_prelu import runs
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
 from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
+from keras_prelu.saving import atomic
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def results_table(results):
 
 def write_json(results, path):
     """Writes `[result.to_dict(), ...]` to `path`, atomically."""
-    runs.write_text(path, json.dumps([result.to_dict() for result in results], indent=2) + "\n")
+    atomic.write_text(path, json.dumps([result.to_dict() for result in results], indent=2) + "\n")
 
 
 def evaluate(

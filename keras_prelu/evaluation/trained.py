@@ -7,8 +7,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_prelu import runs
 from keras_prelu.saving import presets
+from keras_prelu.saving import run_folder
 from keras_prelu.zoo import PReLUNetBackbone
 from keras_prelu.zoo import PReLUNetImageClassifier
 
@@ -56,7 +56,7 @@ class Trained:
 def load_trained(spec):
     """A `Trained` from a run folder, a preset folder, a `.keras` file, a `Trained` or a model.
 
-    A run folder of `keras_prelu.training.fit` (read by `keras_prelu.runs.RunFolder`)
+    A run folder of `keras_prelu.training.fit` (read by `keras_prelu.saving.run_folder.RunFolder`)
     gives its `model.keras`, the mean of `mean.json`, and the crop, scales, flip,
     data, class names, recipe and results it recorded; a preset folder
     (`keras_prelu.save_preset`) its model and metadata.
@@ -91,7 +91,7 @@ def load_trained(spec):
             results=metadata.results,
         )
     if path.is_dir():
-        folder = runs.RunFolder(path)
+        folder = run_folder.RunFolder(path)
         model = folder.load_model()
         record = folder.read_run()
         return Trained(
@@ -109,7 +109,7 @@ def load_trained(spec):
             recipe=folder.read_recipe() if folder.recipe_path.exists() else None,
             results=folder.read_evaluation() if folder.evaluation_path.exists() else None,
         )
-    model = runs.load_model(path)
+    model = run_folder.load_model(path)
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 
 

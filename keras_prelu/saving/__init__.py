@@ -1,2 +1,5 @@
-"""Below everything that saves: atomic writes and presets. Imports no zoo, training or
-evaluation module."""
+"""Saving: atomic writes of files and folders, the run folder of `fit`, and presets.
+
+This package lies below everything that saves (training, evaluation, export) and
+imports none of them, nor the zoo.
+"""

@@ -1,66 +1,214 @@
-"""Writes that a kill leaves whole: built beside the target, then renamed into place."""
+"""Atomic writes: every file or folder keras-prelu writes, with one commit point each.
 
-import ctypes
+A file is written under a temporary name beside its path, flushed to disk (`fsync`),
+then renamed over the path (`os.replace`), and the folder flushed: the rename is the
+commit point. A process killed at any moment, or a full disk, leaves either the
+previous whole file or the new whole file, never a part of one; what is left over is
+a temporary file (`.tmp-<name>`), which the next write of the same path replaces.
+
+A folder is built the same way under a temporary name and renamed into place; an
+existing folder it replaces is renamed away first (`.old-<name>`) and removed after,
+so that a kill leaves the old folder or the new one (the next write of the same path,
+or `recover_folder`, puts a folder left renamed away back).
+
+Every `OSError` is raised again as "Cannot <action> <path>: <reason>", naming the path
+the caller asked for (not a temporary one), with its `errno` kept.
+"""
+
+import contextlib
+import hashlib
+import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+TEMPORARY_PREFIX = ".tmp-"
+REPLACED_PREFIX = ".old-"
+_READ_CHUNK = 1 << 20
+
+
+class SavedFileError(ValueError):
+    """A saved file is missing, is not valid JSON or is not what its reader expects.
+
+    The message names the file.
+    """
+
+
+def write_file(path, write):
+    """Writes the file `path` through `write(temporary_path)`, atomically.
+
+    `write` fills a temporary file beside `path` (same folder, same suffix, so that
+    writers that check the suffix, such as `keras.Model.save`, accept it). The
+    temporary file is flushed to disk, then renamed to `path` by `os.replace`: that
+    rename is the commit point. If `write` or the flush fails, the temporary file is
+    removed and `path` keeps its previous contents.
+
+    Args:
+        path: the file to write.
+        write: a function that writes the whole file at the path it is given.
+
+    Raises:
+        OSError: "Cannot write <path>: <reason>" (a full disk, a read-only folder).
+    """
+    path = Path(path)
+    temporary = path.with_name(TEMPORARY_PREFIX + path.name)
+    try:
+        with os_errors_naming(path, "write"):
+            write(temporary)
+            _fsync_file(temporary)
+            os.replace(temporary, path)  # the commit point
+            _fsync_folder(path.parent)
+    finally:
+        _remove_quietly(temporary)
 
 
 def write_folder(path, write, *, overwrite=False):
-    """Fills a folder built beside `path` with `write(tmp_dir)`, then renames it to `path`.
+    """Writes the folder `path` through `write(temporary_folder)`, atomically.
 
-    An existing folder (with `overwrite`) is renamed away first and removed after,
-    so that a kill leaves the old folder or the new one.
+    `write` fills an empty folder created beside `path`. Its files and folders are
+    flushed to disk, then it is renamed to `path`: that rename is the commit point.
+    With `overwrite`, an existing folder at `path` is first renamed away to
+    `.old-<name>` beside it and removed once the new one is in place; a process
+    killed between the two renames leaves the old folder there, which the next
+    `write_folder` of `path` (or `recover_folder`) renames back.
+
+    Args:
+        path: the folder to write.
+        write: a function that fills the folder it is given.
+        overwrite: whether an existing folder at `path` is replaced.
+
+    Raises:
+        FileExistsError: `path` exists and `overwrite` is False, or `path` is a file.
+        OSError: "Cannot write <path>: <reason>".
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent))
+    recover_folder(path)
+    if path.exists() and (not overwrite or not path.is_dir()):
+        what = "a folder" if path.is_dir() else "a file"
+        raise FileExistsError(
+            f"Cannot write {path}: it exists and is {what}"
+            + ("." if path.is_dir() else "; only a folder can be replaced by a folder.")
+        )
+    temporary = path.with_name(TEMPORARY_PREFIX + path.name)
+    replaced = path.with_name(REPLACED_PREFIX + path.name)
     try:
-        write(building)
-        _fsync_tree(building)
-        replaced = path.exists() and _exchange(building, path)
-        if not replaced:
+        with os_errors_naming(path, "write"):
+            _remove_quietly(temporary)
+            temporary.mkdir()
+            write(temporary)
+            _fsync_tree(temporary)
             if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                shutil.rmtree(old)
-            os.replace(building, path)
-        _fsync(path.parent)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    if replaced:
-        shutil.rmtree(building, ignore_errors=True)  # the old folder, swapped out
-    return path
+                os.rename(path, replaced)
+            os.rename(temporary, path)  # the commit point
+            _fsync_folder(path.parent)
+    finally:
+        _remove_quietly(temporary)
+    _remove_quietly(replaced)
 
 
-def _exchange(first, second):
-    """Swaps two paths in one step (Linux `renameat2(RENAME_EXCHANGE)`); False where not."""
+def recover_folder(path):
+    """Puts back a folder that a killed `write_folder(path, ...)` left renamed away.
+
+    Removes the leftovers of such a write otherwise (the replaced folder when the new
+    one is in place). Nothing happens when there are none.
+    """
+    path = Path(path)
+    replaced = path.with_name(REPLACED_PREFIX + path.name)
+    if not replaced.is_dir():
+        return
+    with os_errors_naming(path, "recover"):
+        if path.exists():
+            shutil.rmtree(replaced)
+        else:
+            os.rename(replaced, path)
+            _fsync_folder(path.parent)
+
+
+def write_text(path, text):
+    """Writes the string `text` to the file `path` atomically (see `write_file`)."""
+    write_file(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def write_json(path, values):
+    """Writes `values` as indented JSON to `path` atomically; NaN and infinity are refused.
+
+    Raises:
+        ValueError: `values` holds NaN or infinity (nothing is written).
+    """
+    write_text(path, json.dumps(values, indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path):
+    """The JSON object that the file `path` holds.
+
+    Raises:
+        SavedFileError: the file is missing, is not valid JSON (NaN and infinity
+            included) or does not hold an object; the message names `path`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SavedFileError(f"{path} is missing.")
+    with os_errors_naming(path, "read"):
+        text = path.read_text()
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_cwd, rename_exchange = -100, 2
-    result = renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange)
-    return result == 0
+        values = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise SavedFileError(f"{path} is not valid JSON: {error}.") from None
+    if not isinstance(values, dict):
+        raise SavedFileError(f"{path} must hold a JSON object. Received: {type(values).__name__}")
+    return values
 
 
-def _fsync_tree(folder):
-    for file in folder.rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync(folder)
+def file_sha256(path):
+    """The SHA-256 of the file `path`, in hex."""
+    digest = hashlib.sha256()
+    with os_errors_naming(path, "read"), open(path, "rb") as file:
+        while chunk := file.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _fsync(folder):
+@contextlib.contextmanager
+def os_errors_naming(path, action):
+    """Raises an `OSError` of the block again as "Cannot <action> <path>: <reason>"."""
+    try:
+        yield
+    except OSError as error:
+        # h5py's errors carry the errno, and a page of details as their text.
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        named = OSError(f"Cannot {action} {path}: {reason}")
+        named.errno = error.errno
+        raise named from None
+
+
+def _fsync_file(path):
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _fsync_folder(folder):
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _fsync_tree(folder):
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            _fsync_file(Path(parent) / name)
+        _fsync_folder(parent)
+
+
+def _remove_quietly(path):
+    """Removes the file or folder `path` if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")

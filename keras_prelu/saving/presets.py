@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras_hub.models import ImageClassifier
 
+from keras_prelu.saving.atomic import recover_folder
 from keras_prelu.saving.atomic import write_folder
 
 CONFIG_FILE = "config.json"
@@ -202,6 +203,7 @@ def check_preset(preset):
     if not isinstance(preset, (str, os.PathLike)):
         raise PresetError(f"Argument `preset` must be a folder path. Received: preset={preset!r}")
     folder = Path(preset)
+    recover_folder(folder)  # a writer killed while replacing it left the old one aside
     if not folder.is_dir():
         raise PresetError(
             f"Argument `preset` must be a preset folder (written by keras_prelu.save_preset); "

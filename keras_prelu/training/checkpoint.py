@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from keras_prelu import _compat
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     """Checkpoints a run at each epoch end and resumes it at `fit()` start.
 
     At the end of every epoch it writes, in `directory` (a
-    `keras_prelu.runs.CheckpointFolder`):
+    `keras_prelu.saving.run_folder.CheckpointFolder`):
 
     - `epoch-NNNN.weights.h5`: the model's and the optimizer's variables
       (momentum, iteration count, the current learning rate);
@@ -32,7 +32,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     previous complete checkpoint in force. Older weights files are deleted
     after the new state is in place. On resuming, every field is checked and
     the weights file must match its checksum; weights without a valid
-    `checkpoint.json` are refused (`keras_prelu.runs.RunFolderError`), never
+    `checkpoint.json` are refused (`keras_prelu.saving.run_folder.RunFolderError`), never
     trained over.
 
     When `fit()` starts and `directory` holds a checkpoint, the model,
@@ -77,7 +77,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 f"Argument `directory` must be a non-empty path. Received: directory={directory!r}"
             )
         self.directory = Path(directory)
-        self.folder = runs.CheckpointFolder(self.directory)
+        self.folder = run_folder.CheckpointFolder(self.directory)
         self.stateful_callbacks = {}
         for callback in stateful_callbacks:
             name = type(callback).__name__
@@ -96,7 +96,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def read_state(self, verify_weights=False):
         """The last checkpoint's state dict, or `None` when there is none.
 
-        See `keras_prelu.runs.CheckpointFolder.read_state`.
+        See `keras_prelu.saving.run_folder.CheckpointFolder.read_state`.
         """
         return self.folder.read_state(verify_weights=verify_weights)
 
@@ -116,7 +116,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         unsaved = self._variables_left_out_by_save_weights()
         values = [np.asarray(value) for value in state["unsaved_variables"]]
         if [value.shape for value in values] != [tuple(v.shape) for v in unsaved]:
-            raise runs.RunFolderError(
+            raise run_folder.RunFolderError(
                 f"The checkpoint in {self.directory} holds seed-state variables of shapes "
                 f"{[value.shape for value in values]}; this model has "
                 f"{[tuple(v.shape) for v in unsaved]}. Was it created differently?"
@@ -125,7 +125,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             variable.assign(value.astype(variable.dtype))
         missing = sorted(set(self.stateful_callbacks) - set(state["callbacks"]))
         if missing:
-            raise runs.RunFolderError(
+            raise run_folder.RunFolderError(
                 f"The checkpoint in {self.directory} has no state for the callbacks "
                 f"{missing}. Was it written by another training script?"
             )

@@ -80,7 +80,7 @@ def check_mean_argument(mean):
 
 
 def with_mean(augmentation, mean, source, folder, *, resumed):
-    """`(augmentation with the mean to subtract, its kind)` (see `runs.MEAN_KINDS`).
+    """`(augmentation with the mean to subtract, its kind)` (see `run_folder.MEAN_KINDS`).
 
     A resumed run keeps the mean of its `mean.json`: `mean` may only ask for
     that one again.

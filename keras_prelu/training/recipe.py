@@ -3,7 +3,7 @@
 import dataclasses
 
 from keras_prelu import paper
-from keras_prelu import runs
+from keras_prelu.saving import atomic
 from keras_prelu.training import checks
 from keras_prelu.training.caffe_sgd import KERNELS_ONLY
 from keras_prelu.training.caffe_sgd import CaffeSGD
@@ -120,16 +120,16 @@ class Recipe:
 
     def save(self, path):
         """Writes the recipe as JSON to `path`, atomically."""
-        runs.write_json(path, self.to_dict())
+        atomic.write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path):
         """Reads a recipe written by `save`; a file that holds none raises naming it."""
-        values = runs.read_json(path)
+        values = atomic.read_json(path)
         try:
             return cls.from_dict(values)
         except ValueError as error:
-            raise runs.RunFolderError(f"{path} does not hold a valid recipe: {error}") from None
+            raise atomic.SavedFileError(f"{path} does not hold a valid recipe: {error}") from None
 
 
 def check_field(field, value):

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_prelu import data as data_lib
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.metrics import SparseTopKError
@@ -144,7 +144,7 @@ def fit(
        validation split (centre crop) and saved as `model.keras`, then the
        errors as `evaluation.json`.
 
-    The run folder (`keras_prelu.runs.RunFolder`) is locked for the whole
+    The run folder (`keras_prelu.saving.run_folder.RunFolder`) is locked for the whole
     call: a second process training in it fails at once. The recipe
     (`recipe.json`), the model and data (`run.json`) and the mean subtracted
     (`mean.json`) are written first, every file atomically. When `run_dir`
@@ -201,8 +201,8 @@ def fit(
 
     Raises:
         ValueError: an argument is invalid, or `run_dir` holds another run,
-            or a damaged one (`keras_prelu.runs.RunFolderError`), or is in
-            use by another process (`keras_prelu.runs.RunFolderLockedError`).
+            or a damaged one (`keras_prelu.saving.run_folder.RunFolderError`), or is in
+            use by another process (`keras_prelu.saving.run_folder.RunFolderLockedError`).
         NonFiniteError: an epoch ended with a NaN or an infinity.
         OSError: a file of the run could not be written (a full disk).
     """
@@ -248,11 +248,11 @@ class Run:
         model_kwargs: the zoo model's keyword arguments (`{}` for another model).
         callbacks: the user's callbacks.
         verbose: `model.fit`'s verbosity in this process (0 but in process 0).
-        folder: the `keras_prelu.runs.RunFolder`.
+        folder: the `keras_prelu.saving.run_folder.RunFolder`.
         parallel: the `Parallel` setup.
         steps_per_epoch: the global batches of an epoch.
         epochs_completed: the epochs of the checkpoint resumed from (0: none).
-        mean_kind: the kind of the mean (`keras_prelu.runs.MEAN_KINDS`), set
+        mean_kind: the kind of the mean (`keras_prelu.saving.run_folder.MEAN_KINDS`), set
             by `start_run`.
     """
 
@@ -266,7 +266,7 @@ class Run:
     model_kwargs: dict
     callbacks: tuple
     verbose: object
-    folder: runs.RunFolder
+    folder: run_folder.RunFolder
     parallel: Parallel
     steps_per_epoch: int
     epochs_completed: int = 0
@@ -319,7 +319,7 @@ def resolve_run(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={list(callbacks)!r}"
         )
-    folder = runs.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
+    folder = run_folder.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
     if parallel.writes:
         folder.check_writable()
     feeding.check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
@@ -614,7 +614,7 @@ def _run_name(model, source):
 def _run_record(spec, data, data_dir, source, augmentation, model_kwargs, mean_kind):
     """The `RunRecord` of this run, once its network is built and its mean chosen."""
     data_given = isinstance(data, data_lib.Source)
-    return runs.RunRecord(
+    return run_folder.RunRecord(
         model=spec.name,
         model_kwargs=model_kwargs,
         architecture=None if spec.is_zoo else spec.architecture,
@@ -652,7 +652,7 @@ def _check_nothing_to_lose(folder):
     """Raises when a folder without a checkpoint holds a trained model: starting over
     would overwrite it."""
     if folder.model_path.exists() or folder.evaluation_path.exists():
-        raise runs.RunFolderError(
+        raise run_folder.RunFolderError(
             f"Argument `run_dir` ({folder.path}) holds a trained model "
             f"({folder.model_path.name}) but no checkpoint ({folder.checkpoint_dir} is "
             "missing or empty): starting over would overwrite it. Use another run_dir."

@@ -53,7 +53,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Writes `log.csv` of a `keras_prelu.runs.RunFolder`: a row per completed epoch.
+    """Writes `log.csv` of a `keras_prelu.saving.run_folder.RunFolder`: a row per completed epoch.
 
     Epochs are counted from 1, as `fit` reports them; each value of the epoch logs
     is a column (the learning rate as `SwitchLROnPlateau` writes it: the number it

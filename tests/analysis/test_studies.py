@@ -15,7 +15,7 @@ from keras_prelu import data
 from keras_prelu.analysis import studies
 from keras_prelu.analysis.studies import activations as activations_study
 from keras_prelu.evaluation import evaluate
-from keras_prelu.runs import RunFolder
+from keras_prelu.saving.run_folder import RunFolder
 from keras_prelu.zoo import get_model
 
 # Runs in the TensorFlow session only: the studies train through the TensorFlow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_prelu import cli
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.zoo import Model14
 from tests.helpers.run_folders import write_run_folder
 
@@ -56,7 +56,7 @@ def test_export_keras_subtracts_the_runs_mean(run_dir, tmp_path):
     output = tmp_path / "serving.keras"
     run(["export", str(run_dir), str(output), "--format", "keras"])
     served = keras.saving.load_model(output)
-    model = runs.RunFolder(run_dir).load_model()
+    model = run_folder.RunFolder(run_dir).load_model()
     images = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(
         served(images), model(images - [10.0, 20.0, 30.0]), rtol=1e-5, atol=1e-7

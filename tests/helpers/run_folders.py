@@ -1,8 +1,8 @@
-"""Run folders for the tests, read and written through `keras_prelu.runs` only."""
+"""Run folders for the tests, read and written through `keras_prelu.saving.run_folder` only."""
 
 import numpy as np
 
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 
 
 def write_run_folder(
@@ -16,11 +16,11 @@ def write_run_folder(
     flip=False,
 ):
     """The run folder `fit` would leave for `model` (a finished run), at `path`."""
-    folder = runs.RunFolder(path)
+    folder = run_folder.RunFolder(path)
     mean = np.asarray(mean, dtype=np.float32)
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_run(
-        runs.RunRecord(
+        run_folder.RunRecord(
             model="model_14",
             model_kwargs={},
             data=data,
@@ -44,10 +44,10 @@ def write_run_folder(
 
 def epochs_completed(run_dir):
     """The epochs the checkpoint of `run_dir` holds (0 without a checkpoint)."""
-    state = runs.RunFolder(run_dir).checkpoint.read_state(verify_weights=False)
+    state = run_folder.RunFolder(run_dir).checkpoint.read_state(verify_weights=False)
     return 0 if state is None else state["epochs_completed"]
 
 
 def log_epochs(run_dir):
     """The epoch numbers of the rows of `log.csv`."""
-    return [row["epoch"] for row in runs.RunFolder(run_dir).read_log()]
+    return [row["epoch"] for row in run_folder.RunFolder(run_dir).read_log()]

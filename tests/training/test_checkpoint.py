@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.training import ResumableCheckpoint
 from keras_prelu.training import SwitchLROnPlateau
 from tests.helpers.processes import Child
@@ -103,7 +103,9 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(
     killed.wait_for(pause_file.exists, 180, "the pause in epoch 5")
     killed.kill()
     assert killed.finish(30) == -signal.SIGKILL
-    assert runs.CheckpointFolder(killed_dir / "checkpoint").read_state()["epochs_completed"] == 4
+    assert (
+        run_folder.CheckpointFolder(killed_dir / "checkpoint").read_state()["epochs_completed"] == 4
+    )
 
     finish(start_training(killed_dir, pause_file))  # the same command again
     finish(whole)
@@ -128,22 +130,11 @@ def small_model():
 DATA = (np.ones((8, 4), "float32"), np.zeros((8, 2), "float32"))
 
 
-class FailOnSecondCall:
-    """Wraps a function; the second call writes part of a file and raises."""
-
-    def __init__(self, function):
-        self.function = function
-        self.calls = 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == 2:
-            raise KeyboardInterrupt("killed")
-        return self.function(*args, **kwargs)
-
-
 @pytest.mark.parametrize("interrupted", ["weights_write", "state_rename"])
 def test_interrupted_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch, interrupted):
+    def kill(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
     model = small_model()
     checkpoint = ResumableCheckpoint(tmp_path)
     model.fit(*DATA, epochs=1, verbose=0, callbacks=[checkpoint])
@@ -158,7 +149,7 @@ def test_interrupted_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch,
 
         monkeypatch.setattr(model, "save_weights", partial_write)
     else:  # weights renamed in place, then killed before the state is written
-        monkeypatch.setattr(runs, "write_atomically", FailOnSecondCall(runs.write_atomically))
+        monkeypatch.setattr(run_folder, "write_json", kill)
     with pytest.raises(KeyboardInterrupt):
         model.fit(*DATA, epochs=2, verbose=0, callbacks=[checkpoint])
     monkeypatch.undo()
@@ -225,7 +216,7 @@ def test_weights_damaged_after_they_were_written_are_refused(tmp_path):
     middle = len(contents) // 2
     contents[middle : middle + 4096] = bytes(b ^ 0xFF for b in contents[middle : middle + 4096])
     weights.write_bytes(bytes(contents))
-    with pytest.raises(runs.RunFolderError, match="does not match the SHA-256"):
+    with pytest.raises(run_folder.RunFolderError, match="does not match the SHA-256"):
         small_model().fit(*DATA, epochs=2, verbose=0, callbacks=[ResumableCheckpoint(tmp_path)])
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import keras_prelu.training
 from keras_prelu import cli
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import Recipe
 from tests.helpers.processes import Child
@@ -197,7 +197,7 @@ def train_command(run_dir, *options):
 def locked_by(run_dir, child):
     """Whether `child` holds the lock of `run_dir` (its pid is in the lock file)."""
     try:
-        return (run_dir / runs.LOCK_FILENAME).read_text() == f"{child.pid}\n"
+        return (run_dir / run_folder.LOCK_FILENAME).read_text() == f"{child.pid}\n"
     except FileNotFoundError:
         return False
 
@@ -217,7 +217,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(tmp_path)
     assert killed.finish(30) == -signal.SIGKILL
     completed = epochs_completed(killed_dir)
     assert 1 <= completed < 3, "the run ended before it could be killed"
-    assert not runs.RunFolder(killed_dir).is_finished()
+    assert not run_folder.RunFolder(killed_dir).is_finished()
 
     # The same command again (the killed process's lock went with it), and an
     # uninterrupted run beside it.
@@ -225,18 +225,19 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_same_run(tmp_path)
     assert resumed.finish(RUN_TIMEOUT) == 0, resumed.stderr[-4000:]
     assert whole.finish(RUN_TIMEOUT) == 0, whole.stderr[-4000:]
 
-    assert f"Resuming run in {killed_dir / runs.CHECKPOINT_DIRNAME} after epoch {completed}" in (
-        resumed.stderr
+    assert (
+        f"Resuming run in {killed_dir / run_folder.CHECKPOINT_DIRNAME} after epoch {completed}"
+        in (resumed.stderr)
     )
     assert "Trained 3 epochs" in resumed.stdout
     assert epochs_completed(killed_dir) == 3
     for run_dir, child in ((killed_dir, resumed), (whole_dir, whole)):
-        assert runs.RunFolder(run_dir).is_finished()
-        assert str(runs.RunFolder(run_dir).model_path) in child.stdout
+        assert run_folder.RunFolder(run_dir).is_finished()
+        assert str(run_folder.RunFolder(run_dir).model_path) in child.stdout
     assert log_epochs(killed_dir) == [1, 2, 3]
     # The epochs after the kill saw the data, the weights, the optimizer and
     # the seed states of the uninterrupted run.
-    killed_folder, whole_folder = runs.RunFolder(killed_dir), runs.RunFolder(whole_dir)
+    killed_folder, whole_folder = run_folder.RunFolder(killed_dir), run_folder.RunFolder(whole_dir)
     assert killed_folder.read_log() == whole_folder.read_log()
     assert killed_folder.read_evaluation() == whole_folder.read_evaluation()
 
@@ -280,7 +281,7 @@ def test_a_run_that_diverges_stops_at_the_first_nan_epoch(tmp_path):
     )
     assert "so the run keeps no epoch" in diverging.stderr
     assert "Traceback" not in diverging.stderr
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     assert epochs_completed(run_dir) == 0 and not folder.model_path.exists()
     assert folder.read_log() == []
 
@@ -291,7 +292,7 @@ def test_a_full_disk_leaves_the_previous_files_whole(tmp_path):
     # Files may not grow past 1 MB (RLIMIT_FSIZE): the first checkpoint (15 MB) fails.
     full = Child(train_command(run_dir, "--epochs", "1"), file_size_limit=2**20)
     assert full.finish(RUN_TIMEOUT) == 1
-    checkpoint = run_dir / runs.CHECKPOINT_DIRNAME
+    checkpoint = run_dir / run_folder.CHECKPOINT_DIRNAME
     assert last_line(full.stderr) == (
         f"keras-prelu train: error: Cannot write {checkpoint / 'epoch-0001.weights.h5'}: File "
         "too large"
@@ -301,7 +302,7 @@ def test_a_full_disk_leaves_the_previous_files_whole(tmp_path):
 
     finished = Child(train_command(run_dir, "--epochs", "1"))
     assert finished.finish(RUN_TIMEOUT) == 0, finished.stderr[-4000:]
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     saved = {path: path.read_bytes() for path in (folder.model_path, folder.evaluation_path)}
     # The same command again has nothing to train, and saves the model again:
     # the full disk stops it there, and the model and its evaluation stay whole.

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from keras_prelu import data
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import NonFiniteError
 from keras_prelu.training import Recipe
@@ -53,7 +53,7 @@ def test_fit_trains_evaluates_saves_and_a_second_call_resumes(tmp_path):
         ],
     )
 
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     assert result.epochs_completed == 2
     assert result.recipe == TINY_RECIPE
     assert Recipe.load(folder.recipe_path) == TINY_RECIPE
@@ -132,7 +132,7 @@ def test_a_non_finite_epoch_stops_the_run_and_keeps_the_last_finite_checkpoint(t
             callbacks=[PoisonEpoch(1)],
             verbose=0,
         )
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     assert epochs_completed(run_dir) == 1 and log_epochs(run_dir) == [1]
     assert not folder.model_path.exists() and not folder.evaluation_path.exists()
     state = folder.checkpoint.read_state()
@@ -230,7 +230,7 @@ def start_run(run_dir, **kwargs):
 
 def fake_checkpoint(run_dir, epochs_completed=1):
     """A checkpoint of `epochs_completed` epochs whose weights are never loaded."""
-    runs.RunFolder(run_dir).checkpoint.write(
+    run_folder.RunFolder(run_dir).checkpoint.write(
         epochs_completed,
         lambda path: open(path, "wb").close(),
         stopped=False,
@@ -243,7 +243,7 @@ def test_resuming_with_another_recipe_model_or_mean_is_refused(tmp_path):
     run_dir = tmp_path / "run"
     start_run(run_dir, mean=[1.0, 2.0, 3.0])
     fake_checkpoint(run_dir)
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     written = {path: path.read_bytes() for path in (folder.recipe_path, folder.run_path)}
 
     changed = dataclasses.replace(BUNDLED_RECIPE, learning_rate=0.1, patience=3)
@@ -266,7 +266,7 @@ def test_a_resumed_run_keeps_its_seed_and_its_mean(tmp_path):
     # mean are kept.
     longer = dataclasses.replace(BUNDLED_RECIPE, epochs=20, seed=None)
     start_run(run_dir, recipe=longer)
-    folder = runs.RunFolder(run_dir)
+    folder = run_folder.RunFolder(run_dir)
     assert Recipe.load(folder.recipe_path) == dataclasses.replace(BUNDLED_RECIPE, epochs=20)
     np.testing.assert_array_equal(folder.read_mean(), [1.0, 2.0, 3.0])
     assert folder.read_run().mean_kind == "given"
@@ -276,7 +276,7 @@ def test_a_resume_without_its_run_json_is_refused(tmp_path):
     run_dir = tmp_path / "run"
     start_run(run_dir)
     fake_checkpoint(run_dir)
-    runs.RunFolder(run_dir).run_path.unlink()
+    run_folder.RunFolder(run_dir).run_path.unlink()
     with pytest.raises(ValueError, match="run.json is missing"):
         fit(run_dir=run_dir, verbose=0)
 

@@ -12,7 +12,7 @@ import pytest
 
 from keras_prelu import data
 from keras_prelu import evaluation
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
 from keras_prelu.training import fit
 from tests.data.image_files import smooth_pixels
@@ -112,12 +112,12 @@ def test_a_users_model_killed_and_resumed_ends_with_the_uninterrupted_weights(tm
     for child in (resumed, whole):
         assert child.finish(300) == 0, child.stderr[-4000:]
         assert "epochs: 3" in child.stdout
-    assert [row["epoch"] for row in runs.RunFolder(killed_dir).read_log()] == [1, 2, 3]
+    assert [row["epoch"] for row in run_folder.RunFolder(killed_dir).read_log()] == [1, 2, 3]
     for resumed_weight, whole_weight in zip(
         final_weights(killed_dir), final_weights(whole_dir), strict=True
     ):
         np.testing.assert_array_equal(resumed_weight, whole_weight)
-    record = runs.RunFolder(killed_dir).read_run()
+    record = run_folder.RunFolder(killed_dir).read_run()
     assert record.architecture is not None and record.crop_size == 32
     assert record.data_given == (kind in ("arrays", "dataset"))
 
@@ -139,7 +139,7 @@ def test_a_run_on_arrays_evaluates_with_its_data_given_again(tmp_path, rng):
     source = array_source(rng)
     recipe = dataclasses.replace(SMALL_RECIPE, epochs=1)
     result = fit(small_model(), source, recipe=recipe, run_dir=tmp_path / "run", verbose=0)
-    record = runs.RunFolder(tmp_path / "run").read_run()
+    record = run_folder.RunFolder(tmp_path / "run").read_run()
     assert record.model == result.model.name and record.data == "arrays" and record.data_given
 
     with pytest.raises(ValueError, match="`data` is required .* cannot rebuild"):
@@ -193,7 +193,7 @@ def test_a_model_that_cannot_be_recreated_is_refused_before_anything_is_written(
 def test_a_model_that_does_not_fit_the_data_is_refused(tmp_path, rng, model, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit(model, array_source(rng), recipe=SMALL_RECIPE, run_dir=tmp_path / "run", **kwargs)
-    assert not (tmp_path / "run" / runs.RUN_FILENAME).exists()
+    assert not (tmp_path / "run" / run_folder.RUN_FILENAME).exists()
 
 
 def test_a_registered_subclass_and_a_logits_model_train(tmp_path, rng):
@@ -201,7 +201,7 @@ def test_a_registered_subclass_and_a_logits_model_train(tmp_path, rng):
     recipe = dataclasses.replace(SMALL_RECIPE, epochs=1)
     result = fit(Registered(), source, recipe=recipe, run_dir=tmp_path / "sub", verbose=0)
     assert isinstance(result.model, Registered)
-    assert isinstance(runs.RunFolder(tmp_path / "sub").load_model(), Registered)
+    assert isinstance(run_folder.RunFolder(tmp_path / "sub").load_model(), Registered)
     logits = fit(
         small_model(activation=None), source, recipe=recipe, run_dir=tmp_path / "logits", verbose=0
     )

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_prelu.runs import RunFolder
+from keras_prelu.saving.run_folder import RunFolder
 from tests.helpers.processes import Child
 from tests.helpers.processes import free_ports
 from tests.helpers.processes import python_env

@@ -59,8 +59,15 @@ def recount(model):
 
 
 def readme_zoo_table():
+    """The zoo table's rows, the same on the front page and on the zoo's page."""
+    tables = [zoo_table(page) for page in (README, README.parent / "docs" / "zoo.md")]
+    assert tables[0] == tables[1], "README.md's zoo table differs from docs/zoo.md's"
+    return tables[0]
+
+
+def zoo_table(page):
     rows = {}
-    for line in README.read_text().splitlines():
+    for line in page.read_text().splitlines():
         match = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|\s*$", line)
         if match and match.group(1) in PAPER_DEPTH:
             cells = [cell.strip() for cell in match.group(2).split("|")]

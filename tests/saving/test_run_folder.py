@@ -4,34 +4,12 @@ import os
 import numpy as np
 import pytest
 
-from keras_prelu import runs
+from keras_prelu.saving import run_folder
+from keras_prelu.saving.atomic import SavedFileError
 from tests.helpers.processes import run_python
 
 # Runs in the TensorFlow session only: no backend to vary.
 pytestmark = pytest.mark.backend("tensorflow")
-
-
-def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
-    path = tmp_path / "recipe.json"
-    runs.write_json(path, {"epochs": 1})
-
-    def write_half_then_fail(temporary):
-        temporary.write_text('{"epo')
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError, match=f"Cannot write {path}: No space left on device"):
-        runs.write_atomically(path, write_half_then_fail)
-    assert runs.read_json(path) == {"epochs": 1}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.json"]
-
-
-def test_non_finite_numbers_are_never_written_nor_read(tmp_path):
-    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
-        runs.write_json(tmp_path / "evaluation.json", {"loss": float("nan")})
-    assert not (tmp_path / "evaluation.json").exists()
-    (tmp_path / "evaluation.json").write_text('{"loss": NaN}')
-    with pytest.raises(runs.RunFolderError, match="evaluation.json is not valid JSON: NaN"):
-        runs.RunFolder(tmp_path).read_evaluation()
 
 
 @pytest.mark.parametrize(
@@ -47,21 +25,21 @@ def test_non_finite_numbers_are_never_written_nor_read(tmp_path):
     ],
 )
 def test_a_damaged_mean_is_refused_naming_its_file(tmp_path, contents, message):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     folder.mean_path.write_text(contents)
-    with pytest.raises(runs.RunFolderError, match=f"{folder.mean_path}.*{message}"):
+    with pytest.raises(SavedFileError, match=f"{folder.mean_path}.*{message}"):
         folder.read_mean()
 
 
 @pytest.mark.parametrize("mean", [np.array([1.5, 2.25, 3.0]), np.arange(75.0).reshape(5, 5, 3)])
 def test_mean_round_trips(tmp_path, mean):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     folder.write_mean(mean)
     np.testing.assert_array_equal(folder.read_mean(), mean.astype(np.float32))
 
 
 def test_log_rows_count_epochs_from_one_and_keep_their_values(tmp_path):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     rows = [{"epoch": 1, "loss": 2.5, "learning_rate": 0.01}, {"epoch": 2, "loss": 1.25}]
     folder.write_log(rows)
     assert folder.log_path.read_text().splitlines() == [
@@ -86,9 +64,9 @@ def test_log_rows_count_epochs_from_one_and_keep_their_values(tmp_path):
     ],
 )
 def test_a_damaged_log_is_refused(tmp_path, text, message):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     folder.log_path.write_text(text)
-    with pytest.raises(runs.RunFolderError, match=message):
+    with pytest.raises(run_folder.RunFolderError, match=message):
         folder.read_log()
 
 
@@ -108,11 +86,11 @@ def record(**changes):
         evaluation_scale=32,
         version="0.1.0",
     )
-    return runs.RunRecord(**(values | changes))
+    return run_folder.RunRecord(**(values | changes))
 
 
 def test_run_record_round_trips_and_compares_what_defines_a_run(tmp_path):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     folder.write_run(record())
     assert folder.read_run() == record()
     assert record().differences(record(mean_rgb=(4.0, 5.0, 6.0), version="9")) == []
@@ -133,17 +111,17 @@ def test_run_record_round_trips_and_compares_what_defines_a_run(tmp_path):
     ],
 )
 def test_a_damaged_or_old_run_json_is_refused(tmp_path, edit, message):
-    folder = runs.RunFolder(tmp_path)
+    folder = run_folder.RunFolder(tmp_path)
     folder.write_run(record())
     values = json.loads(folder.run_path.read_text())
     edit(values)
     folder.run_path.write_text(json.dumps(values))
-    with pytest.raises(runs.RunFolderError, match=message):
+    with pytest.raises(run_folder.RunFolderError, match=message):
         folder.read_run()
 
 
 def write_checkpoint(directory, epochs_completed=2, contents=b"weights"):
-    folder = runs.CheckpointFolder(directory)
+    folder = run_folder.CheckpointFolder(directory)
     folder.write(
         epochs_completed,
         lambda path: path.write_bytes(contents),
@@ -170,11 +148,13 @@ def test_damaged_weights_are_refused_by_their_checksum(tmp_path):
     folder = write_checkpoint(tmp_path)
     weights = tmp_path / "epoch-0002.weights.h5"
     weights.write_bytes(b"sekond")  # as many bytes, some flipped
-    with pytest.raises(runs.RunFolderError, match="does not match the SHA-256"):
+    with pytest.raises(run_folder.RunFolderError, match="does not match the SHA-256"):
         folder.read_state()
     assert folder.read_state(verify_weights=False)["epochs_completed"] == 2
     weights.unlink()
-    with pytest.raises(runs.RunFolderError, match="names epoch-0002.weights.h5, which is missing"):
+    with pytest.raises(
+        run_folder.RunFolderError, match="names epoch-0002.weights.h5, which is missing"
+    ):
         folder.read_state()
 
 
@@ -182,7 +162,7 @@ def test_weights_without_a_state_are_refused_not_restarted_over(tmp_path):
     folder = write_checkpoint(tmp_path)
     folder.state_path.unlink()
     with pytest.raises(
-        runs.RunFolderError, match=r"holds weights \(epoch-0002.weights.h5\) but no"
+        run_folder.RunFolderError, match=r"holds weights \(epoch-0002.weights.h5\) but no"
     ):
         folder.read_state()
     (tmp_path / "epoch-0002.weights.h5").unlink()
@@ -207,7 +187,7 @@ def test_checkpoint_fields_are_checked(tmp_path, field, value, message):
     state[field] = value
     folder.state_path.write_text(json.dumps(state))
     with pytest.raises(
-        runs.RunFolderError, match=f"checkpoint.json has an invalid field {message}"
+        run_folder.RunFolderError, match=f"checkpoint.json has an invalid field {message}"
     ):
         folder.read_state()
 
@@ -215,16 +195,18 @@ def test_checkpoint_fields_are_checked(tmp_path, field, value, message):
 def test_a_truncated_checkpoint_state_is_refused_naming_it(tmp_path):
     folder = write_checkpoint(tmp_path)
     folder.state_path.write_text(folder.state_path.read_text()[:40])
-    with pytest.raises(runs.RunFolderError, match=f"{folder.state_path} is not valid JSON"):
+    with pytest.raises(SavedFileError, match=f"{folder.state_path} is not valid JSON"):
         folder.read_state()
 
 
 def test_the_lock_is_exclusive_and_released_with_its_holder(tmp_path):
-    folder = runs.RunFolder(tmp_path / "run")
+    folder = run_folder.RunFolder(tmp_path / "run")
     with folder.lock():
-        assert (folder.path / runs.LOCK_FILENAME).read_text() == f"{os.getpid()}\n"
-        with pytest.raises(runs.RunFolderLockedError, match=f"process {os.getpid()} is training"):
-            with runs.RunFolder(tmp_path / "run").lock():
+        assert (folder.path / run_folder.LOCK_FILENAME).read_text() == f"{os.getpid()}\n"
+        with pytest.raises(
+            run_folder.RunFolderLockedError, match=f"process {os.getpid()} is training"
+        ):
+            with run_folder.RunFolder(tmp_path / "run").lock():
                 pass
     with folder.lock():  # released
         pass
@@ -232,8 +214,8 @@ def test_the_lock_is_exclusive_and_released_with_its_holder(tmp_path):
     run_python(
         """
         import os, sys
-        from keras_prelu import runs
-        runs.RunFolder(sys.argv[1]).lock().__enter__()
+        from keras_prelu.saving import run_folder
+        run_folder.RunFolder(sys.argv[1]).lock().__enter__()
         os._exit(0)
         """,
         folder.path,
@@ -244,17 +226,21 @@ def test_the_lock_is_exclusive_and_released_with_its_holder(tmp_path):
 
 def test_the_folder_must_be_a_writable_folder(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(runs.RunFolderError, match="`run_dir` must be a folder.*is a file"):
-        runs.RunFolder(tmp_path / "file").check_writable()
-    with pytest.raises(runs.RunFolderError, match="lies under .*file, which is a file"):
-        runs.RunFolder(tmp_path / "file" / "run").check_writable()
-    runs.RunFolder(tmp_path / "new" / "run").check_writable()  # created when locked
+    with pytest.raises(run_folder.RunFolderError, match="`run_dir` must be a folder.*is a file"):
+        run_folder.RunFolder(tmp_path / "file").check_writable()
+    with pytest.raises(run_folder.RunFolderError, match="lies under .*file, which is a file"):
+        run_folder.RunFolder(tmp_path / "file" / "run").check_writable()
+    run_folder.RunFolder(tmp_path / "new" / "run").check_writable()  # created when locked
 
 
 def test_a_damaged_model_file_is_refused_naming_it(tmp_path):
     path = tmp_path / "model.keras"
     path.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(runs.RunFolderError, match=f"{path} cannot be loaded as a Keras model"):
-        runs.load_model(path)
-    with pytest.raises(runs.RunFolderError, match="has no model.keras: it is not a finished run"):
-        runs.RunFolder(tmp_path / "empty").load_model()
+    with pytest.raises(
+        run_folder.RunFolderError, match=f"{path} cannot be loaded as a Keras model"
+    ):
+        run_folder.load_model(path)
+    with pytest.raises(
+        run_folder.RunFolderError, match="has no model.keras: it is not a finished run"
+    ):
+        run_folder.RunFolder(tmp_path / "empty").load_model()

@@ -19,18 +19,17 @@ A run folder holds:
   is written last, so that a folder holding it holds a whole model;
 - `.lock`: locked (`fcntl.flock`) by the process that trains in the folder.
 
-Every file is written atomically: under a temporary name in the same folder, flushed
-to disk (`fsync`), then renamed over the old one (`os.replace`) and the folder flushed:
-a process killed at any moment, or a full disk, leaves the previous whole file. Every
-file is read with its schema checked: a missing, truncated or edited file raises a
-`RunFolderError` that names it.
+Every file is written through `keras_prelu.saving.atomic` (a temporary file renamed
+into place): a process killed at any moment, or a full disk, leaves the previous whole
+file. Every file is read with its schema checked: a missing, truncated or edited file
+raises a `SavedFileError` that names it (a `RunFolderError` when the file is valid JSON
+but not what the run folder holds).
 """
 
 import contextlib
 import csv
 import dataclasses
 import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -41,6 +40,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from keras_prelu.saving.atomic import SavedFileError
+from keras_prelu.saving.atomic import file_sha256
+from keras_prelu.saving.atomic import os_errors_naming
+from keras_prelu.saving.atomic import read_json
+from keras_prelu.saving.atomic import write_file
+from keras_prelu.saving.atomic import write_json
+from keras_prelu.saving.atomic import write_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +61,6 @@ CHECKPOINT_DIRNAME = "checkpoint"
 CHECKPOINT_STATE_FILENAME = "checkpoint.json"
 TENSORBOARD_DIRNAME = "tensorboard"
 LOCK_FILENAME = ".lock"
-TEMPORARY_PREFIX = ".tmp-"
 # The version of run.json's layout; a file without it, or with another, is refused.
 RUN_FORMAT = 2
 # How the mean in `mean.json` was chosen (`fit`'s `mean` argument).
@@ -62,10 +68,9 @@ MEAN_KINDS = ("default", "computed", "given")
 
 _WEIGHTS_NAME = "epoch-{:04d}.weights.h5"
 _WEIGHTS_PATTERN = re.compile(r"epoch-(\d{4,})\.weights\.h5")
-_READ_CHUNK = 1 << 20
 
 
-class RunFolderError(ValueError):
+class RunFolderError(SavedFileError):
     """A run folder, or one of its files, cannot be used; the message names the path."""
 
 
@@ -262,7 +267,7 @@ class RunFolder:
         self.check_writable()
         created = not self.path.exists()
         lock_path = self.path / LOCK_FILENAME
-        with _naming(self.path, "create"):
+        with os_errors_naming(self.path, "create"):
             self.path.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -342,7 +347,7 @@ class RunFolder:
         """The rows of `log.csv` (none if there is no log), each epoch once, from 1."""
         if not self.log_path.exists():
             return []
-        with _naming(self.log_path, "read"):
+        with os_errors_naming(self.log_path, "read"):
             text = self.log_path.read_text()
         rows = []
         for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
@@ -378,7 +383,7 @@ class RunFolder:
 
     def save_model(self, model):
         """Writes `model` as `model.keras`, atomically."""
-        save_model(model, self.model_path)
+        write_file(self.model_path, model.save)
 
     def load_model(self):
         """The model of `model.keras`; raises unless the run finished."""
@@ -457,9 +462,10 @@ class CheckpointFolder:
             stopped, callbacks, unsaved_variables: the other fields of the state.
         """
         name = _WEIGHTS_NAME.format(epochs_completed)
-        with _naming(self.directory, "create"):
+        with os_errors_naming(self.directory, "create"):
             self.directory.mkdir(parents=True, exist_ok=True)
-        digest = write_atomically(self.directory / name, save_weights, checksum=True)
+        write_file(self.directory / name, save_weights)
+        digest = file_sha256(self.directory / name)
         state = {
             "epochs_completed": epochs_completed,
             "stopped": bool(stopped),
@@ -468,7 +474,7 @@ class CheckpointFolder:
             "callbacks": callbacks,
             "unsaved_variables": unsaved_variables,
         }
-        write_json(self.state_path, state, indent=1)
+        write_json(self.state_path, state)
         for stale in self._weights_files():
             if stale.name != name:
                 stale.unlink()
@@ -485,7 +491,7 @@ class CheckpointFolder:
                 f"{self.state_path} names {path.name}, which is missing: the checkpoint "
                 "cannot be resumed."
             )
-        if _sha256(path) != state["weights_sha256"]:
+        if file_sha256(path) != state["weights_sha256"]:
             raise RunFolderError(
                 f"{path} does not match the SHA-256 that {self.state_path.name} records for "
                 "it: the file was damaged after it was written, and resuming from it would "
@@ -494,64 +500,7 @@ class CheckpointFolder:
             )
 
 
-# --- Atomic writes and checked reads ------------------------------------------
-
-
-def write_atomically(path, write, *, checksum=False):
-    """Writes a file through `write(temporary_path)`, then renames it to `path`.
-
-    The temporary file is in the same folder (so the rename is atomic), flushed to
-    disk before the rename, and removed if anything fails. An `OSError` (a full
-    disk, a read-only folder) is raised again naming `path`.
-
-    Returns:
-        The file's SHA-256 (hex) with `checksum`, else None.
-    """
-    path = Path(path)
-    temporary = path.with_name(TEMPORARY_PREFIX + path.name)
-    try:
-        with _naming(path, "write"):
-            write(temporary)
-            digest = _sha256(temporary) if checksum else None
-            with open(temporary, "rb") as file:
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-            _fsync_folder(path.parent)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return digest
-
-
-def write_text(path, text):
-    """Writes `text` to `path` atomically (see `write_atomically`)."""
-    write_atomically(path, lambda temporary: Path(temporary).write_text(text))
-
-
-def write_json(path, values, indent=2):
-    """Writes `values` as JSON to `path` atomically; NaN and infinity are refused."""
-    write_text(path, json.dumps(values, indent=indent, allow_nan=False) + "\n")
-
-
-def read_json(path):
-    """The JSON object in `path`; raises a `RunFolderError` naming the path if there is none."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunFolderError(f"{path} is missing.")
-    with _naming(path, "read"):
-        text = path.read_text()
-    try:
-        values = json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as error:
-        raise RunFolderError(f"{path} is not valid JSON: {error}.") from None
-    if not isinstance(values, dict):
-        raise RunFolderError(f"{path} must hold a JSON object. Received: {type(values).__name__}")
-    return values
-
-
-def save_model(model, path):
-    """Writes `model` to the `.keras` file `path` atomically."""
-    write_atomically(path, model.save)
+# --- .keras files ----------------------------------------------------------
 
 
 def load_model(path):
@@ -569,39 +518,6 @@ def load_model(path):
             f"{path} cannot be loaded as a Keras model ({type(error).__name__}: "
             f"{first_line}): it is damaged or not a .keras file."
         ) from None
-
-
-@contextlib.contextmanager
-def _naming(path, action):
-    """Raises an `OSError` of the block again as "Cannot <action> <path>: <reason>"."""
-    try:
-        yield
-    except OSError as error:
-        # h5py's errors carry the errno, and a page of details as their text.
-        reason = os.strerror(error.errno) if error.errno else str(error)
-        named = OSError(f"Cannot {action} {path}: {reason}")
-        named.errno = error.errno
-        raise named from None
-
-
-def _fsync_folder(folder):
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 class _Fields:
