@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras_hub.models import ImageClassifier
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving.atomic import recover_folder
 from keras_prelu.saving.atomic import write_folder
 
@@ -56,7 +57,7 @@ SECTION = "keras_prelu"
 REEXPORT = "keras-prelu export RUN_DIR PRESET --format preset --overwrite"
 
 
-class PresetError(ValueError):
+class PresetError(InvalidValueError):
     """A preset folder that cannot be read: the message names the file and the field."""
 
 
