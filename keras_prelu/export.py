@@ -10,16 +10,14 @@ probabilities = served.serve(images)["probabilities"]  # float32 images, any siz
 export.export_onnx("runs/model_14-digits", "exported/model_14.onnx")  # needs tf2onnx
 ```
 
-What the exported model computes, for a batch `(batch, height, width, 3)` of RGB
-pixels in [0, 255] (float32, or uint8 with `serve_uint8`): it subtracts the
-training run's per-channel mean and returns the class probabilities
-`(batch, classes)`. Any height and width work (SPP pools any map into the same
-vector), down to the model's smallest input (32 pixels for the zoo models with a
-7x7/2 stem). It does not resize or crop: give it the image the way the model was
-tested, e.g. resized so that the shorter side is the evaluation scale (256 for
-the paper's ImageNet models, 32 for the bundled digits) with bilinear,
-antialiased resizing, or a crop of it. A per-pixel mean (`mean="compute"` in
-`fit`) is reduced to its per-channel average, as the dense evaluation does.
+What the exported model computes, for a batch `(batch, height, width, 3)` of raw RGB
+pixels in [0, 255] (float32, or uint8 with `serve_uint8`) of any size: the run's centre
+view (`PReLUNetImageConverter`: the shorter side resized to the evaluation scale, the
+central crop, bilinear and antialiased, as `keras_prelu.evaluation` tests), minus the
+run's mean, then the model; it returns the class probabilities `(batch, classes)`, the
+same as the classifier's `predict` with its preprocessor (`with_preprocessor`). The ONNX
+file resizes with plain bilinear interpolation (tf2onnx has no antialiased resizing):
+the same wherever the window is enlarged or kept.
 
 The exported files describe themselves: the SavedModel and the ONNX file take
 an input named `images` and return an output named `probabilities`, and carry
