@@ -131,6 +131,7 @@ def write_preset(classifier, preset, metadata, *, overwrite=False):
         fields[SECTION] = metadata.section()
         (folder / METADATA_FILE).write_text(json.dumps(fields, indent=4) + "\n")
 
+    preset.parent.mkdir(parents=True, exist_ok=True)
     return write_folder(preset, write, overwrite=overwrite)
 
 
