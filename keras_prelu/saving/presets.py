@@ -132,7 +132,8 @@ def write_preset(classifier, preset, metadata, *, overwrite=False):
         (folder / METADATA_FILE).write_text(json.dumps(fields, indent=4) + "\n")
 
     preset.parent.mkdir(parents=True, exist_ok=True)
-    return write_folder(preset, write, overwrite=overwrite)
+    write_folder(preset, write, overwrite=overwrite)
+    return preset
 
 
 def is_preset(path):
