@@ -14,16 +14,14 @@ probabilities = served.serve(images)["probabilities"]  # (2, classes)
 export.export_onnx("runs/model_14-digits", "exported/model_14.onnx")  # needs tf2onnx
 ```
 
-What the exported model computes, for a batch `(batch, height, width, 3)` of RGB
-pixels in [0, 255] (float32, or uint8 with `serve_uint8`): it subtracts the
-training run's per-channel mean and returns the class probabilities
-`(batch, classes)`. Any height and width work (SPP pools any map into the same
-vector), down to the model's smallest input (32 pixels for the zoo models with a
-7x7/2 stem). It does not resize or crop: give it the image the way the model was
-tested, e.g. resized so that the shorter side is the evaluation scale (256 for
-the paper's ImageNet models, 32 for the bundled digits) with bilinear,
-antialiased resizing, or a crop of it. A per-pixel mean (`mean="compute"` in
-`fit`) is reduced to its per-channel average, as the dense evaluation does.
+What the exported model computes, for a batch `(batch, height, width, 3)` of raw RGB
+pixels in [0, 255] (float32, or uint8 with `serve_uint8`) of any size: the run's centre
+view (`PReLUNetImageConverter`: the shorter side resized to the evaluation scale, the
+central crop, bilinear and antialiased, as `keras_prelu.evaluation` tests), minus the
+run's mean, then the model; it returns the class probabilities `(batch, classes)`, the
+same as the classifier's `predict` with its preprocessor (`with_preprocessor`). The ONNX
+file resizes with plain bilinear interpolation (tf2onnx has no antialiased resizing):
+the same wherever the window is enlarged or kept.
 
 The exported files describe themselves: the SavedModel and the ONNX file take
 an input named `images` and return an output named `probabilities`, and carry
@@ -61,17 +59,113 @@ from keras_prelu._version import __version__
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import MissingDependencyError
 from keras_prelu.evaluation.trained import ANY_SIZE
-from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
-from keras_prelu.presets import checked_mean
-from keras_prelu.presets import save_preset
+from keras_prelu.saving.presets import PresetMetadata
+from keras_prelu.saving.presets import write_preset
+from keras_prelu.zoo import PReLUNetImageClassifier
+from keras_prelu.zoo import PReLUNetImageClassifierPreprocessor
+from keras_prelu.zoo import PReLUNetImageConverter
 
 SERVING_ENDPOINT = "serve"
 UINT8_ENDPOINT = "serve_uint8"
 METADATA_ENDPOINT = "metadata"
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
+
+
+def save_preset(
+    model,
+    preset,
+    *,
+    class_names=None,
+    mean=None,
+    evaluation_scale=None,
+    crop_size=None,
+    overwrite=False,
+):
+    """Writes `model` with its preprocessing as a keras-hub preset folder `preset`.
+
+    `keras_hub.models.ImageClassifier.from_preset(preset)` loads it after `import
+    keras_prelu` (see `keras_prelu.saving.presets` for the files).
+
+    Args:
+        model: a run folder of `keras_prelu.training.fit` (its final model, class
+            names, mean, scales, recipe and results), a preset folder, a `.keras`
+            file or a `PReLUNetImageClassifier`.
+        preset: the folder to write; it must not exist unless `overwrite`.
+        class_names: the class names, instead of the run's.
+        mean: the mean the training subtracted, instead of the run's
+            (a number, `(3,)` or `(crop, crop, 3)`, pixels in [0, 255]).
+        evaluation_scale, crop_size: the centre view's shorter side and crop,
+            instead of the run's (default: the model's input side).
+        overwrite: whether to replace an existing preset folder (whole: a kill
+            leaves the old preset or the new one).
+
+    Returns:
+        The preset folder, as a `Path`.
+    """
+    trained = load_trained(model)
+    classifier = with_preprocessor(
+        trained, mean=mean, evaluation_scale=evaluation_scale, crop_size=crop_size
+    )
+    converter = classifier.preprocessor.image_converter
+    metadata = PresetMetadata(
+        class_names=_class_names(trained, class_names, classifier.num_classes) or None,
+        mean=converter.mean,
+        evaluation_scale=converter.evaluation_scale,
+        crop_size=converter.crop_size,
+        scale_range=trained.scale_range,
+        flip=trained.flip,
+        data=trained.data,
+        recipe=trained.recipe,
+        results=trained.results,
+        keras_prelu_version=__version__,
+    )
+    return write_preset(classifier, preset, metadata, overwrite=overwrite)
+
+
+def with_preprocessor(model, *, mean=None, evaluation_scale=None, crop_size=None):
+    """A copy of a zoo classifier with the preprocessor of its run attached.
+
+    The preprocessor (`PReLUNetImageClassifierPreprocessor`) takes raw RGB images
+    in [0, 255] of any size to the run's centre view minus its mean, so that
+    `predict` on raw images gives what `keras_prelu.evaluation.evaluate` computes
+    with `views="center"`. The model given keeps no preprocessor: training feeds
+    it views that are already centred.
+
+    Args:
+        model: as `save_preset`'s.
+        mean, evaluation_scale, crop_size: instead of the run's (see `save_preset`).
+    """
+    trained = load_trained(model)
+    network = trained.model
+    if not isinstance(network, PReLUNetImageClassifier):
+        raise InvalidValueError(
+            "Argument `model` must be a zoo classifier (keras_prelu.zoo.ModelA(...) and the "
+            "others, include_top=True) or its run: a preset is a keras-hub ImageClassifier. "
+            f"Received: a {type(network).__name__}"
+        )
+    crop_size = crop_size or trained.crop_size or _fixed_side(network)
+    if crop_size is None:
+        raise InvalidValueError(
+            "Argument `crop_size` is needed for a model of any input size without a run: the "
+            "side of the centre crop it was tested on. Received: crop_size=None"
+        )
+    mean = _known_mean(trained, mean)
+    if mean.ndim == 3 and mean.shape[:2] != (crop_size, crop_size):
+        mean = mean.reshape(-1, 3).mean(axis=0)
+    converter = PReLUNetImageConverter(
+        evaluation_scale=evaluation_scale or trained.scale or crop_size,
+        crop_size=crop_size,
+        mean=mean,
+        name="center_view",
+    )
+    config = network.get_config()
+    config["preprocessor"] = PReLUNetImageClassifierPreprocessor(converter)
+    copy = type(network).from_config(config)
+    copy.set_weights(network.get_weights())
+    return copy
 
 
 def serving_model(model, *, mean=None):
@@ -199,7 +293,9 @@ def _write_onnx(trained, path, mean, class_names, opset=None):
             "ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'keras-prelu[onnx]'."
         ) from None
 
-    served, metadata = _serving(trained, mean, class_names)
+    # tf2onnx has no antialiased resizing (ScaleAndTranslate): the ONNX view is plain
+    # bilinear, equal to predict's wherever the window is not shrunk.
+    served, metadata = _serving(trained, mean, class_names, antialias=False)
     served.export(
         str(path),
         format="onnx",
@@ -247,7 +343,7 @@ def _write_in_tensorflow(format, trained, path, mean, class_names, options):
     `ChildProcessError` naming it;
     a process past `_EXPORT_TIMEOUT_S` is stopped with a `TimeoutError`.
     """
-    mean = _subtracted_mean(trained, mean)  # bad values are refused here, before the process
+    mean = _known_mean(trained, mean)  # bad values are refused here, before the process
     foreign = sorted(_foreign_classes(keras.saving.serialize_keras_object(trained.model)))
     if foreign:
         raise InvalidValueError(
@@ -337,11 +433,8 @@ _METADATA_DTYPES = {
 }
 
 
-def _subtracted_mean(trained, mean):
-    """The per-channel mean `(3,)` the serving model of `trained` subtracts.
-
-    `mean` if given, else the run's or preset's; a per-pixel mean is averaged per channel.
-    """
+def _known_mean(trained, mean):
+    """`mean` if given, else the run's or preset's: float32 `(3,)` or `(crop, crop, 3)`."""
     if mean is None:
         mean = trained.mean
     if mean is None:
@@ -350,32 +443,59 @@ def _subtracted_mean(trained, mean):
             "its training subtracted, e.g. keras_prelu.data.IMAGENET_RGB_MEAN, or 0 for none. "
             "Received: mean=None"
         )
-    mean = checked_mean(mean)
-    return mean.reshape(-1, 3).mean(axis=0) if mean.ndim == 3 else mean
+    mean = np.asarray(mean, dtype=np.float32)
+    if mean.ndim == 0:
+        mean = np.full(3, mean, np.float32)
+    if not (mean.shape == (3,) or (mean.ndim == 3 and mean.shape[-1] == 3)):
+        raise InvalidValueError(
+            "Argument `mean` must be a scalar, (3,) or (crop, crop, 3). "
+            f"Received: mean of shape {mean.shape}"
+        )
+    if not np.isfinite(mean).all():
+        raise InvalidValueError("Argument `mean` must be finite numbers. Received: NaN or infinity")
+    return mean
 
 
-def _serving(trained, mean, class_names=None):
-    """`(serving model, metadata)` of a `Trained` with the mean it subtracts."""
-    mean = _subtracted_mean(trained, mean)
-    class_names = list((trained.class_names or ()) if class_names is None else class_names)
-    classes = int(trained.model.output.shape[-1])
-    if class_names and len(class_names) != classes:
+def _class_names(trained, class_names, classes):
+    """`class_names`, else the run's, as a list of strings (empty when unknown)."""
+    names = (trained.class_names or ()) if class_names is None else class_names
+    if isinstance(names, str):
+        names = list(names) if class_names is not None else [names]
+    names = [str(name) for name in names]
+    if names and len(names) != classes:
         raise InvalidValueError(
             f"Argument `class_names` must name the model's {classes} classes. "
-            f"Received: {len(class_names)} names"
+            f"Received: {len(names)} names"
         )
-    network = any_size(trained.model)
+    return names
+
+
+def _fixed_side(model):
+    height, width = model.input.shape[1:3]
+    return height if height is not None and height == width else None
+
+
+def _serving(trained, mean, class_names=None, antialias=True):
+    """`(serving model, metadata)` of a `Trained`: raw images in, probabilities out."""
+    classifier = with_preprocessor(trained, mean=mean)
+    converter = classifier.preprocessor.image_converter
+    if not antialias:
+        converter = PReLUNetImageConverter.from_config(
+            dict(converter.get_config(), antialias=False)
+        )
+    resizing = "bilinear and antialiased" if antialias else "plain bilinear"
+    class_names = _class_names(trained, class_names, classifier.num_classes)
     images = keras.Input(ANY_SIZE, name="image")
-    centred = keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name="subtract_mean")(images)
-    scores = with_probabilities(network)(centred)
+    scores = with_probabilities(trained.model)(converter(images))
     served = keras.Model(images, scores, name=f"{trained.name}_serving")
     metadata = {
-        "class_names": [str(name) for name in class_names],
-        "mean": np.broadcast_to(mean, (3,)).astype(float).tolist(),
-        "evaluation_scale": int(trained.scale or 0),
-        "crop_size": int(trained.crop_size or 0),
-        "input": f"{INPUT_NAME}: float32 (batch, height, width, 3), RGB in [0, 255], resized "
-        "so that the shorter side is evaluation_scale (bilinear, antialiased)",
+        "class_names": class_names,
+        "mean": converter.mean.reshape(-1, 3).mean(axis=0).astype(float).tolist(),
+        "evaluation_scale": int(converter.evaluation_scale),
+        "crop_size": int(converter.crop_size),
+        "input": f"{INPUT_NAME}: (batch, height, width, 3) RGB in [0, 255], any size; the "
+        "model takes the centre view itself (shorter side to evaluation_scale, central "
+        f"crop_size crop, {resizing}) and subtracts mean",
         "output": f"{OUTPUT_NAME}: float32 (batch, classes), in the order of class_names",
         "keras_prelu_version": __version__,
     }

