@@ -6,14 +6,6 @@ installed Keras, so that a release that moves one fails one test, by name.
 """
 
 
-def flatten_layers(model):
-    """Every layer nested in `model`, depth first, without `model` itself.
-
-    `Layer._flatten_layers(include_self=False)`.
-    """
-    return list(model._flatten_layers(include_self=False))
-
-
 def learning_rate_variable(optimizer):
     """The optimizer's learning rate as stored: a `keras.Variable` for a float rate,
     else the schedule or callable it was given. `Optimizer._learning_rate`."""

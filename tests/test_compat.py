@@ -6,14 +6,6 @@ import numpy as np
 from keras_prelu import _compat
 
 
-def test_flatten_layers_finds_the_nested_layers():
-    inner = keras.Sequential([keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
-    inputs = keras.Input((4,))
-    outer = keras.Model(inputs, keras.layers.Dense(1, name="c")(inner(inputs)))
-    names = [layer.name for layer in _compat.flatten_layers(outer)]
-    assert {inner.name, "a", "b", "c"} <= set(names) and outer.name not in names
-
-
 def test_learning_rate_variable_is_the_variable_a_float_rate_is_stored_in():
     optimizer = keras.optimizers.SGD(learning_rate=0.25)
     variable = _compat.learning_rate_variable(optimizer)

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_prelu import _compat
+from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.layers.prelu import PReLU
 
 
@@ -61,7 +61,7 @@ def learned_slopes(model):
         A list of `SlopeRow`.
     """
     rows = []
-    for layer in _compat.flatten_layers(model):
+    for layer in nested_layers(model):
         found = _slopes(layer)
         if found is None:
             continue

@@ -10,7 +10,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_prelu import _compat
+from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import PReLU
 
@@ -43,9 +43,7 @@ class ResponseRow:
 
 def activation_layers(model):
     """The rectifier layers of `model` (PReLU, ReLU, Leaky ReLU...), in order."""
-    return [
-        layer for layer in _compat.flatten_layers(model) if isinstance(layer, _ACTIVATION_LAYERS)
-    ]
+    return [layer for layer in nested_layers(model) if isinstance(layer, _ACTIVATION_LAYERS)]
 
 
 def mean_responses(model, dataset, *, layers=None, max_batches=None):
@@ -69,7 +67,7 @@ def mean_responses(model, dataset, *, layers=None, max_batches=None):
     if layers is None:
         chosen = activation_layers(model)
     else:
-        known = {layer.name: layer for layer in _compat.flatten_layers(model)}
+        known = {layer.name: layer for layer in nested_layers(model)}
         missing = [name for name in layers if name not in known]
         if missing:
             raise InvalidValueError(

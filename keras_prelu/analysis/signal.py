@@ -24,8 +24,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_prelu import _compat
 from keras_prelu.analysis.gradients import gradients
+from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.errors import InvalidValueError
 
 
@@ -63,7 +63,7 @@ def _fans(kernel_shape):
 def weight_layers(model):
     """The layers of `model` with a kernel of rank >= 2 (conv, dense), in order."""
     layers = []
-    for layer in _compat.flatten_layers(model):
+    for layer in nested_layers(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and len(kernel.shape) >= 2:
             layers.append(layer)
