@@ -18,7 +18,7 @@ from torch import nn
 from keras_prelu import PReLU
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo.architectures import ARCHITECTURES
-from keras_prelu.zoo.prelu_net import conv_name
+from keras_prelu.zoo.architectures import conv_name
 from tests.helpers.gradients import gradients
 
 NUM_CLASSES = 5
