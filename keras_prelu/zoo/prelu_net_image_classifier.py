@@ -121,7 +121,7 @@ class PReLUNetImageClassifier(ImageClassifier):
         )(x)
         kwargs.setdefault("name", arch.name)
         # keras-hub's ImageClassifier builds a head of its own: skip to Task.
-        Task.__init__(self, inputs=backbone.input, outputs=outputs, compile=compile, **kwargs)
+        Task.__init__(self, inputs=backbone.input, outputs=outputs, compile=False, **kwargs)
 
         # === Config ===
         self.num_classes = num_classes
@@ -132,6 +132,9 @@ class PReLUNetImageClassifier(ImageClassifier):
         self.dropout = dropout
         self.fc_units = fc_units
         self.seed = seed
+        if compile:
+            # After the config: the default loss reads `activation` (from_logits or not).
+            self.compile()
 
     @property
     def layers(self):

@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 from keras.src.utils import backend_utils
+from keras.src.utils.backend_utils import in_grain_data_pipeline
 from keras_hub.layers import ImageConverter
+from keras_hub.src.utils.tensor_utils import convert_preprocessing_outputs_grain
 
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
@@ -63,9 +65,13 @@ class PReLUNetImageConverter(ImageConverter):
         if backend_utils.in_tf_graph() or type(inputs).__module__.startswith("tensorflow"):
             self.backend.set_backend("tensorflow")
         try:
-            return self._center_view(inputs)
+            view = self._center_view(inputs)
         finally:
             self.backend.reset()
+        if in_grain_data_pipeline():
+            # Grain pickles its elements across worker processes: NumPy, not tensors.
+            return convert_preprocessing_outputs_grain(view)
+        return view
 
     def _center_view(self, images):
         ops = self.backend
