@@ -52,7 +52,17 @@ class PReLUNetBackboneTest(HarnessTestCase):
             expected_output_shape=(2, 2, 2, CHANNELS),
             # The layers are channels-last only (SPP, PReLU's per-channel slopes).
             run_data_format_check=False,
+            # In test_backbone_dtype_policies (slow: eager bfloat16 convolutions).
+            run_mixed_precision_check=False,
+            run_quantization_check=False,
         )
+
+    @pytest.mark.slow
+    def test_backbone_dtype_policies(self):
+        init_kwargs = {**self.init_kwargs, "input_shape": (32, 32, 3)}
+        self.run_precision_test(PReLUNetBackbone, init_kwargs, image_tensor(32))
+        backbone = PReLUNetBackbone(**init_kwargs)
+        self.run_quantization_test(backbone, PReLUNetBackbone, init_kwargs, image_tensor(32))
 
     def test_backbone_takes_every_image_size(self):
         # The harness varies sequence lengths only; an image backbone of unknown size
@@ -151,11 +161,19 @@ class PReLUNetImageClassifierTest(HarnessTestCase):
                 self.assertEqual(classifier.loss.get_config()["from_logits"], from_logits)
 
     def test_preprocessor_basics(self):
-        self.run_preprocessing_layer_test(
+        # Images at the model's size, whose view is exact: the harness compares the
+        # direct call (the active backend) with tf.data's (TensorFlow) within 1e-6, and
+        # two backends' resizes differ by float32 rounding (1.5e-5 at 255).
+        data = images(32, batch=4)
+        output = self.run_preprocessing_layer_test(
             cls=PReLUNetImageClassifierPreprocessor,
             init_kwargs={"image_converter": self.preprocessor.image_converter},
-            input_data=self.train_data,
+            input_data=(data, self.train_data[1]),
+            return_output=True,
         )
+        x, y = output
+        self.assertAllClose(x, data - np.asarray(MEAN, "float32"), atol=1e-4)
+        self.assertAllEqual(y, self.train_data[1])
 
     def test_saved_model(self):
         for preprocessor in (self.preprocessor, None):
