@@ -97,8 +97,10 @@ def save_preset(
         class_names: the class names, instead of the run's.
         mean: the mean the training subtracted, instead of the run's
             (a number, `(3,)` or `(crop, crop, 3)`, pixels in [0, 255]).
-        evaluation_scale, crop_size: the centre view's shorter side and crop,
-            instead of the run's (default: the model's input side).
+        evaluation_scale: the centre view's shorter side, instead of the run's
+            (default: the crop size).
+        crop_size: the centre view's crop, instead of the run's (default: the
+            model's input side).
         overwrite: whether to replace an existing preset folder (whole: a kill
             leaves the old preset or the new one).
 
@@ -136,7 +138,9 @@ def with_preprocessor(model, *, mean=None, evaluation_scale=None, crop_size=None
 
     Args:
         model: as `save_preset`'s.
-        mean, evaluation_scale, crop_size: instead of the run's (see `save_preset`).
+        mean: the mean, instead of the run's (see `save_preset`).
+        evaluation_scale: the centre view's shorter side, instead of the run's.
+        crop_size: the centre view's crop, instead of the run's.
     """
     trained = load_trained(model)
     network = trained.model

@@ -97,9 +97,9 @@ def PReLUNet(
             (so that a headless model takes them from a full one). No
             pretrained ImageNet weights are published.
         seed: seed of the initializers, for reproducible models.
-        name, trainable: as for `keras.Model`.
-        dtype: the dtype policy of every layer (e.g. `"mixed_bfloat16"`); the
-            global policy by default. It is saved with the model.
+        **kwargs: `name` and `trainable`, as for `keras.Model`, and `dtype`:
+            the dtype policy of every layer (e.g. `"mixed_bfloat16"`; the
+            global policy by default), saved with the model.
     """
     check_unknown_arguments(PReLUNet, kwargs)
     return _build(
