@@ -167,6 +167,7 @@ def with_preprocessor(model, *, mean=None, evaluation_scale=None, crop_size=None
     )
     config = network.get_config()
     config["preprocessor"] = PReLUNetImageClassifierPreprocessor(converter)
+    config["compile"] = True  # keras-hub's tasks come compiled with their defaults
     copy = type(network).from_config(config)
     copy.set_weights(network.get_weights())
     return copy
@@ -456,7 +457,11 @@ def _known_mean(trained, mean):
             f"Received: mean of shape {mean.shape}"
         )
     if not np.isfinite(mean).all():
-        raise InvalidValueError("Argument `mean` must be finite numbers. Received: NaN or infinity")
+        non_finite = int((~np.isfinite(mean)).sum())
+        raise InvalidValueError(
+            "Argument `mean` must be finite numbers. Received: mean with "
+            f"{non_finite} NaN or infinite of {mean.size} values"
+        )
     return mean
 
 

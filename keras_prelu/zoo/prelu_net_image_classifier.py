@@ -158,6 +158,9 @@ class PReLUNetImageClassifier(ImageClassifier):
                 "fc_units": self.fc_units,
                 "seed": self.seed,
                 "trainable": self.trainable,
+                # Rebuilt compiled only if it was: an uncompiled model saved and loaded
+                # gets no default optimizer whose variables the file cannot fill.
+                "compile": self.compiled,
             }
         )
         return config

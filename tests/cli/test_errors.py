@@ -170,7 +170,7 @@ def test_export_with_a_non_finite_mean(finished_run, tmp_path):
     message = error_line(
         "export", str(finished_run), out, "--format", "keras", "--mean", "nan", "0", "0"
     )
-    assert "`mean` must be finite numbers. Received: mean=[nan, 0.0, 0.0]" in message
+    assert "`mean` must be finite numbers. Received: mean with 1 NaN or infinite of 3" in message
 
 
 def start_and_stop_before_training(run_dir, monkeypatch, *argv):
