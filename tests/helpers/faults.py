@@ -28,8 +28,9 @@ REPORT (a folder) receives `whole/` (FOLDER after the uninterrupted command),
 `before/`, and, with `kill`, before each step k, `k/`), and for each step k
 `after-k/` (FOLDER after the command that ran again), with `fail` `failed-k/`
 (FOLDER after the failed command), and `runs-k.json` (each run's exit code and
-stderr lines). Nothing of this is in the package: the patches are installed here, in the
-child, before the command runs.
+stderr lines). With `KERAS_PRELU_FAULT_STRIDE=n` only every n-th step is tried (the
+first and the last always): the suite's smoke size of a sweep. Nothing of this is in
+the package: the patches are installed here, in the child, before the command runs.
 """
 
 import builtins
@@ -46,6 +47,7 @@ import traceback
 from pathlib import Path
 
 _WRITE_MODES = set("wax+")
+STRIDE_VARIABLE = "KERAS_PRELU_FAULT_STRIDE"
 # The steps each mode stops at. A kill: every call that changes what the folder holds
 # (a kill at an `fsync` leaves the files a kill at the next step leaves). A failure:
 # every call where a full disk shows (writing, flushing), and the renames.
@@ -183,6 +185,11 @@ def _restore(copy, folder):
         shutil.copytree(copy, folder, symlinks=True)
 
 
+def tried_steps(count, stride):
+    """The steps of `count` that a sweep tries: every `stride`-th, the first and the last."""
+    return sorted({1, count, *range(1, count + 1, stride)} - {0})
+
+
 def main(argv):
     mode, folder, report, separator, program, *arguments = argv
     assert separator == "--", "usage: MODE FOLDER REPORT -- keras-prelu|python ARGS..."
@@ -211,7 +218,7 @@ def main(argv):
     (report / "steps.json").write_text(json.dumps(steps))
     (report / "runs-0.json").write_text(json.dumps([[code, lines]]))
     _copy(folder, report / "whole")
-    for k in range(1, len(steps) + 1):
+    for k in tried_steps(len(steps), int(os.environ.get(STRIDE_VARIABLE, "1"))):
         runs = []
         if mode == "fail":
             _restore(snapshots / "before", folder)
