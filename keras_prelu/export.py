@@ -150,21 +150,7 @@ def with_preprocessor(model, *, mean=None, evaluation_scale=None, crop_size=None
             "others, include_top=True) or its run: a preset is a keras-hub ImageClassifier. "
             f"Received: a {type(network).__name__}"
         )
-    crop_size = crop_size or trained.crop_size or _fixed_side(network)
-    if crop_size is None:
-        raise InvalidValueError(
-            "Argument `crop_size` is needed for a model of any input size without a run: the "
-            "side of the centre crop it was tested on. Received: crop_size=None"
-        )
-    mean = _known_mean(trained, mean)
-    if mean.ndim == 3 and mean.shape[:2] != (crop_size, crop_size):
-        mean = mean.reshape(-1, 3).mean(axis=0)
-    converter = PReLUNetImageConverter(
-        evaluation_scale=evaluation_scale or trained.scale or crop_size,
-        crop_size=crop_size,
-        mean=mean,
-        name="center_view",
-    )
+    converter = _center_view(trained, mean, evaluation_scale, crop_size)
     config = network.get_config()
     config["preprocessor"] = PReLUNetImageClassifierPreprocessor(converter)
     config["compile"] = True  # keras-hub's tasks come compiled with their defaults
@@ -479,6 +465,26 @@ def _class_names(trained, class_names, classes):
     return names
 
 
+def _center_view(trained, mean, evaluation_scale=None, crop_size=None, antialias=True):
+    """The `PReLUNetImageConverter` of a `Trained`: its run's centre view minus its mean."""
+    crop_size = crop_size or trained.crop_size or _fixed_side(trained.model)
+    if crop_size is None:
+        raise InvalidValueError(
+            "Argument `crop_size` is needed for a model of any input size without a run: the "
+            "side of the centre crop it was tested on. Received: crop_size=None"
+        )
+    mean = _known_mean(trained, mean)
+    if mean.ndim == 3 and mean.shape[:2] != (crop_size, crop_size):
+        mean = mean.reshape(-1, 3).mean(axis=0)
+    return PReLUNetImageConverter(
+        evaluation_scale=evaluation_scale or trained.scale or crop_size,
+        crop_size=crop_size,
+        mean=mean,
+        antialias=antialias,
+        name="center_view",
+    )
+
+
 def _fixed_side(model):
     height, width = model.input.shape[1:3]
     return height if height is not None and height == width else None
@@ -486,14 +492,10 @@ def _fixed_side(model):
 
 def _serving(trained, mean, class_names=None, antialias=True):
     """`(serving model, metadata)` of a `Trained`: raw images in, probabilities out."""
-    classifier = with_preprocessor(trained, mean=mean)
-    converter = classifier.preprocessor.image_converter
-    if not antialias:
-        converter = PReLUNetImageConverter.from_config(
-            dict(converter.get_config(), antialias=False)
-        )
+    converter = _center_view(trained, mean, antialias=antialias)
     resizing = "bilinear and antialiased" if antialias else "plain bilinear"
-    class_names = _class_names(trained, class_names, classifier.num_classes)
+    classes = int(trained.model.output.shape[-1])
+    class_names = _class_names(trained, class_names, classes)
     images = keras.Input(ANY_SIZE, name="image")
     scores = with_probabilities(trained.model)(converter(images))
     served = keras.Model(images, scores, name=f"{trained.name}_serving")

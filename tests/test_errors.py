@@ -14,6 +14,7 @@ from keras_prelu import cli
 from keras_prelu import data
 from keras_prelu import errors
 from keras_prelu import zoo
+from keras_prelu.cli import info as info_verb
 from keras_prelu.saving import atomic
 from keras_prelu.saving import run_folder
 from keras_prelu.training import BUNDLED_RECIPE
@@ -133,35 +134,45 @@ def test_another_models_weights_get_one_short_line(tmp_path):
 
 
 def raising(error):
-    def describe(args, out):
+    def describe(*args, **kwargs):
         raise error
 
     return describe
 
 
 def test_the_command_line_prints_one_line_for_keras_prelus_errors(monkeypatch, caplog):
-    monkeypatch.setattr(cli, "_describe", raising(errors.InvalidValueError("Argument `x`: bad.")))
+    monkeypatch.setattr(
+        info_verb,
+        "architecture_complexity",
+        raising(errors.InvalidValueError("Argument `x`: bad.")),
+    )
     with pytest.raises(SystemExit, match="^keras-prelu info: error: Argument `x`: bad.$"):
         cli.main(["info"])
     assert "Traceback" not in caplog.text
 
 
 def test_the_command_line_prints_one_line_for_the_environments_errors(monkeypatch):
-    monkeypatch.setattr(cli, "_describe", raising(OSError(28, "No space left on device")))
+    monkeypatch.setattr(
+        info_verb, "architecture_complexity", raising(OSError(28, "No space left on device"))
+    )
     with pytest.raises(SystemExit, match="error: .*No space left on device"):
         cli.main(["info"])
 
 
 @pytest.mark.parametrize("bug", [ValueError("a bug below"), KeyError("x"), RuntimeError("x")])
 def test_a_bug_keeps_its_traceback_on_the_command_line(monkeypatch, bug):
-    monkeypatch.setattr(cli, "_describe", raising(bug))
+    monkeypatch.setattr(info_verb, "architecture_complexity", raising(bug))
     with pytest.raises(type(bug)) as caught:
         cli.main(["info"])
     assert caught.value is bug
 
 
 def test_verbose_logs_the_traceback_of_a_one_line_error(monkeypatch, caplog):
-    monkeypatch.setattr(cli, "_describe", raising(errors.InvalidValueError("Argument `x`: bad.")))
+    monkeypatch.setattr(
+        info_verb,
+        "architecture_complexity",
+        raising(errors.InvalidValueError("Argument `x`: bad.")),
+    )
     with caplog.at_level(logging.INFO), pytest.raises(SystemExit):
         cli.main(["info", "--verbose"])
     assert "Traceback" in caplog.text and "in describe" in caplog.text
