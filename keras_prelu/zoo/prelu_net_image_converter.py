@@ -73,6 +73,11 @@ class PReLUNetImageConverter(ImageConverter):
             return convert_preprocessing_outputs_grain(view)
         return view
 
+    def compute_output_shape(self, input_shape):
+        # The view's size is known without running it (a Keras model built on JAX's
+        # tracer cannot slice by sizes it only knows at run time).
+        return (*input_shape[:-3], self.crop_size, self.crop_size, input_shape[-1])
+
     def _center_view(self, images):
         ops = self.backend
         images = ops.cast(ops.convert_to_tensor(images), "float32")
