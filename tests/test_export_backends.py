@@ -282,7 +282,7 @@ copy = keras_prelu.from_preset(f"{out}/copy")
 truth = export.with_preprocessor(model, mean=[30.0, 60.0, 90.0]).predict(images, verbose=0)
 metadata = keras_prelu.load_preset_metadata(f"{out}/copy")
 print(json.dumps({
-    "difference": max(float(np.abs(keras.ops.convert_to_numpy(s - truth)).max()) for s in served),
+    "difference": max(float(np.abs(keras.ops.convert_to_numpy(s) - truth).max()) for s in served),
     "class_names": list(metadata.class_names),
     "mean": np.asarray(metadata.mean).tolist(),
     "weights": all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
