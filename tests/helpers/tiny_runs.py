@@ -2,13 +2,13 @@
 
 A four-filter convolution on the bundled digits: seconds an epoch, 20 kB of weights.
 `TINY_FIT` is a script (`python SCRIPT RUN_DIR [EPOCHS [PAUSE_FILE GO_FILE]]`): with
-PAUSE_FILE and GO_FILE, the last epoch writes PAUSE_FILE when it begins and waits for
-GO_FILE, so that a test acts while the run trains. An `OSError` (a full disk) ends it
-with one line and exit 1, as the command line does.
+PAUSE_FILE and GO_FILE, the last epoch makes GO_FILE a FIFO, writes PAUSE_FILE when it
+begins and waits until GO_FILE is written, so that a test acts while the run trains. An
+`OSError` (a full disk) ends it with one line and exit 1, as the command line does.
 """
 
 TINY_FIT = """
-import dataclasses, os, sys, time
+import dataclasses, os, sys
 import keras
 from keras_prelu import training
 
@@ -19,10 +19,11 @@ class PauseInLastEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch + 1 == self.params["epochs"]:
+            # The go file is a FIFO: reading it blocks until the test writes to it.
+            os.mkfifo(self.go_file)
             open(self.pause_file, "w").close()
-            deadline = time.monotonic() + 300
-            while not os.path.exists(self.go_file) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            with open(self.go_file) as go:
+                go.read()
 
 run_dir, epochs = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2
 callbacks = [PauseInLastEpoch(*sys.argv[3:5])] if len(sys.argv) > 4 else []

@@ -213,7 +213,7 @@ def test_a_run_being_trained_is_not_read_until_it_finishes(tiny_fit, tiny_run, t
     assert json.loads((tiny_run / "recipe.json").read_text())["epochs"] == 3
     assert not (tiny_run / "evaluation.json").exists()
 
-    go.touch()
+    go.write_text("go")  # a FIFO: the trainer goes on once it is written
     assert trainer.finish(RUN_TIMEOUT) == 0, trainer.stderr[-4000:]
     export_keras(tiny_run, output)
     trained = load_trained(tiny_run)
