@@ -39,6 +39,12 @@ def top_k_error(scores, labels, k):
         )
     if not len(labels):
         raise InvalidValueError("No examples to measure the error on.")
+    broken = int((~np.isfinite(scores)).any(axis=1).sum())
+    if broken:
+        raise InvalidValueError(
+            f"`scores` must be finite: {broken} of {len(scores)} rows hold NaN or infinite "
+            "values (a model whose training diverged?)."
+        )
     label_scores = scores[np.arange(len(labels)), labels]
     higher = (scores > label_scores[:, None]).sum(axis=1)
     return float(np.mean(higher >= k))
@@ -371,4 +377,10 @@ def _model_scores(
             raise InvalidValueError(f"Scale {scale} read the images in another order.")
         labels = scale_labels
         total = total + np.concatenate(batches).astype(np.float64)
+    broken = int((~np.isfinite(total)).any(axis=1).sum())
+    if broken:
+        raise InvalidValueError(
+            f"Argument `model` ({member.name!r}) gives NaN or infinite scores for {broken} of "
+            f"{len(total)} images: its weights are broken (a training that diverged?)."
+        )
     return total / len(scales), labels

@@ -2,11 +2,13 @@
 
 ```python
 import keras_hub
+import numpy as np
 import keras_prelu  # registers the PReLU-net family with Keras
 
 keras_prelu.save_preset("runs/model_14-digits", "presets/model_14-digits")
 classifier = keras_hub.models.ImageClassifier.from_preset("presets/model_14-digits")
-classifier.predict(raw_images)  # RGB, uint8 or float, any size: class probabilities
+raw_images = np.zeros((2, 48, 40, 3), "uint8")  # RGB, uint8 or float, any size
+probabilities = classifier.predict(raw_images, verbose=0)  # (2, number of classes)
 metadata = keras_prelu.load_preset_metadata("presets/model_14-digits")
 ```
 

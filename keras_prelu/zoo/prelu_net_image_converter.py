@@ -84,14 +84,11 @@ class PReLUNetImageConverter(ImageConverter):
         unbatched = len(images.shape) == 3
         if unbatched:
             images = ops.numpy.expand_dims(images, 0)
-        shape = ops.core.shape(images)
-        height, width = shape[1], shape[2]
-        shorter = ops.numpy.minimum(height, width)
-        # The window that becomes the crop once its shorter side is the evaluation scale.
-        side = self.crop_size * ops.cast(shorter, "float32") / self.evaluation_scale
-        side = ops.numpy.round(side)
-        side = ops.numpy.clip(ops.cast(side, "int32"), 1, shorter)
-        top, left = (height - side) // 2, (width - side) // 2
+        if None in images.shape[1:3]:  # a TensorFlow graph traced for any size
+            shape = ops.core.shape(images)
+            top, left, side = self._window(shape[1], shape[2], ops.numpy, ops.cast)
+        else:  # sizes known when traced: Python integers, which JAX's jit slices by
+            top, left, side = map(int, self._window(*images.shape[1:3], np, np.asarray))
         window = images[:, top : top + side, left : left + side, :]
         crop = ops.image.resize(
             window,
@@ -101,6 +98,14 @@ class PReLUNetImageConverter(ImageConverter):
         )
         crop = crop - ops.convert_to_tensor(self.mean)
         return crop[0] if unbatched else crop
+
+    def _window(self, height, width, numpy, cast):
+        """`(top, left, side)` of the central square that becomes the crop once its
+        shorter side is the evaluation scale, in float32 as every backend computes it."""
+        shorter = numpy.minimum(height, width)
+        side = numpy.round(self.crop_size * cast(shorter, "float32") / self.evaluation_scale)
+        side = numpy.clip(cast(side, "int32"), 1, shorter)
+        return (height - side) // 2, (width - side) // 2, side
 
     def get_config(self):
         config = super().get_config()

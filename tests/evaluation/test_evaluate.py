@@ -217,6 +217,18 @@ def test_a_model_of_other_classes_than_the_data_is_refused(tmp_path):
         evaluate(str(run_dir))
 
 
+def test_a_model_whose_training_diverged_is_refused_not_scored():
+    """NaN scores rank no class above the label: counted, they would score 0% error."""
+    scores = np.array([[0.2, 0.8], [np.nan, np.nan]])
+    with pytest.raises(ValueError, match="`scores` must be finite: 1 of 2 rows"):
+        top_k_error(scores, np.array([1, 0]), 1)
+    diverged = small_model()
+    kernel = diverged.get_layer("fc3").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    with pytest.raises(ValueError, match=r"`model` \('model_14'\) gives NaN .* for 359 of 359"):
+        evaluate(diverged, views="center")
+
+
 def test_dense_scales_place_the_papers_scales_on_the_training_range():
     # The paper's own range and crop give Table 6's scales.
     assert dense_scales((256, 512), 224) == (224, 256, 384, 480, 640)
