@@ -13,6 +13,8 @@ from keras_prelu.layers import PReLU
 from keras_prelu.layers.prelu import MODES
 from keras_prelu.paper import INITIAL_SLOPE
 
+__all__ = ["to_prelu"]
+
 # The suffix of the PReLU split off a layer with a fused `activation="relu"`.
 SPLIT_SUFFIX = "_prelu"
 
@@ -350,6 +352,3 @@ def _kernel_fans(layer, slope):
         return [("kernel", in_channels * taps, slope)]
     # Dense (in, out) and convolutions (*k, in / groups, out).
     return [("kernel", math.prod(layer.kernel.shape[:-1]), slope)]
-
-
-__all__ = ["to_prelu"]

@@ -8,6 +8,16 @@ prints these, and the environment's `OSError`s, as one line; any other
 exception is a bug and keeps its traceback.
 """
 
+__all__ = [
+    "DataError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "KerasPReLUError",
+    "MissingDependencyError",
+    "first_line",
+    "summarize",
+]
+
 
 class KerasPReLUError(Exception):
     """Base class of the errors keras-prelu raises on purpose; the message is one line."""

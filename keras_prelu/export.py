@@ -67,6 +67,20 @@ from keras_prelu.zoo import PReLUNetImageClassifier
 from keras_prelu.zoo import PReLUNetImageClassifierPreprocessor
 from keras_prelu.zoo import PReLUNetImageConverter
 
+__all__ = [
+    "INPUT_NAME",
+    "METADATA_ENDPOINT",
+    "OUTPUT_NAME",
+    "SERVING_ENDPOINT",
+    "UINT8_ENDPOINT",
+    "export_onnx",
+    "export_saved_model",
+    "save_preset",
+    "serving_metadata",
+    "serving_model",
+    "with_preprocessor",
+]
+
 SERVING_ENDPOINT = "serve"
 UINT8_ENDPOINT = "serve_uint8"
 METADATA_ENDPOINT = "metadata"

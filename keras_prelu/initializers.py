@@ -5,6 +5,8 @@ import keras
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
+__all__ = ["PReLUHeNormal"]
+
 FAN_MODES = ("fan_in", "fan_out")
 
 
@@ -75,6 +77,3 @@ class PReLUHeNormal(keras.initializers.VarianceScaling):
     def get_config(self):
         seed = super().get_config()["seed"]
         return {"slope": self.slope, "mode": self.mode, "seed": seed}
-
-
-__all__ = ["PReLUHeNormal"]

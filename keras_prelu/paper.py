@@ -9,6 +9,35 @@ Every module that needs one of these numbers imports it from here, so that the
 code and `PAPER.md` cannot drift apart.
 """
 
+__all__ = [
+    "BATCH_SIZE",
+    "CROP_SIZE",
+    "DENSE_SCALES",
+    "DENSE_WINDOW",
+    "DROPOUT_RATE",
+    "EPOCHS",
+    "FC_STDDEVS",
+    "FC_UNITS",
+    "INITIAL_SLOPE",
+    "LARGE_MODEL_LEVELS",
+    "LEAKY_SLOPE",
+    "LEARNING_RATE",
+    "LEARNING_RATE_FACTOR",
+    "MIN_LEARNING_RATE",
+    "MOMENTUM",
+    "PCA_STD",
+    "SCALE_RANGE",
+    "SMALL_MODEL_LEVELS",
+    "TABLE_1",
+    "TABLE_2",
+    "TABLE_3_COMPLEXITY",
+    "TABLE_5",
+    "TABLE_6",
+    "TEN_VIEW_SCALE",
+    "TEST_VIEWS",
+    "WEIGHT_DECAY",
+]
+
 # === PReLU (Sec. 2.1) ===
 
 # "We use a_i = 0.25 as the initialization" (Sec. 2.1).
@@ -95,32 +124,3 @@ TABLE_6 = {
 }
 # Table 3: complexity of each model per 224x224 image, in units of 1e10.
 TABLE_3_COMPLEXITY = {"vgg19": 1.96, "model_a": 1.90, "model_b": 2.32, "model_c": 5.30}
-
-__all__ = [
-    "BATCH_SIZE",
-    "CROP_SIZE",
-    "DENSE_SCALES",
-    "DENSE_WINDOW",
-    "DROPOUT_RATE",
-    "EPOCHS",
-    "FC_STDDEVS",
-    "FC_UNITS",
-    "INITIAL_SLOPE",
-    "LARGE_MODEL_LEVELS",
-    "LEAKY_SLOPE",
-    "LEARNING_RATE",
-    "LEARNING_RATE_FACTOR",
-    "MIN_LEARNING_RATE",
-    "MOMENTUM",
-    "PCA_STD",
-    "SCALE_RANGE",
-    "SMALL_MODEL_LEVELS",
-    "TABLE_1",
-    "TABLE_2",
-    "TABLE_3_COMPLEXITY",
-    "TABLE_5",
-    "TABLE_6",
-    "TEN_VIEW_SCALE",
-    "TEST_VIEWS",
-    "WEIGHT_DECAY",
-]

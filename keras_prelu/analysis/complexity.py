@@ -14,6 +14,15 @@ from keras_prelu.zoo.architectures import ACTIVATIONS
 from keras_prelu.zoo.architectures import ARCHITECTURES
 from keras_prelu.zoo.architectures import conv_name
 
+__all__ = [
+    "LayerComplexity",
+    "architecture_complexity",
+    "format_complexity_table",
+    "format_models_table",
+    "layer_complexity",
+    "model_complexity",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerComplexity:

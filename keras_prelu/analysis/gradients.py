@@ -14,6 +14,8 @@ import numpy as np
 
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["GradientNorms", "GradientRecord", "gradients", "value_and_gradients"]
+
 
 def value_and_gradients(loss_fn, variables):
     """The loss and `d loss / d v` for every variable `v` of `variables`.

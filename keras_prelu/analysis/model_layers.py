@@ -1,5 +1,7 @@
 """The layers of a model in the order of its graph, nested models included."""
 
+__all__ = ["nested_layers"]
+
 
 def nested_layers(model):
     """Every layer of `model`, input to output, each once, without `model` itself.
@@ -22,6 +24,3 @@ def nested_layers(model):
 
     visit(model)
     return found
-
-
-__all__ = ["nested_layers"]

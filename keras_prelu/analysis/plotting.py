@@ -9,6 +9,15 @@ import logging
 
 import numpy as np
 
+__all__ = [
+    "plot_activations",
+    "plot_init",
+    "plot_mean_responses",
+    "plot_signal",
+    "plot_slopes",
+    "save_figure",
+]
+
 logger = logging.getLogger(__name__)
 
 # Fig. 3's colours: He's initialization ("ours") red, Xavier's blue.
@@ -279,13 +288,3 @@ def plot_mean_responses(curves, path, *, title=None):
     axes.axhline(0.0, color="gray", linewidth=0.5)
     axes.legend(fontsize="small")
     return save_figure(figure, path)
-
-
-__all__ = [
-    "plot_activations",
-    "plot_init",
-    "plot_mean_responses",
-    "plot_signal",
-    "plot_slopes",
-    "save_figure",
-]

@@ -15,6 +15,8 @@ import numpy as np
 from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.layers.prelu import PReLU
 
+__all__ = ["SlopeRow", "format_slope_table", "learned_slopes"]
+
 
 @dataclasses.dataclass(frozen=True)
 class SlopeRow:

@@ -14,6 +14,8 @@ from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import PReLU
 
+__all__ = ["ResponseRow", "activation_layers", "mean_responses"]
+
 _ACTIVATION_LAYERS = (
     PReLU,
     keras.layers.PReLU,

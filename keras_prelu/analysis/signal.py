@@ -28,6 +28,14 @@ from keras_prelu.analysis.gradients import gradients
 from keras_prelu.analysis.model_layers import nested_layers
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "SignalRow",
+    "format_signal_table",
+    "random_projection_loss",
+    "signal_propagation",
+    "weight_layers",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class SignalRow:

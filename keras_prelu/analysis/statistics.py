@@ -17,6 +17,8 @@ import scipy.stats
 
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["PairedDifference", "paired_difference"]
+
 
 @dataclasses.dataclass(frozen=True)
 class PairedDifference:

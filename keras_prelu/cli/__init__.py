@@ -19,6 +19,8 @@ from keras_prelu.cli import info
 from keras_prelu.cli import reproduce
 from keras_prelu.cli import train
 
+__all__ = ["VERBS", "build_parser", "main"]
+
 PROG = "keras-prelu"
 DESCRIPTION = "PReLU networks of He et al. (ICCV 2015) for Keras 3."
 # The verbs, in the order of `keras-prelu --help`.
@@ -82,6 +84,3 @@ def _check_backend(args):
             f"{keras.backend.backend()!r} backend before the command line was read; run the "
             f"keras-prelu command, or set KERAS_BACKEND={wanted} before importing keras_prelu."
         )
-
-
-__all__ = ["build_parser", "main"]

@@ -9,6 +9,8 @@ from keras_prelu.cli._common import user_errors
 from keras_prelu.data.names import DEFAULT_SOURCE
 from keras_prelu.paper import TEST_VIEWS
 
+__all__ = ["HELP", "NEEDS_KERAS", "TAKES_BACKEND", "add_arguments", "run"]
+
 HELP = "top-1/top-5 error of trained models: centre, 10-view, dense"
 TAKES_BACKEND = True
 NEEDS_KERAS = True

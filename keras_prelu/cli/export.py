@@ -3,6 +3,8 @@
 from keras_prelu.cli._common import check_output
 from keras_prelu.cli._common import user_errors
 
+__all__ = ["HELP", "NEEDS_KERAS", "TAKES_BACKEND", "add_arguments", "run"]
+
 HELP = "export a trained model: SavedModel, ONNX, .keras or a preset, with its mean"
 TAKES_BACKEND = True
 NEEDS_KERAS = True

@@ -11,6 +11,8 @@ from keras_prelu.paper import FC_UNITS
 from keras_prelu.zoo.architectures import ACTIVATIONS
 from keras_prelu.zoo.architectures import ARCHITECTURES
 
+__all__ = ["HELP", "NEEDS_KERAS", "TAKES_BACKEND", "add_arguments", "run"]
+
 HELP = "parameters and multiply-adds of zoo models, per layer, from shapes"
 TAKES_BACKEND = False
 # Counted from the architectures' data: the command runs it without importing Keras.

@@ -13,6 +13,8 @@ from keras_prelu.cli._common import non_negative_int
 from keras_prelu.cli._common import positive_int
 from keras_prelu.cli._common import user_errors
 
+__all__ = ["HELP", "NEEDS_KERAS", "TAKES_BACKEND", "add_arguments", "run"]
+
 HELP = "the paper's findings (Fig. 3, Table 2, Table 1 / Fig. 2) at CPU scale"
 TAKES_BACKEND = False
 NEEDS_KERAS = True

@@ -20,6 +20,8 @@ from keras_prelu.training.recipe import check_field
 from keras_prelu.zoo.architectures import ACTIVATIONS
 from keras_prelu.zoo.architectures import ARCHITECTURES
 
+__all__ = ["HELP", "NEEDS_KERAS", "TAKES_BACKEND", "add_arguments", "run"]
+
 HELP = "train a zoo model with the paper's recipe (resumes a run)"
 TAKES_BACKEND = True
 NEEDS_KERAS = True

@@ -8,6 +8,16 @@ import numpy as np
 from keras_prelu import paper
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "IMAGENET_PCA_EIGENVALUES",
+    "IMAGENET_PCA_EIGENVECTORS",
+    "IMAGENET_RGB_MEAN",
+    "Augmentation",
+    "check_mean",
+    "fitted_augmentation",
+    "is_imagenet_sized",
+]
+
 # Per-channel RGB mean of ImageNet 2012 training pixels in [0, 255] (VGG, TF-slim).
 IMAGENET_RGB_MEAN = (123.68, 116.78, 103.94)
 

@@ -5,6 +5,8 @@ import numpy as np
 from keras_prelu.data.names import DIGITS
 from keras_prelu.data.source import ListedSource
 
+__all__ = ["DigitsSource"]
+
 # Every fifth image (359 of 1797, about 36 per class) is held out for validation.
 _VALIDATION_EVERY = 5
 

@@ -17,6 +17,15 @@ import numpy as np
 from keras_prelu.data.source import ListedSource
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "IDX_DTYPES",
+    "IDX_FILES",
+    "IDXSource",
+    "find_idx_files",
+    "read_idx",
+]
+
 # The type codes of the IDX format and the NumPy dtypes they stand for.
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),

@@ -9,6 +9,8 @@ import tensorflow as tf
 from keras_prelu.data.source import ListedSource
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_VALIDATION_FRACTION", "ImageFolderSource"]
+
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")

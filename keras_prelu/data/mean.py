@@ -5,6 +5,8 @@ import numpy as np
 from keras_prelu.data.pipeline import evaluation_dataset
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["compute_mean"]
+
 
 def compute_mean(
     source, *, split="train", per_pixel=False, scale=None, crop_size=None, batch_size=64

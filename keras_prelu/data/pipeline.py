@@ -7,6 +7,8 @@ from keras_prelu.data import transforms
 from keras_prelu.data.augmentation import check_mean
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["DEFAULT_SHUFFLE_BUFFER", "evaluation_dataset", "training_dataset"]
+
 # Examples held for shuffling after they are read (the file order is shuffled in full
 # by the sources first): enough to mix records, bounded so that memory stays flat.
 DEFAULT_SHUFFLE_BUFFER = 1024

@@ -16,6 +16,8 @@ from keras_prelu.data.tfds_source import TFDSSource
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import summarize
 
+__all__ = ["get_source"]
+
 logger = logging.getLogger(__name__)
 
 # The folder where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST's

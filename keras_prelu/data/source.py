@@ -14,6 +14,8 @@ from keras_prelu.data.augmentation import fitted_augmentation
 from keras_prelu.data.augmentation import is_imagenet_sized
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["SPLITS", "ListedSource", "Source", "check_split"]
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation")

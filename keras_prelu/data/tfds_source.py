@@ -10,6 +10,8 @@ from keras_prelu.data.source import Source
 from keras_prelu.data.source import check_split
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["TFDSSource"]
+
 # Datasets whose builders need files that the user downloads by hand, by name.
 MANUAL_FILES = {"imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")}
 

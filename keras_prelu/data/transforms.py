@@ -8,6 +8,21 @@ Images come out as float32 RGB in [0, 255] units, minus the mean.
 
 import tensorflow as tf
 
+__all__ = [
+    "EVALUATION_VIEWS",
+    "augment",
+    "center_view",
+    "decode",
+    "decode_window",
+    "encoded_size",
+    "full_view",
+    "is_complete_image",
+    "jpeg_orientation",
+    "pca_colour_noise",
+    "resize_shorter_side",
+    "ten_views",
+]
+
 EVALUATION_VIEWS = ("center", "ten", "full")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,6 +11,8 @@ from keras_prelu.errors import DataError
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import summarize
 
+__all__ = ["ArraySource", "DatasetSource"]
+
 ARRAY_SOURCE_NAME = "arrays"
 DATASET_SOURCE_NAME = "dataset"
 # Pixel values are in [0, 255], as the transforms' mean and colour noise expect.

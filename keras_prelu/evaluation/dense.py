@@ -18,6 +18,8 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.spatial_pyramid_pooling import SpatialPyramidPooling
 from keras_prelu.layers.spatial_pyramid_pooling import bin_edges
 
+__all__ = ["DEFAULT_MAX_WINDOWS", "DenseScorer", "feature_map_size", "split_at_spp"]
+
 # Windows scored by the fc layers at once: bounds the memory of the pooled vectors
 # (windows x channels x bins floats; 64 MB for model A's 512 x 63 bins).
 DEFAULT_MAX_WINDOWS = 512

@@ -17,6 +17,16 @@ from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
 from keras_prelu.saving import atomic
 
+__all__ = [
+    "VIEWS",
+    "EvaluationResult",
+    "dense_scales",
+    "evaluate",
+    "results_table",
+    "top_k_error",
+    "write_json",
+]
+
 logger = logging.getLogger(__name__)
 
 VIEWS = paper.TEST_VIEWS

@@ -14,6 +14,8 @@ from keras_prelu.training.model_spec import outputs_probabilities
 from keras_prelu.zoo import PReLUNetBackbone
 from keras_prelu.zoo import PReLUNetImageClassifier
 
+__all__ = ["ANY_SIZE", "Trained", "any_size", "load_trained", "with_probabilities"]
+
 ANY_SIZE = (None, None, 3)
 
 

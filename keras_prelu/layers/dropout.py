@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+__all__ = ["Dropout"]
+
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
 class Dropout(keras.layers.Dropout):

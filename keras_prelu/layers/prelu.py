@@ -8,6 +8,8 @@ from keras import ops
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.paper import INITIAL_SLOPE
 
+__all__ = ["CHANNEL_SHARED", "CHANNEL_WISE", "MODES", "PReLU", "prelu", "standardize_data_format"]
+
 CHANNEL_WISE = "channel_wise"
 CHANNEL_SHARED = "channel_shared"
 MODES = (CHANNEL_WISE, CHANNEL_SHARED)

@@ -5,6 +5,8 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.layers.prelu import standardize_data_format
 from keras_prelu.paper import LARGE_MODEL_LEVELS
 
+__all__ = ["SpatialPyramidPooling", "bin_edges"]
+
 POOLING_MODES = ("max", "average")
 
 

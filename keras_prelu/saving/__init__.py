@@ -3,3 +3,5 @@
 This package lies below everything that saves (training, evaluation, export) and
 imports none of them, nor the zoo.
 """
+
+__all__ = []

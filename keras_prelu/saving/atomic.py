@@ -27,6 +27,22 @@ from pathlib import Path
 
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "REPLACED_PREFIX",
+    "TEMPORARY_PREFIX",
+    "SavedFileError",
+    "check_writable_folder",
+    "file_sha256",
+    "os_errors_naming",
+    "read_json",
+    "recover_folder",
+    "remove_file",
+    "write_file",
+    "write_folder",
+    "write_json",
+    "write_text",
+]
+
 TEMPORARY_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".old-"
 _READ_CHUNK = 1 << 20

@@ -38,6 +38,25 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving.atomic import recover_folder
 from keras_prelu.saving.atomic import write_folder
 
+__all__ = [
+    "CONFIG_FILE",
+    "FILES",
+    "IMAGE_CONVERTER_FILE",
+    "METADATA_FILE",
+    "PREPROCESSOR_FILE",
+    "TASK_FILE",
+    "TASK_WEIGHTS_FILE",
+    "WEIGHTS_FILE",
+    "PresetError",
+    "PresetMetadata",
+    "check_preset",
+    "copy_weights_by_name",
+    "from_preset",
+    "is_preset",
+    "load_preset_metadata",
+    "write_preset",
+]
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 TASK_FILE = "task.json"

@@ -52,6 +52,26 @@ from keras_prelu.saving.atomic import write_file
 from keras_prelu.saving.atomic import write_json
 from keras_prelu.saving.atomic import write_text
 
+__all__ = [
+    "CHECKPOINT_DIRNAME",
+    "CHECKPOINT_STATE_FILENAME",
+    "EVALUATION_FILENAME",
+    "LOCK_FILENAME",
+    "LOG_FILENAME",
+    "MEAN_FILENAME",
+    "MEAN_KINDS",
+    "MODEL_FILENAME",
+    "RECIPE_FILENAME",
+    "RUN_FILENAME",
+    "TENSORBOARD_DIRNAME",
+    "CheckpointFolder",
+    "RunFolder",
+    "RunFolderError",
+    "RunFolderLockedError",
+    "RunRecord",
+    "load_model",
+]
+
 logger = logging.getLogger(__name__)
 
 RECIPE_FILENAME = "recipe.json"

@@ -9,6 +9,8 @@ from keras_prelu import _compat
 from keras_prelu import paper
 from keras_prelu.training import checks
 
+__all__ = ["CaffeSGD"]
+
 # Keras names the weight matrices of Dense/Conv layers `kernel` (and
 # `depthwise_kernel`, `pointwise_kernel`, `recurrent_kernel`): the weights the
 # paper decays. PReLU slopes (`alpha`) and biases do not match (Sec. 2.1).

@@ -10,6 +10,8 @@ from keras_prelu import _compat
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 
+__all__ = ["ResumableCheckpoint"]
+
 logger = logging.getLogger(__name__)
 
 

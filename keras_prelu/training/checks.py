@@ -12,6 +12,24 @@ import typing
 
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "COUNT",
+    "FRACTION",
+    "KERNELS_ONLY",
+    "MIN_DELTA_MODES",
+    "MONITOR_MODES",
+    "NON_EMPTY_STRING",
+    "NON_NEGATIVE",
+    "OPEN_FRACTION",
+    "PATTERN",
+    "POSITIVE",
+    "STRATEGIES",
+    "UNIT_INTERVAL",
+    "Rule",
+    "int_in",
+    "one_of",
+]
+
 # The accepted names of the recipe's choices, here so that every module that
 # takes them (and the command's first stage, which imports no Keras) reads one list.
 # The learning-rate switch's `mode`: an error or loss falls ("min"), an accuracy rises.

@@ -20,6 +20,19 @@ import numpy as np
 
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "DEFAULT_HEARTBEAT_TIMEOUT",
+    "DEFAULT_INITIALIZATION_TIMEOUT",
+    "barrier",
+    "broadcast_from_first_process",
+    "check_same_in_all_processes",
+    "get_distribution",
+    "initialize_processes",
+    "num_replicas",
+    "process_position",
+    "wants_processes",
+]
+
 logger = logging.getLogger(__name__)
 
 # The variables that `keras.distribution.initialize` reads itself (Keras

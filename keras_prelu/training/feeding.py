@@ -15,6 +15,19 @@ from keras_prelu import data as data_lib
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import summarize
 
+__all__ = [
+    "as_source",
+    "check_decodable",
+    "check_mean_argument",
+    "epoch_seed",
+    "epoch_steps",
+    "resolve_augmentation",
+    "resolve_source",
+    "training_epochs",
+    "validation_dataset",
+    "with_mean",
+]
+
 logger = logging.getLogger(__name__)
 
 MEAN_CHOICES = (None, "compute")

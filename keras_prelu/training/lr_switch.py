@@ -12,6 +12,8 @@ from keras_prelu.errors import InvalidTypeError
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.training import checks
 
+__all__ = ["SwitchLROnPlateau"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -5,6 +5,8 @@ import keras
 from keras_prelu import _compat
 from keras_prelu.errors import InvalidValueError
 
+__all__ = ["SparseTopKError"]
+
 
 def sparse_top_k_error(y_true, y_pred, k=1):
     """`1 - top-k accuracy` per example: 1 where the label is not in the top k.

@@ -9,6 +9,8 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
 
+__all__ = ["ModelSpec", "outputs_probabilities"]
+
 ZOO, GIVEN, BUILDER = "zoo", "model", "builder"
 
 

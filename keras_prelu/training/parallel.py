@@ -15,6 +15,8 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.training import distribution as distribution_lib
 from keras_prelu.training.strategy import get_strategy
 
+__all__ = ["Parallel"]
+
 
 class Parallel:
     """How a run is spread over devices and processes.

@@ -11,6 +11,8 @@ from keras_prelu.training.checks import MIN_DELTA_MODES
 from keras_prelu.training.checks import MONITOR_MODES
 from keras_prelu.training.checks import STRATEGIES
 
+__all__ = ["BUNDLED_RECIPE", "DEFAULT_MODEL", "FIELD_CHOICES", "Recipe", "check_field"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:

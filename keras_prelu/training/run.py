@@ -27,6 +27,25 @@ from keras_prelu.training.run_callbacks import EpochLog
 from keras_prelu.training.run_callbacks import NonFiniteError
 from keras_prelu.training.run_callbacks import StopOnNonFinite
 
+__all__ = [
+    "BUNDLED_MODEL_KWARGS",
+    "DEFAULT_RUNS_DIR",
+    "RESUMABLE_CHANGES",
+    "FitResult",
+    "Run",
+    "build_model",
+    "compile_model",
+    "default_model_kwargs",
+    "default_recipe",
+    "evaluate_and_record",
+    "fit",
+    "prepare_run",
+    "record_run",
+    "resolve_run",
+    "start_run",
+    "train_epochs",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_RUNS_DIR = "runs"

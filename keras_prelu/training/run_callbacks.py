@@ -6,6 +6,8 @@ import keras
 
 from keras_prelu.errors import KerasPReLUError
 
+__all__ = ["EpochLog", "NonFiniteError", "StopOnNonFinite"]
+
 
 class NonFiniteError(KerasPReLUError, FloatingPointError):
     """Training produced a NaN or an infinity (in the epoch's logs or the weights)."""

@@ -5,6 +5,8 @@ import keras
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.training.checks import STRATEGIES
 
+__all__ = ["get_strategy"]
+
 
 def get_strategy(name="auto"):
     """Returns the `tf.distribute.Strategy` to create the model under.

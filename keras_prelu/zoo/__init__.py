@@ -29,6 +29,7 @@ from keras_prelu.zoo.prelu_net_image_converter import PReLUNetImageConverter
 
 __all__ = [
     "ARCHITECTURES",
+    "VGG19",
     "Architecture",
     "Model14",
     "Model30",
@@ -41,7 +42,6 @@ __all__ = [
     "PReLUNetImageClassifierPreprocessor",
     "PReLUNetImageConverter",
     "Stage",
-    "VGG19",
     "get_model",
     "list_models",
 ]

@@ -13,6 +13,8 @@ from keras_prelu.paper import FC_UNITS
 from keras_prelu.paper import LARGE_MODEL_LEVELS
 from keras_prelu.paper import SMALL_MODEL_LEVELS
 
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "Architecture", "Stage", "conv_name"]
+
 # The rectifiers a model can be built with: PReLU channel-wise and channel-shared
 # (Sec. 2.1), ReLU and the leaky ReLU of Maas et al. (Table 2).
 ACTIVATIONS = ("prelu", "prelu_shared", "relu", "leaky_relu")
@@ -146,5 +148,3 @@ ARCHITECTURES = {
         ),
     )
 }
-
-__all__ = ["ACTIVATIONS", "ARCHITECTURES", "Architecture", "Stage", "conv_name"]

@@ -13,6 +13,22 @@ from keras_prelu.layers.prelu import CHANNEL_WISE
 from keras_prelu.layers.prelu import PReLU
 from keras_prelu.paper import INITIAL_SLOPE
 
+__all__ = [
+    "DEFAULT_INPUT_SHAPE",
+    "DEFAULT_NUM_CLASSES",
+    "FC_INITIALIZERS",
+    "INITIALIZERS",
+    "POOLINGS",
+    "activation_layer",
+    "check_head",
+    "check_unknown_arguments",
+    "checked_num_classes",
+    "choice",
+    "image_input",
+    "initial_slope",
+    "kernel_initializer",
+]
+
 INITIALIZERS = ("he", "he_fan_in", "xavier")
 FC_INITIALIZERS = ("paper",) + INITIALIZERS
 POOLINGS = (None, "spp", "avg", "max")

@@ -22,6 +22,18 @@ from keras_prelu.zoo.blocks import checked_num_classes
 from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
 from keras_prelu.zoo.prelu_net_image_classifier import PReLUNetImageClassifier
 
+__all__ = [
+    "VGG19",
+    "Model14",
+    "Model30",
+    "ModelA",
+    "ModelB",
+    "ModelC",
+    "PReLUNet",
+    "get_model",
+    "list_models",
+]
+
 
 def PReLUNet(
     architecture,

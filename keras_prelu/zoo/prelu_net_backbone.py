@@ -19,6 +19,8 @@ from keras_prelu.zoo.blocks import image_input
 from keras_prelu.zoo.blocks import initial_slope
 from keras_prelu.zoo.blocks import kernel_initializer
 
+__all__ = ["PReLUNetBackbone"]
+
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
 class PReLUNetBackbone(Backbone):

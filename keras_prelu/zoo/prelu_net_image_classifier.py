@@ -26,6 +26,8 @@ from keras_prelu.zoo.prelu_net_image_classifier_preprocessor import (
     PReLUNetImageClassifierPreprocessor,
 )
 
+__all__ = ["PReLUNetImageClassifier"]
+
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
 class PReLUNetImageClassifier(ImageClassifier):

@@ -6,6 +6,8 @@ from keras_hub.models import ImageClassifierPreprocessor
 from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
 from keras_prelu.zoo.prelu_net_image_converter import PReLUNetImageConverter
 
+__all__ = ["PReLUNetImageClassifierPreprocessor"]
+
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
 class PReLUNetImageClassifierPreprocessor(ImageClassifierPreprocessor):

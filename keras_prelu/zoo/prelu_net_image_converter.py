@@ -10,6 +10,8 @@ from keras_hub.src.utils.tensor_utils import convert_preprocessing_outputs_grain
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
 
+__all__ = ["PReLUNetImageConverter"]
+
 
 @keras.saving.register_keras_serializable(package="keras_prelu")
 class PReLUNetImageConverter(ImageConverter):

@@ -30,6 +30,22 @@ from keras_prelu.analysis.studies.slopes import slope_study
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import atomic
 
+__all__ = [
+    "DEFAULT_OUT_DIR",
+    "DEFAULT_RUNS_DIR",
+    "STUDIES",
+    "ActivationsConfig",
+    "ActivationsResult",
+    "InitConfig",
+    "InitResult",
+    "SlopesResult",
+    "Study",
+    "activation_study",
+    "init_study",
+    "reproduce",
+    "slope_study",
+]
+
 _FUNCTIONS = {"init": init_study, "activations": activation_study, "slopes": slope_study}
 
 
@@ -70,20 +86,3 @@ def reproduce(study, *, out_dir=DEFAULT_OUT_DIR, runs_dir=DEFAULT_RUNS_DIR, verb
             config, out_dir=out_dir, runs_dir=runs_dir, verbose=verbose
         )
     return results
-
-
-__all__ = [
-    "DEFAULT_OUT_DIR",
-    "DEFAULT_RUNS_DIR",
-    "STUDIES",
-    "ActivationsConfig",
-    "ActivationsResult",
-    "InitConfig",
-    "InitResult",
-    "SlopesResult",
-    "Study",
-    "activation_study",
-    "init_study",
-    "reproduce",
-    "slope_study",
-]

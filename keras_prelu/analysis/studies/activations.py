@@ -32,6 +32,15 @@ from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
 from keras_prelu.errors import InvalidValueError
 
+__all__ = [
+    "ActivationRun",
+    "ActivationSummary",
+    "ActivationsResult",
+    "activation_study",
+    "run_dir",
+    "train_run",
+]
+
 logger = logging.getLogger(__name__)
 
 NAME = "activations"

@@ -7,6 +7,17 @@ import dataclasses
 
 from keras_prelu.data.names import DEFAULT_SOURCE
 
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_OUT_DIR",
+    "DEFAULT_RUNS_DIR",
+    "REFERENCE",
+    "STUDIES",
+    "ActivationsConfig",
+    "InitConfig",
+    "Study",
+]
+
 # Table 2's four rectifiers, in the paper's order; the first is the reference.
 ACTIVATIONS = ("relu", "leaky_relu", "prelu_shared", "prelu")
 REFERENCE = "relu"
@@ -101,15 +112,3 @@ STUDIES = {
         "about 4 minutes after 'activations'",
     ),
 }
-
-
-__all__ = [
-    "ACTIVATIONS",
-    "DEFAULT_OUT_DIR",
-    "DEFAULT_RUNS_DIR",
-    "REFERENCE",
-    "STUDIES",
-    "ActivationsConfig",
-    "InitConfig",
-    "Study",
-]

@@ -33,6 +33,8 @@ from keras_prelu.analysis.studies.configs import InitConfig
 from keras_prelu.analysis.studies.results import percent
 from keras_prelu.analysis.studies.results import write_json
 
+__all__ = ["InitResult", "InitRun", "init_study", "run_dir"]
+
 logger = logging.getLogger(__name__)
 
 NAME = "init"

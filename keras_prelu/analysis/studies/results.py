@@ -7,6 +7,8 @@ from pathlib import Path
 
 from keras_prelu.saving import atomic
 
+__all__ = ["percent", "write_json"]
+
 logger = logging.getLogger(__name__)
 
 

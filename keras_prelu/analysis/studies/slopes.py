@@ -23,6 +23,8 @@ from keras_prelu.analysis.responses import mean_responses
 from keras_prelu.analysis.studies import activations as activations_study
 from keras_prelu.analysis.studies.results import write_json
 
+__all__ = ["LayerResponses", "LayerSlopes", "LayerSummary", "SlopesResult", "slope_study"]
+
 logger = logging.getLogger(__name__)
 
 NAME = "slopes"
