@@ -53,8 +53,12 @@ class PReLUNetBackbone(Backbone):
     Example:
 
     ```python
-    backbone = keras_prelu.zoo.PReLUNetBackbone("model_a", input_shape=(None, None, 3))
-    features = backbone(images)  # (batch, height / 16, width / 16, 512)
+    import numpy as np
+    from keras_prelu.zoo import PReLUNetBackbone
+
+    backbone = PReLUNetBackbone("model_a", input_shape=(None, None, 3))
+    images = np.zeros((1, 224, 160, 3), "float32")
+    features = backbone(images)  # (1, 14, 10, 512): height and width / 16
     ```
     """
 

@@ -19,11 +19,16 @@ class PReLUNetImageClassifierPreprocessor(ImageClassifierPreprocessor):
     Example:
 
     ```python
+    import numpy as np
+    from keras_prelu.zoo import Model14
+    from keras_prelu.zoo import PReLUNetImageClassifierPreprocessor
+    from keras_prelu.zoo import PReLUNetImageConverter
+
     converter = PReLUNetImageConverter(evaluation_scale=256, crop_size=224, mean=[123, 117, 104])
-    preprocessor = PReLUNetImageClassifierPreprocessor(converter)
-    classifier = ModelA()
-    classifier.preprocessor = preprocessor
-    classifier.predict(photos)  # uint8 (batch, height, width, 3), any size
+    classifier = Model14()
+    classifier.preprocessor = PReLUNetImageClassifierPreprocessor(converter)
+    photos = np.zeros((2, 300, 400, 3), "uint8")  # RGB, any size
+    probabilities = classifier.predict(photos, verbose=0)  # (2, 1000)
     ```
     """
 
