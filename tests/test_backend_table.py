@@ -46,7 +46,17 @@ def named_tests(cell):
 def collected(tmp_path, files):
     """`{node id: {backends whose session runs it}}` as CI's command selects them."""
     report = tmp_path / "collected.jsonl"
-    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+    ]
     command += ["-p", "tests.helpers.collected", "-m", "not skip and not skipif", *files]
     env = dict(os.environ, KERAS_BACKEND="tensorflow", COLLECTED_TESTS=str(report))
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -6,7 +6,10 @@ selected quick test (and each slow one with `--backends-slow`) gets a proxy
 item, `test_name[jax]` or `test_name[params-jax]`; the first proxy of a
 backend runs all of that backend's tests in one fresh pytest process, and
 every proxy then reports its test's outcome there: passed, failed with the
-child's report, or skipped with the child's reason. A test
+child's report, or skipped with the child's reason. The proxies come first
+and each backend's are one `xdist_group`: under pytest-xdist (`-n`, as
+`addopts` sets) one worker runs a backend's child session from the start
+while the others run this backend's tests. A test
 that needs some backends by nature (tf.data, tf.distribute, or a process it
 starts itself) says so with `@pytest.mark.backend("tensorflow")` and runs in
 those backends' sessions only.
@@ -85,10 +88,12 @@ def pytest_collection_modifyitems(session, config, items):
                     proxies[name].append(item)
     if moved:
         config.hook.pytest_deselected(items=moved)
-    items[:] = kept
-    for name, originals in proxies.items():
-        run = _BackendRun(name, config.rootpath)
-        items.extend(BackendProxy.for_test(item, name, run) for item in originals)
+    items[:] = [
+        BackendProxy.for_test(item, name, run)
+        for name, originals in proxies.items()
+        for run in [_BackendRun(name, config.rootpath)]
+        for item in originals
+    ] + kept
 
 
 @pytest.hookimpl(trylast=True)
@@ -132,6 +137,8 @@ class _BackendRun:
                 "-q",
                 "-p",
                 "no:cacheprovider",
+                "-n",
+                "0",  # one process: the parallel workers are this session's
                 f"--backends={self.backend}",
                 f"{_REPORT_OPTION}={report}",
                 *self.nodeids,
@@ -183,6 +190,7 @@ class BackendProxy(pytest.Item):
         self.own_markers.extend(original.own_markers)
         # The other backends' sessions add minutes: CI runs them, `-m "not slow"` does not.
         self.add_marker(pytest.mark.slow)
+        self.add_marker(pytest.mark.xdist_group(f"backend-{backend}"))
 
     @classmethod
     def for_test(cls, item, backend, run):
