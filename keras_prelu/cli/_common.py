@@ -7,10 +7,9 @@ without importing Keras.
 import argparse
 import contextlib
 import logging
-import os
 import sys
-from pathlib import Path
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import KerasPReLUError
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -125,26 +124,17 @@ def _int_at_least(text, minimum):
 def check_output(path, verb, option, *, folder=False):
     """Exits with one line unless `path` can receive an output before any work is done.
 
-    The folder that will hold it must exist and be writable (for a folder output,
-    the nearest existing folder above it); an existing `path` must be a folder when
-    `folder` (a SavedModel, a preset), a file otherwise.
+    The check is the saving layer's (`keras_prelu.saving.atomic.check_writable_folder`
+    for a folder output, a SavedModel or a preset; `check_writable_file` otherwise);
+    its reason is printed after the option's name.
     """
-    path = Path(path)
-    parent = path.absolute().parent
-    if folder:  # a folder output is made with its missing parents
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-    problem = None
-    if folder and path.exists() and not path.is_dir():
-        problem = f"{path} is an existing file, not a folder; remove it or choose another path"
-    elif not folder and path.is_dir():
-        problem = f"{path} is a folder; give a file path"
-    elif not parent.is_dir():
-        problem = f"the folder {parent} does not exist"
-    elif not os.access(parent, os.W_OK | os.X_OK):
-        problem = f"the folder {parent} is read-only"
-    if problem:
-        raise SystemExit(f"keras-prelu {verb}: error: argument {option}: {problem}.")
+    from keras_prelu.saving import atomic
+
+    check = atomic.check_writable_folder if folder else atomic.check_writable_file
+    try:
+        check(path, option)
+    except InvalidValueError as error:
+        raise SystemExit(f"keras-prelu {verb}: error: argument {option}: {error.reason}.") from None
 
 
 def progress_verbosity():

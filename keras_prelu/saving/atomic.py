@@ -31,6 +31,7 @@ __all__ = [
     "REPLACED_PREFIX",
     "TEMPORARY_PREFIX",
     "SavedFileError",
+    "check_writable_file",
     "check_writable_folder",
     "file_sha256",
     "os_errors_naming",
@@ -197,24 +198,81 @@ def check_writable_folder(path, argument):
 
     Raises:
         InvalidValueError: naming `argument`, when `path` (or a path above it) is a
-            file, or its nearest existing folder is read-only.
+            file, or its nearest existing folder is read-only. Its `reason` is the
+            problem without the argument's name (what a command line prints after
+            its option).
+    """
+    _check_writable(path, argument, folder=True)
+
+
+def check_writable_file(path, argument):
+    """Raises unless `path` is, or can be created as, a file this process can write.
+
+    The file is written atomically beside itself (see `write_file`): its folder must
+    exist and be writable, and `path` must not be a folder. Call it where the path
+    is given, before any work that would write there.
+
+    Raises:
+        InvalidValueError: naming `argument`, when `path` is a folder, its folder is
+            missing or a file, or its folder is read-only. Its `reason` is the
+            problem without the argument's name.
+    """
+    _check_writable(path, argument, folder=False)
+
+
+def _check_writable(path, argument, *, folder):
+    """The one check of an output path: `check_writable_folder`, `check_writable_file`.
+
+    A folder is created with its missing parents: its nearest existing path is
+    checked. A file is written in its folder, which must exist.
     """
     path = Path(path)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    received = f"Received: {argument}={str(path)!r}"
+    if folder:
+        expected, writable = "a folder", "a folder this process can write"
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    else:
+        expected = "a file in an existing folder"
+        writable = "a file in a folder this process can write"
+        existing = path.absolute().parent
+        if path.is_dir():
+            raise _unwritable(
+                f"Argument `{argument}` must be a file. {received}, which is a folder",
+                f"{path} is a folder; give a file path",
+            )
+        if not existing.exists():
+            raise _unwritable(
+                f"Argument `{argument}` must be {expected}. {received}, whose folder "
+                f"{existing} does not exist",
+                f"the folder {existing} does not exist",
+            )
     if not existing.is_dir():
-        what = "is" if existing == path else f"lies under {existing}, which is"
-        raise InvalidValueError(
-            f"Argument `{argument}` must be a folder. Received: {argument}={str(path)!r}, "
-            f"which {what} a file"
+        if existing == path:
+            raise _unwritable(
+                f"Argument `{argument}` must be {expected}. {received}, which is a file",
+                f"{path} is an existing file, not a folder; remove it or choose another path",
+            )
+        raise _unwritable(
+            f"Argument `{argument}` must be {expected}. {received}, which lies under "
+            f"{existing}, which is a file",
+            f"{path} lies under {existing}, which is a file",
         )
     if not os.access(existing, os.W_OK | os.X_OK):
-        what = "" if existing == path else f" (its nearest existing folder, {existing})"
-        raise InvalidValueError(
-            f"Argument `{argument}` must be a folder this process can write. "
-            f"Received: {argument}={str(path)!r}{what}, which is read-only"
+        where = "its nearest existing folder" if folder else "its folder"
+        what = "" if existing == path else f" ({where}, {existing})"
+        raise _unwritable(
+            f"Argument `{argument}` must be {writable}. {received}{what}, which is read-only",
+            f"the folder {existing} is read-only",
         )
+
+
+def _unwritable(message, reason):
+    """An `InvalidValueError(message)` whose `reason` is the problem alone."""
+    error = InvalidValueError(message)
+    error.reason = reason
+    return error
 
 
 def file_sha256(path):

@@ -12,20 +12,20 @@ import importlib
 
 from keras_prelu.training.caffe_sgd import CaffeSGD
 from keras_prelu.training.checkpoint import ResumableCheckpoint
+from keras_prelu.training.epoch_callbacks import NonFiniteError
+from keras_prelu.training.epoch_callbacks import StopOnNonFinite
 from keras_prelu.training.lr_switch import SwitchLROnPlateau
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.recipe import Recipe
-from keras_prelu.training.run_callbacks import NonFiniteError
-from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 _LAZY = {
-    "BUNDLED_MODEL_KWARGS": "keras_prelu.training.run",
+    "BUNDLED_MODEL_KWARGS": "keras_prelu.training.fit_steps",
     "BUNDLED_RECIPE": "keras_prelu.training.recipe",
-    "FitResult": "keras_prelu.training.run",
-    "default_model_kwargs": "keras_prelu.training.run",
-    "default_recipe": "keras_prelu.training.run",
-    "fit": "keras_prelu.training.run",
-    "prepare_run": "keras_prelu.training.run",
+    "FitResult": "keras_prelu.training.fit_steps",
+    "default_model_kwargs": "keras_prelu.training.fit_steps",
+    "default_recipe": "keras_prelu.training.fit_steps",
+    "fit": "keras_prelu.training.fit_steps",
+    "prepare_run": "keras_prelu.training.fit_steps",
     "get_strategy": "keras_prelu.training.strategy",
     "initialize_processes": "keras_prelu.training.distribution",
     "Parallel": "keras_prelu.training.parallel",

@@ -163,6 +163,11 @@ def test_export_onto_an_existing_file_fails_before_exporting(finished_run, tmp_p
     )
     message = error_line("export", str(finished_run), str(tmp_path), "--format", "onnx")
     assert f"argument OUTPUT: {tmp_path} is a folder; give a file path" in message
+    message = error_line("export", str(finished_run), str(tmp_path / "exported" / "model"))
+    assert message == (
+        f"keras-prelu export: error: argument OUTPUT: {tmp_path / 'exported' / 'model'} lies "
+        f"under {tmp_path / 'exported'}, which is a file."
+    )
 
 
 def test_export_with_a_non_finite_mean(finished_run, tmp_path):
@@ -175,7 +180,7 @@ def test_export_with_a_non_finite_mean(finished_run, tmp_path):
 
 def start_and_stop_before_training(run_dir, monkeypatch, *argv):
     """`keras-prelu train` up to its first step (recipe, run and mean written)."""
-    from keras_prelu.training import run as fit_module
+    from keras_prelu.training import fit_steps as fit_module
 
     class Stopped(Exception):
         pass

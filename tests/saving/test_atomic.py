@@ -2,7 +2,9 @@ import os
 
 import pytest
 
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import atomic
+from tests.helpers.folders import read_only_folder
 
 # Runs in the TensorFlow session only: no backend to vary.
 pytestmark = pytest.mark.backend("tensorflow")
@@ -100,3 +102,44 @@ def test_a_folder_cannot_replace_a_file(tmp_path):
     with pytest.raises(FileExistsError, match="only a folder can be replaced by a folder"):
         atomic.write_folder(tmp_path / "out", fill({}), overwrite=True)
     assert (tmp_path / "out").read_text() == "a file"
+
+
+def test_an_output_folder_is_checked_before_it_is_written(tmp_path):
+    (tmp_path / "file").write_text("")
+    atomic.check_writable_folder(tmp_path / "new" / "out", "out_dir")  # made with its parents
+    with pytest.raises(InvalidValueError, match="must be a folder.*, which is a file") as info:
+        atomic.check_writable_folder(tmp_path / "file", "out_dir")
+    assert info.value.reason == (
+        f"{tmp_path / 'file'} is an existing file, not a folder; remove it or choose another path"
+    )
+    with pytest.raises(InvalidValueError, match="lies under .*file, which is a file") as info:
+        atomic.check_writable_folder(tmp_path / "file" / "out", "out_dir")
+    assert (
+        info.value.reason
+        == f"{tmp_path / 'file' / 'out'} lies under {tmp_path / 'file'}, which is a file"
+    )
+    with read_only_folder(tmp_path / "locked") as folder:
+        with pytest.raises(InvalidValueError, match="folder this process can write") as info:
+            atomic.check_writable_folder(folder / "out", "out_dir")
+    assert info.value.reason == f"the folder {folder} is read-only"
+
+
+def test_an_output_file_is_checked_before_it_is_written(tmp_path):
+    (tmp_path / "file").write_text("")
+    atomic.check_writable_file(tmp_path / "file", "path")  # replaced when written
+    atomic.check_writable_file(tmp_path / "new.json", "path")
+    with pytest.raises(InvalidValueError, match="must be a file.*, which is a folder") as info:
+        atomic.check_writable_file(tmp_path, "path")
+    assert info.value.reason == f"{tmp_path} is a folder; give a file path"
+    with pytest.raises(InvalidValueError, match="whose folder .* does not exist") as info:
+        atomic.check_writable_file(tmp_path / "no" / "r.json", "path")
+    assert info.value.reason == f"the folder {tmp_path / 'no'} does not exist"
+    with pytest.raises(InvalidValueError, match="lies under .*file, which is a file") as info:
+        atomic.check_writable_file(tmp_path / "file" / "r.json", "path")
+    assert info.value.reason == (
+        f"{tmp_path / 'file' / 'r.json'} lies under {tmp_path / 'file'}, which is a file"
+    )
+    with read_only_folder(tmp_path / "locked") as folder:
+        with pytest.raises(InvalidValueError, match="folder this process can write") as info:
+            atomic.check_writable_file(folder / "r.json", "path")
+    assert info.value.reason == f"the folder {folder} is read-only"

@@ -17,15 +17,15 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import run_folder
 from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
+from keras_prelu.training.epoch_callbacks import EpochLog
+from keras_prelu.training.epoch_callbacks import NonFiniteError
+from keras_prelu.training.epoch_callbacks import StopOnNonFinite
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.model_spec import ModelSpec
 from keras_prelu.training.parallel import Parallel
 from keras_prelu.training.recipe import BUNDLED_RECIPE
 from keras_prelu.training.recipe import DEFAULT_MODEL
 from keras_prelu.training.recipe import Recipe
-from keras_prelu.training.run_callbacks import EpochLog
-from keras_prelu.training.run_callbacks import NonFiniteError
-from keras_prelu.training.run_callbacks import StopOnNonFinite
 
 __all__ = [
     "BUNDLED_MODEL_KWARGS",
