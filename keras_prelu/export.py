@@ -61,6 +61,8 @@ from keras_prelu.errors import MissingDependencyError
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
+from keras_prelu.saving.atomic import write_file
+from keras_prelu.saving.atomic import write_folder
 from keras_prelu.saving.presets import PresetMetadata
 from keras_prelu.saving.presets import write_preset
 from keras_prelu.zoo import PReLUNetImageClassifier
@@ -287,7 +289,15 @@ def _write_saved_model(trained, path, mean, class_names):
             input_signature=[tf.TensorSpec([None, None, None, 3], dtype, name=INPUT_NAME)],
         )
     archive.add_endpoint(METADATA_ENDPOINT, describe, input_signature=[])
-    archive.write_out(path, verbose=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+        raise InvalidValueError(
+            f"Argument `path` ({path}) is a folder that holds other files than a SavedModel: "
+            "choose a new or empty folder, or a SavedModel to replace."
+        )
+    # Whole or not at all: a kill or a full disk leaves the previous export or the new one.
+    write_folder(path, lambda folder: archive.write_out(str(folder), verbose=False), overwrite=True)
 
 
 def _write_onnx(trained, path, mean, class_names, opset=None):
@@ -301,22 +311,27 @@ def _write_onnx(trained, path, mean, class_names, opset=None):
     # tf2onnx has no antialiased resizing (ScaleAndTranslate): the ONNX view is plain
     # bilinear, equal to predict's wherever the window is not shrunk.
     served, metadata = _serving(trained, mean, class_names, antialias=False)
-    served.export(
-        str(path),
-        format="onnx",
-        input_signature=[
-            keras.InputSpec(shape=(None,) + ANY_SIZE, dtype="float32", name=INPUT_NAME)
-        ],
-        opset_version=opset,
-        verbose=False,
-    )
-    exported = onnx.load(str(path))
-    _rename_onnx_tensor(exported.graph, exported.graph.input[0].name, INPUT_NAME)
-    _rename_onnx_tensor(exported.graph, exported.graph.output[0].name, OUTPUT_NAME)
-    del exported.metadata_props[:]
-    for name, value in metadata.items():
-        exported.metadata_props.add(key=name, value=json.dumps(value))
-    onnx.save(exported, str(path))
+
+    def write(temporary):
+        served.export(
+            str(temporary),
+            format="onnx",
+            input_signature=[
+                keras.InputSpec(shape=(None,) + ANY_SIZE, dtype="float32", name=INPUT_NAME)
+            ],
+            opset_version=opset,
+            verbose=False,
+        )
+        exported = onnx.load(str(temporary))
+        _rename_onnx_tensor(exported.graph, exported.graph.input[0].name, INPUT_NAME)
+        _rename_onnx_tensor(exported.graph, exported.graph.output[0].name, OUTPUT_NAME)
+        del exported.metadata_props[:]
+        for name, value in metadata.items():
+            exported.metadata_props.add(key=name, value=json.dumps(value))
+        onnx.save(exported, str(temporary))
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_file(path, write)  # whole or not at all, as the SavedModel
 
 
 # The writers of the formats, by name.

@@ -248,3 +248,54 @@ def test_onnx_export_without_the_onnx_extra_names_it(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'keras-prelu\[onnx\]'"):
         export.export_onnx(small_model(), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def file_digests(folder):
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_failing_export_leaves_the_previous_saved_model_and_onnx_file(tmp_path, monkeypatch):
+    """Written whole or not at all: a write that fails halfway (a full disk, a kill) keeps
+    the previous export, and nothing half-written is left beside it."""
+    model = small_model()
+    saved = export.export_saved_model(model, str(tmp_path / "exports" / "saved"), mean=MEAN)
+    onnx_file = export.export_onnx(model, str(tmp_path / "exports" / "model.onnx"), mean=MEAN)
+    before = file_digests(tmp_path / "exports")
+
+    def half_written(path):
+        with open(path, "wb") as file:
+            file.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(
+        tf.saved_model, "save", lambda _, folder, **__: half_written(f"{folder}/saved_model.pb")
+    )
+    with pytest.raises(OSError, match="No space left on device"):
+        export.export_saved_model(small_model(), saved, mean=MEAN)
+    import onnx
+
+    monkeypatch.setattr(onnx, "save", lambda _, path: half_written(path))
+    with pytest.raises(OSError, match="No space left on device"):
+        export.export_onnx(small_model(), onnx_file, mean=MEAN)
+    assert file_digests(tmp_path / "exports") == before
+    images = images_of(SIZES[0])
+    loaded = tf.saved_model.load(saved)  # kept: its functions use its variables
+    served = loaded.serve(images.astype("float32"))["probabilities"]
+    np.testing.assert_allclose(served, expected(model, images), rtol=1e-5, atol=1e-6)
+
+
+def test_a_saved_model_replaces_a_saved_model_but_no_other_folder(tmp_path):
+    saved = tmp_path / "saved"
+    export.export_saved_model(small_model(), str(saved), mean=MEAN)
+    export.export_saved_model(small_model(), str(saved), mean=0)  # a second export: replaced
+    assert tf.saved_model.load(str(saved)).metadata()["mean"].numpy().tolist() == [0, 0, 0]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("keep")
+    with pytest.raises(ValueError, match=r"`path` \(.*notes\) is a folder that holds other"):
+        export.export_saved_model(small_model(), str(notes), mean=MEAN)
+    assert [path.name for path in notes.iterdir()] == ["todo.txt"]
