@@ -6,16 +6,17 @@ selected quick test (and each slow one with `--backends-slow`) gets a proxy
 item, `test_name[jax]` or `test_name[params-jax]`; the first proxy of a
 backend runs all of that backend's tests in one fresh pytest process, and
 every proxy then reports its test's outcome there: passed, failed with the
-child's report, or skipped with the child's reason. The proxies come first
-and each backend's are one `xdist_group`: under pytest-xdist (`-n`, as
-`addopts` sets) one worker runs a backend's child session from the start
-while the others run this backend's tests. A test
+child's report, or skipped with the child's reason. Under pytest-xdist (`-n`,
+as `addopts` sets) the workers share each child session: the first worker to
+need it runs it, while the others go on with their tests, and reads it when
+they reach a proxy (`_BackendRun.outcome`). A test
 that needs some backends by nature (tf.data, tf.distribute, or a process it
 starts itself) says so with `@pytest.mark.backend("tensorflow")` and runs in
 those backends' sessions only.
 """
 
 import dataclasses
+import fcntl
 import json
 import os
 import subprocess
@@ -88,12 +89,10 @@ def pytest_collection_modifyitems(session, config, items):
                     proxies[name].append(item)
     if moved:
         config.hook.pytest_deselected(items=moved)
-    items[:] = [
-        BackendProxy.for_test(item, name, run)
-        for name, originals in proxies.items()
-        for run in [_BackendRun(name, config.rootpath)]
-        for item in originals
-    ] + kept
+    items[:] = kept
+    for name, originals in proxies.items():
+        run = _BackendRun(name, config.rootpath)
+        items.extend(BackendProxy.for_test(item, name, run) for item in originals)
 
 
 @pytest.hookimpl(trylast=True)
@@ -124,41 +123,54 @@ class _BackendRun:
 
     def outcome(self, nodeid):
         if self.outcomes is None:
-            self._run()
+            self._run_once()
         return self.outcomes.get(nodeid)
 
-    def _run(self):
-        with tempfile.TemporaryDirectory(prefix=f"backend-{self.backend}-") as folder:
-            report = Path(folder) / "report.jsonl"
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-n",
-                "0",  # one process: the parallel workers are this session's
-                f"--backends={self.backend}",
-                f"{_REPORT_OPTION}={report}",
-                *self.nodeids,
-            ]
-            env = dict(os.environ, KERAS_BACKEND=self.backend)
-            try:
-                result = subprocess.run(
-                    command,
-                    cwd=self.rootdir,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    timeout=CHILD_TIMEOUT,
-                )
-                self.log = result.stdout
-            except subprocess.TimeoutExpired as error:
-                self.log = (error.stdout or b"").decode(errors="replace")
-                self.log += f"\nthe {self.backend} session ran past {CHILD_TIMEOUT} s"
-            self.outcomes = _read_outcomes(report)
+    def _run_once(self):
+        """Runs the child session once for all the workers of this test run: the first to
+        ask runs it, holding a lock that the others wait on, then read what it left."""
+        run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+        shared = Path(tempfile.gettempdir()) / f"keras-prelu-backend-matrix-{run_id}"
+        shared.mkdir(exist_ok=True)
+        report, log = shared / f"{self.backend}.jsonl", shared / f"{self.backend}.log"
+        with open(shared / f"{self.backend}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
+            if not log.exists():
+                log.write_text(self._run(report))
+        self.log = log.read_text()
+        self.outcomes = _read_outcomes(report)
+
+    def _run(self, report):
+        """Runs the child session, which writes `report`; returns its output."""
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",  # one process: the parallel workers are this session's
+            f"--backends={self.backend}",
+            f"{_REPORT_OPTION}={report}",
+            *self.nodeids,
+        ]
+        env = dict(os.environ, KERAS_BACKEND=self.backend)
+        try:
+            result = subprocess.run(
+                command,
+                cwd=self.rootdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                timeout=CHILD_TIMEOUT,
+            )
+            return result.stdout
+        except subprocess.TimeoutExpired as error:
+            output = (error.stdout or b"").decode(errors="replace")
+            return output + f"\nthe {self.backend} session ran past {CHILD_TIMEOUT} s"
 
 
 def _read_outcomes(report):
@@ -190,7 +202,6 @@ class BackendProxy(pytest.Item):
         self.own_markers.extend(original.own_markers)
         # The other backends' sessions add minutes: CI runs them, `-m "not slow"` does not.
         self.add_marker(pytest.mark.slow)
-        self.add_marker(pytest.mark.xdist_group(f"backend-{backend}"))
 
     @classmethod
     def for_test(cls, item, backend, run):
