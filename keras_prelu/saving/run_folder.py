@@ -473,12 +473,13 @@ class CheckpointFolder:
     `checkpoint.json` holds `epochs_completed` (an int >= 1), `stopped` (whether
     training was stopped there), `weights` (the weights file's name,
     `epoch-NNNN.weights.h5` for epoch NNNN), `weights_sha256` (its checksum),
-    `callbacks` (`{class name: state}`) and `unsaved_variables` (values of the
-    variables `save_weights` leaves out). The weights file is written first, then
-    `checkpoint.json` that names it (the commit point of the epoch), then other
-    weights are deleted: a process killed at any moment leaves the previous whole
-    checkpoint in force, and weights that no `checkpoint.json` names are leftovers
-    of a killed write, deleted by the next one.
+    `callbacks` (`{class name: state}`), `unsaved_variables` (values of the
+    variables `save_weights` leaves out) and `generators` (`{name: state}`, the
+    global random generators' states; absent in earlier checkpoints). The weights
+    file is written first, then `checkpoint.json` that names it (the commit point of
+    the epoch), then other weights are deleted: a process killed at any moment
+    leaves the previous whole checkpoint in force, and weights that no
+    `checkpoint.json` names are leftovers of a killed write, deleted by the next one.
 
     Args:
         directory: the checkpoint's folder (it need not exist yet).
@@ -521,6 +522,7 @@ class CheckpointFolder:
             "weights_sha256": reader.matching("weights_sha256", r"[0-9a-f]{64}", "a SHA-256"),
             "callbacks": reader.object("callbacks").values,
             "unsaved_variables": reader.array("unsaved_variables"),
+            "generators": reader.optional_object_value("generators") or {},
         }
         if verify_weights:
             self._verify(state)
@@ -529,7 +531,9 @@ class CheckpointFolder:
     def weights_path(self, state):
         return self.directory / state["weights"]
 
-    def write(self, epochs_completed, save_weights, *, stopped, callbacks, unsaved_variables):
+    def write(
+        self, epochs_completed, save_weights, *, stopped, callbacks, unsaved_variables, generators
+    ):
         """Writes the checkpoint of epoch `epochs_completed`.
 
         Args:
@@ -539,6 +543,7 @@ class CheckpointFolder:
             stopped: whether training was stopped there.
             callbacks: `{class name: state}`.
             unsaved_variables: values of the variables `save_weights` leaves out.
+            generators: `{name: state}` of global random generators, JSON values.
         """
         name = _WEIGHTS_NAME.format(epochs_completed)
         with os_errors_naming(self.directory, "create"):
@@ -552,6 +557,7 @@ class CheckpointFolder:
             "weights_sha256": digest,
             "callbacks": callbacks,
             "unsaved_variables": unsaved_variables,
+            "generators": generators,
         }
         write_json(self.state_path, state)
         for stale in self._weights_files():

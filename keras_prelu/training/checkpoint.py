@@ -1,5 +1,7 @@
 """Per-epoch checkpoints that survive being killed, and resuming from them."""
 
+import base64
+import binascii
 import logging
 from pathlib import Path
 
@@ -39,8 +41,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     trained over.
 
     When `fit()` starts and `directory` holds a checkpoint, the model,
-    optimizer, seed states and callback states are restored and training
-    continues at the next epoch (`fit()` reports epochs from there); a run
+    optimizer, seed states and callback states are restored (on PyTorch also
+    its global generator, which Keras' `Dropout` without a seed draws its
+    masks from, set at the first batch) and training continues at the next epoch (`fit()` reports epochs from there); a run
     that had already stopped early runs no more epochs. The same command
     therefore finishes an interrupted run with the weights an uninterrupted
     one would reach, provided the data order of each epoch does not depend on
@@ -88,6 +91,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             )
         self.directory = Path(directory)
         self.folder = run_folder.CheckpointFolder(self.directory)
+        self._generators = None  # the global generators' states to set, on resuming
         self.stateful_callbacks = {}
         for callback in stateful_callbacks:
             name = type(callback).__name__
@@ -133,6 +137,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             )
         for variable, value in zip(unsaved, values):
             variable.assign(value.astype(variable.dtype))
+        # Set at the first batch: a fit's first epoch draws from them before it.
+        self._generators = _decoded_generator_states(state["generators"], self.directory)
         missing = sorted(set(self.stateful_callbacks) - set(state["callbacks"]))
         if missing:
             raise run_folder.RunFolderError(
@@ -157,6 +163,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             )
             _compat.set_initial_epoch(self.model, epochs_completed)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._generators:
+            _set_global_generators(self._generators)
+            self._generators = None
+
     def on_epoch_end(self, epoch, logs=None):
         if not self.write:
             return
@@ -172,11 +183,62 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                     keras.ops.convert_to_numpy(variable).tolist()
                     for variable in self._variables_left_out_by_save_weights()
                 ],
+                generators=_global_generator_states(),
             )
 
     def _variables_left_out_by_save_weights(self):
         saved = {id(weight) for weight in self.model.weights}
         return [v for v in self.model.variables if id(v) not in saved]
+
+
+def _global_generator_states():
+    """The states of the global random generators Keras draws from without a seed state
+    of its own, as base64 strings: on PyTorch, a `keras.layers.Dropout` without a seed
+    masks with `torch.nn.functional.dropout`, from PyTorch's global generator."""
+    if keras.backend.backend() != "torch":
+        return {}
+    import torch
+
+    states = {"torch": _encode(torch.random.get_rng_state())}
+    if torch.cuda.is_available():
+        states["torch_cuda"] = [_encode(state) for state in torch.cuda.get_rng_state_all()]
+    return states
+
+
+def _decoded_generator_states(states, directory):
+    """The generator states of `_global_generator_states` as this backend takes them
+    (PyTorch's byte tensors), or None when it has none to set."""
+    if keras.backend.backend() != "torch" or "torch" not in states:
+        return None
+    import torch
+
+    try:
+        decoded = {"torch": _decode(states["torch"])}
+        if torch.cuda.is_available() and "torch_cuda" in states:
+            decoded["torch_cuda"] = [_decode(state) for state in states["torch_cuda"]]
+    except (TypeError, ValueError, binascii.Error) as error:
+        raise run_folder.RunFolderError(
+            f"The checkpoint in {directory} holds a damaged `generators` field ({error})."
+        ) from None
+    return decoded
+
+
+def _set_global_generators(decoded):
+    import torch
+
+    torch.random.set_rng_state(decoded["torch"])
+    if "torch_cuda" in decoded:
+        torch.cuda.set_rng_state_all(decoded["torch_cuda"])
+
+
+def _encode(state):
+    return base64.b64encode(state.numpy().tobytes()).decode("ascii")
+
+
+def _decode(text):
+    import torch
+
+    return torch.frombuffer(bytearray(base64.b64decode(text, validate=True)), dtype=torch.uint8)
 
 
 class _outside_distribution:

@@ -201,6 +201,7 @@ def write_checkpoint(run_dir, epochs=1):
         stopped=False,
         callbacks={},
         unsaved_variables=[],
+        generators={},
     )
 
 

@@ -129,6 +129,7 @@ def write_checkpoint(directory, epochs_completed=2, contents=b"weights"):
         stopped=False,
         callbacks={"SwitchLROnPlateau": {"best": 0.5, "wait": 1, "switch_epochs": []}},
         unsaved_variables=[[1, 2]],
+        generators={},
     )
     return folder
 

@@ -242,6 +242,7 @@ def fake_checkpoint(run_dir, epochs_completed=1):
         stopped=False,
         callbacks={},
         unsaved_variables=[],
+        generators={},
     )
 
 

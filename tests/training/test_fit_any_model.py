@@ -111,16 +111,9 @@ def final_weights(run_dir):
         ("folder", "tensorflow"),
         ("fit_arrays", "tensorflow"),
         ("fit_arrays", "jax"),
-        pytest.param(
-            "fit_arrays",
-            "torch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="on PyTorch the resumed run's weights differ from the uninterrupted "
-                "run's (measured: every kernel value, by up to 0.26); the Dropout's seed state "
-                "is the first suspect",
-            ),
-        ),
+        # Keras' Dropout without a seed masks from PyTorch's global generator there: its
+        # state travels in the checkpoint.
+        ("fit_arrays", "torch"),
         ("fit_dataset", "tensorflow"),
     ],
 )
