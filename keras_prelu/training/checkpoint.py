@@ -43,8 +43,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     When `fit()` starts and `directory` holds a checkpoint, the model,
     optimizer, seed states and callback states are restored (on PyTorch also
     its global generator, which Keras' `Dropout` without a seed draws its
-    masks from, set at the first batch) and training continues at the next epoch (`fit()` reports epochs from there); a run
-    that had already stopped early runs no more epochs. The same command
+    masks from, set at the first batch) and training continues at the next
+    epoch (`fit()` reports epochs from there); a run that had already stopped
+    early runs no more epochs. The same command
     therefore finishes an interrupted run with the weights an uninterrupted
     one would reach, provided the data order of each epoch does not depend on
     how many epochs the process has already run (e.g. `shuffle=False`, or a
