@@ -61,6 +61,8 @@ from keras_prelu.errors import MissingDependencyError
 from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
+from keras_prelu.saving.atomic import check_writable_file
+from keras_prelu.saving.atomic import check_writable_folder
 from keras_prelu.saving.atomic import write_file
 from keras_prelu.saving.atomic import write_folder
 from keras_prelu.saving.presets import PresetMetadata
@@ -252,6 +254,7 @@ def export_onnx(model, path, *, mean=None, class_names=None, opset=None):
 
 def _export(format, model, path, mean, class_names, **options):
     """Writes `format` of `model` here on TensorFlow, else in a TensorFlow process."""
+    _check_output(format, path)
     trained = load_trained(model)
     if keras.backend.backend() == "tensorflow":
         _WRITERS[format](trained, path, mean, class_names, **options)
@@ -291,11 +294,6 @@ def _write_saved_model(trained, path, mean, class_names):
     archive.add_endpoint(METADATA_ENDPOINT, describe, input_signature=[])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
-        raise InvalidValueError(
-            f"Argument `path` ({path}) is a folder that holds other files than a SavedModel: "
-            "choose a new or empty folder, or a SavedModel to replace."
-        )
     # Whole or not at all: a kill or a full disk leaves the previous export or the new one.
     write_folder(path, lambda folder: archive.write_out(str(folder), verbose=False), overwrite=True)
 
@@ -332,6 +330,24 @@ def _write_onnx(trained, path, mean, class_names, opset=None):
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_file(path, write)  # whole or not at all, as the SavedModel
+
+
+def _check_output(format, path):
+    """Refuses an output `path` that cannot be written, before any work is done.
+
+    A SavedModel is a folder: a new one, an empty one or a SavedModel to replace. An
+    ONNX model is a file. Missing folders above either are created.
+    """
+    path = Path(path)
+    if format == "onnx":
+        check_writable_file(path, "path", create_folder=True)
+        return
+    check_writable_folder(path, "path")
+    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+        raise InvalidValueError(
+            f"Argument `path` ({path}) is a folder that holds other files than a SavedModel: "
+            "choose a new or empty folder, or a SavedModel to replace."
+        )
 
 
 # The writers of the formats, by name.

@@ -11,6 +11,7 @@ from keras_prelu import SpatialPyramidPooling
 from keras_prelu import data
 from keras_prelu import export
 from keras_prelu.data import transforms
+from keras_prelu.errors import InvalidValueError
 from keras_prelu.training import CaffeSGD
 from keras_prelu.zoo import Model14
 from keras_prelu.zoo import PReLUNetImageClassifier
@@ -299,3 +300,15 @@ def test_a_saved_model_replaces_a_saved_model_but_no_other_folder(tmp_path):
     with pytest.raises(ValueError, match=r"`path` \(.*notes\) is a folder that holds other"):
         export.export_saved_model(small_model(), str(notes), mean=MEAN)
     assert [path.name for path in notes.iterdir()] == ["todo.txt"]
+
+
+def test_an_output_path_under_a_file_is_refused_before_the_model_is_read(tmp_path):
+    (tmp_path / "file").write_text("")
+    missing_run = str(tmp_path / "no-run")  # never read: the path is refused first
+    with pytest.raises(InvalidValueError, match="`path` must be a folder.*lies under .*file"):
+        export.export_saved_model(missing_run, str(tmp_path / "file" / "saved"))
+    with pytest.raises(InvalidValueError, match="`path` must be a file.*lies under .*file"):
+        export.export_onnx(missing_run, str(tmp_path / "file" / "a" / "model.onnx"))
+    with pytest.raises(InvalidValueError, match="`path` must be a file.*which is a folder"):
+        export.export_onnx(missing_run, str(tmp_path))
+    assert [path.name for path in tmp_path.iterdir()] == ["file"]

@@ -346,7 +346,8 @@ errors = {
     "no such run": error_of(export.export_onnx, f"{out}/missing", f"{out}/d.onnx"),
 }
 open(f"{out}/file", "w").close()
-errors["fails there"] = error_of(export.export_saved_model, model, f"{out}/file/e", mean=0)
+errors["under a file"] = error_of(export.export_saved_model, model, f"{out}/file/e", mean=0)
+errors["fails there"] = error_of(export.export_onnx, model, f"{out}/e.onnx", mean=0, opset=99)
 export._EXPORT_TIMEOUT_S = 0.5  # shorter than a TensorFlow process's start
 errors["timeout"] = error_of(export.export_saved_model, model, f"{out}/f", mean=0)
 print(json.dumps(errors))
@@ -382,11 +383,17 @@ def test_errors_on_another_backend_are_raised_as_on_tensorflow(tmp_path):
     assert "Doubling" in errors["own classes"]["message"]
     assert "\n" not in errors["own classes"]["message"]
     assert errors["no such run"]["type"] == "FileNotFoundError"
-    # An error of the TensorFlow process (a SavedModel under a file) comes back as one line.
-    assert errors["fails there"]["type"] in ("ChildProcessError", "NotADirectoryError")
+    assert errors["under a file"]["type"] == "InvalidValueError"
+    assert errors["under a file"]["message"].endswith(
+        f"which lies under {tmp_path}/file, which is a file"
+    )
+    # An error of the TensorFlow process (tf2onnx's, an opset it does not know) comes back
+    # as one line, as the same built-in class.
+    assert errors["fails there"]["type"] == "ValueError"
+    assert "Opset 99" in errors["fails there"]["message"]
     assert "\n" not in errors["fails there"]["message"]
     assert errors["timeout"]["type"] == "TimeoutError"
     assert "did not finish in 0.5 s" in errors["timeout"]["message"]
-    assert [errors[case]["processes"] for case in errors] == [0, 0, 0, 0, 1, 1]
+    assert [errors[case]["processes"] for case in errors] == [0, 0, 0, 0, 0, 1, 1]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["file", "tmp"]
     assert list(temporary.iterdir()) == []

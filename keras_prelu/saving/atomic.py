@@ -205,26 +205,27 @@ def check_writable_folder(path, argument):
     _check_writable(path, argument, folder=True)
 
 
-def check_writable_file(path, argument):
+def check_writable_file(path, argument, *, create_folder=False):
     """Raises unless `path` is, or can be created as, a file this process can write.
 
     The file is written atomically beside itself (see `write_file`): its folder must
-    exist and be writable, and `path` must not be a folder. Call it where the path
-    is given, before any work that would write there.
+    exist (or, with `create_folder`, be creatable) and be writable, and `path` must
+    not be a folder. Call it where the path is given, before any work that would
+    write there.
 
     Raises:
         InvalidValueError: naming `argument`, when `path` is a folder, its folder is
             missing or a file, or its folder is read-only. Its `reason` is the
             problem without the argument's name.
     """
-    _check_writable(path, argument, folder=False)
+    _check_writable(path, argument, folder=False, create_folder=create_folder)
 
 
-def _check_writable(path, argument, *, folder):
+def _check_writable(path, argument, *, folder, create_folder=False):
     """The one check of an output path: `check_writable_folder`, `check_writable_file`.
 
     A folder is created with its missing parents: its nearest existing path is
-    checked. A file is written in its folder, which must exist.
+    checked. A file is written in its folder, which must exist unless `create_folder`.
     """
     path = Path(path)
     received = f"Received: {argument}={str(path)!r}"
@@ -234,7 +235,7 @@ def _check_writable(path, argument, *, folder):
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
     else:
-        expected = "a file in an existing folder"
+        expected = "a file" if create_folder else "a file in an existing folder"
         writable = "a file in a folder this process can write"
         existing = path.absolute().parent
         if path.is_dir():
@@ -242,6 +243,8 @@ def _check_writable(path, argument, *, folder):
                 f"Argument `{argument}` must be a file. {received}, which is a folder",
                 f"{path} is a folder; give a file path",
             )
+        while create_folder and not existing.exists() and existing != existing.parent:
+            existing = existing.parent
         if not existing.exists():
             raise _unwritable(
                 f"Argument `{argument}` must be {expected}. {received}, whose folder "

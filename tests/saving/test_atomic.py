@@ -134,8 +134,11 @@ def test_an_output_file_is_checked_before_it_is_written(tmp_path):
     with pytest.raises(InvalidValueError, match="whose folder .* does not exist") as info:
         atomic.check_writable_file(tmp_path / "no" / "r.json", "path")
     assert info.value.reason == f"the folder {tmp_path / 'no'} does not exist"
+    atomic.check_writable_file(tmp_path / "no" / "r.json", "path", create_folder=True)
     with pytest.raises(InvalidValueError, match="lies under .*file, which is a file") as info:
         atomic.check_writable_file(tmp_path / "file" / "r.json", "path")
+    with pytest.raises(InvalidValueError, match="must be a file. .*lies under .*file, which"):
+        atomic.check_writable_file(tmp_path / "file" / "a" / "r.json", "path", create_folder=True)
     assert info.value.reason == (
         f"{tmp_path / 'file' / 'r.json'} lies under {tmp_path / 'file'}, which is a file"
     )
