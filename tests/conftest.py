@@ -5,6 +5,12 @@ import os
 # again on the others.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# XLA compiles at its lowest optimization in the tests and in the processes they start: they
+# check values, not speed, and on a CPU compiling is most of a small JAX test's time (a JAX
+# session of the quick tests takes about half as long).
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

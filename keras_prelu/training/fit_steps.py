@@ -470,6 +470,9 @@ def compile_model(network, recipe, *, from_logits):
         weighted_metrics=[SparseTopKError(1), SparseTopKError(5)],
         jit_compile=recipe.jit_compile,
     )
+    # Built now, not in the first step: on TensorFlow, variables created while the training
+    # step is traced make it trace twice (about 10 s more for a ResNet50 on a CPU).
+    network.optimizer.build(network.trainable_variables)
 
 
 def record_run(run):

@@ -1,4 +1,5 @@
 import json
+import os
 
 import keras
 import numpy as np
@@ -146,7 +147,7 @@ def test_jax_data_parallel_dropout_is_global_batch_dropout():
         run_python(
             JAX_DATA_PARALLEL_SCRIPT,
             backend="jax",
-            XLA_FLAGS="--xla_force_host_platform_device_count=2",
+            XLA_FLAGS=os.environ["XLA_FLAGS"] + " --xla_force_host_platform_device_count=2",
         )
     )
     assert difference < 1e-6

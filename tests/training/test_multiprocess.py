@@ -5,6 +5,7 @@ service on a free loopback port, as two machines would.
 """
 
 import json
+import os
 import sys
 import textwrap
 import time
@@ -151,7 +152,7 @@ def runs(tmp_path_factory):
         "two-devices",
         backend="jax",
         timeout=300,
-        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        XLA_FLAGS=os.environ["XLA_FLAGS"] + " --xla_force_host_platform_device_count=2",
     )
     return out
 
