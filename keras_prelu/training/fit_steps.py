@@ -3,9 +3,11 @@
 import contextlib
 import dataclasses
 import importlib.util
+import inspect
 import logging
 import os
 import reprlib
+import types
 from pathlib import Path
 
 import keras
@@ -234,20 +236,7 @@ def fit(
         NonFiniteError: an epoch ended with a NaN or an infinity.
         OSError: a file of the run could not be written (a full disk).
     """
-    run = resolve_run(
-        model,
-        data,
-        validation_data=validation_data,
-        recipe=recipe,
-        run_dir=run_dir,
-        augmentation=augmentation,
-        mean=mean,
-        model_kwargs=model_kwargs,
-        data_dir=data_dir,
-        download=download,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    run = resolve_run(**locals())
     # Several processes share one run_dir: process 0 holds the lock and writes.
     with run.folder.lock() if run.parallel.writes else contextlib.nullcontext():
         run = start_run(run)
@@ -318,69 +307,59 @@ class Run:
     mean_kind: str | None = None
 
 
-def resolve_run(
-    model=DEFAULT_MODEL,
-    data=data_lib.DEFAULT_SOURCE,
-    *,
-    validation_data=None,
-    recipe=None,
-    run_dir=None,
-    augmentation=None,
-    mean=None,
-    model_kwargs=None,
-    data_dir=None,
-    download=False,
-    callbacks=(),
-    verbose="auto",
-):
-    """Step 1: checks every argument of `fit` (the same, see there) before anything
-    is written.
+def resolve_run(*args, **kwargs):
+    """Step 1: checks every argument of `fit` before anything is written.
 
-    An unknown model or dataset, a batch size the replicas cannot share, a
-    split without a batch of examples or whose images do not decode, a crop
-    larger than the smallest scale, a `run_dir` that is not a writable
-    folder all raise here. Makes the `Parallel` setup once.
+    Takes `fit`'s arguments, as `fit` declares them (its signature is the one
+    list of them). An unknown model or dataset, a batch size the replicas
+    cannot share, a split without a batch of examples or whose images do not
+    decode, a crop larger than the smallest scale, a `run_dir` that is not a
+    writable folder all raise here. Makes the `Parallel` setup once.
 
     Returns:
         A `Run`.
     """
-    spec = ModelSpec(model)
-    data = feeding.as_source(data, validation_data)
-    if recipe is None:
-        recipe = default_recipe(data)
+    bound = inspect.signature(fit).bind(*args, **kwargs)
+    bound.apply_defaults()
+    given = types.SimpleNamespace(**bound.arguments)
+    spec = ModelSpec(given.model)
+    data = feeding.as_source(given.data, given.validation_data)
+    recipe = default_recipe(data) if given.recipe is None else given.recipe
     if not isinstance(recipe, Recipe):
         raise InvalidValueError(
             "Argument `recipe` must be a keras_prelu.training.Recipe or None. "
             f"Received: recipe={recipe!r}"
         )
-    feeding.check_mean_argument(mean)
-    source = feeding.resolve_source(data, data_dir=data_dir, download=download)
-    augmentation = feeding.resolve_augmentation(augmentation, source)
+    feeding.check_mean_argument(given.mean)
+    source = feeding.resolve_source(data, data_dir=given.data_dir, download=given.download)
+    augmentation = feeding.resolve_augmentation(given.augmentation, source)
     parallel = Parallel(recipe.strategy)
     parallel.per_replica_batch_size(recipe.batch_size)
     steps_per_epoch = feeding.epoch_steps(source, recipe.batch_size)
-    model_kwargs = _model_kwargs(spec, data, model_kwargs, source, augmentation, recipe)
-    callbacks = tuple(callbacks)
+    model_kwargs = _model_kwargs(spec, data, given.model_kwargs, source, augmentation, recipe)
+    callbacks = tuple(given.callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
         raise InvalidValueError(
             "Argument `callbacks` must be a sequence of keras.callbacks.Callback. "
             f"Received: callbacks={list(callbacks)!r}"
         )
-    folder = run_folder.RunFolder(run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source))
+    folder = run_folder.RunFolder(
+        given.run_dir or Path(DEFAULT_RUNS_DIR) / _run_name(spec.name, source)
+    )
     if parallel.writes:
         folder.check_writable()
     feeding.check_decodable(source, augmentation, parallel.process_batch_size(recipe.batch_size))
     return Run(
         spec=spec,
         data=data,
-        data_dir=data_dir,
+        data_dir=given.data_dir,
         source=source,
         recipe=recipe,
         augmentation=augmentation,
-        mean=mean,
+        mean=given.mean,
         model_kwargs=model_kwargs,
         callbacks=callbacks,
-        verbose=verbose if parallel.writes else 0,
+        verbose=given.verbose if parallel.writes else 0,
         folder=folder,
         parallel=parallel,
         steps_per_epoch=steps_per_epoch,
