@@ -345,8 +345,8 @@ def _check_output(format, path):
     check_writable_folder(path, "path")
     if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
         raise InvalidValueError(
-            f"Argument `path` ({path}) is a folder that holds other files than a SavedModel: "
-            "choose a new or empty folder, or a SavedModel to replace."
+            f"{path} is a folder that holds other files than a SavedModel: choose a new or "
+            "empty folder, or a SavedModel to replace."
         )
 
 

@@ -168,6 +168,13 @@ def test_export_onto_an_existing_file_fails_before_exporting(finished_run, tmp_p
         f"keras-prelu export: error: argument OUTPUT: {tmp_path / 'exported' / 'model'} lies "
         f"under {tmp_path / 'exported'}, which is a file."
     )
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep")
+    message = error_line("export", str(finished_run), str(tmp_path / "notes"))
+    assert message == (
+        f"keras-prelu export: error: {tmp_path / 'notes'} is a folder that holds other files "
+        "than a SavedModel: choose a new or empty folder, or a SavedModel to replace."
+    )
 
 
 def test_export_with_a_non_finite_mean(finished_run, tmp_path):
