@@ -21,6 +21,7 @@ from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.epoch_callbacks import EpochLog
 from keras_prelu.training.epoch_callbacks import NonFiniteError
+from keras_prelu.training.epoch_callbacks import StopOnInterrupt
 from keras_prelu.training.epoch_callbacks import StopOnNonFinite
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.model_spec import ModelSpec
@@ -487,6 +488,7 @@ def train_epochs(network, run):
     fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
         StopOnNonFinite(),  # before anything records the epoch
+        StopOnInterrupt(),
         *([EpochLog(folder), *_tensorboard(_run_paths(folder))] if parallel.writes else []),
         *run.callbacks,
         # last: it records whether training was stopped
