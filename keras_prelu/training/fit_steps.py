@@ -476,9 +476,9 @@ def train_epochs(network, run):
     On the paper's augmentation (`feeding.training_epochs`), validating on
     the centre crops of the validation split, with callbacks in this order:
     the learning-rate switch (`SwitchLROnPlateau`, on `val_top1_error`),
-    `StopOnNonFinite`, `EpochLog` (`log.csv`), `TensorBoard`
-    (`tensorboard/`), the user's callbacks and a `ResumableCheckpoint`
-    (`checkpoint/`) each epoch.
+    `StopOnNonFinite`, `StopOnInterrupt` (a lost Ctrl-C raised again),
+    `EpochLog` (`log.csv`), `TensorBoard` (`tensorboard/`), the user's
+    callbacks and a `ResumableCheckpoint` (`checkpoint/`) each epoch.
 
     Returns:
         The learning-rate switch, which knows the epochs it switched after.
