@@ -10,6 +10,7 @@ pipes are drained so that it cannot block on a full pipe.
 
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -73,8 +74,12 @@ class Child:
     """
 
     def __init__(self, command, *, env=None, cwd=None, file_size_limit=None):
-        def limit_file_size():
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+        def prepare_child():
+            # Ctrl-C as in a terminal: a session started in the background ignores SIGINT,
+            # and its children would inherit that.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if file_size_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
         self.process = subprocess.Popen(
             command,
@@ -83,7 +88,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=None if file_size_limit is None else limit_file_size,
+            preexec_fn=prepare_child,
         )
         self._lines = {"stdout": [], "stderr": []}
         self._readers = [

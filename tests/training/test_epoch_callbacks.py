@@ -8,6 +8,15 @@ import pytest
 from keras_prelu.training.epoch_callbacks import StopOnInterrupt
 
 
+@pytest.fixture(autouse=True)
+def python_s_sigint_handler():
+    """Python's own SIGINT handler, as in a terminal (a process started in the background
+    inherits SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SwallowedCtrlC(keras.callbacks.Callback):
     """Sends itself SIGINT at the end of batch `at` inside code that catches everything,
     as a library's finalizer or bare `except:` would; counts the batches trained."""
