@@ -1,15 +1,12 @@
-"""The callbacks `fit` adds for its run folder: the epoch log, the stop on non-finite values
-and on Ctrl-C."""
+"""The callbacks `fit` adds for its run folder: the epoch log and the stop on non-finite values."""
 
 import math
-import signal
-import threading
 
 import keras
 
 from keras_prelu.errors import KerasPReLUError
 
-__all__ = ["EpochLog", "NonFiniteError", "StopOnInterrupt", "StopOnNonFinite"]
+__all__ = ["EpochLog", "NonFiniteError", "StopOnNonFinite"]
 
 
 class NonFiniteError(KerasPReLUError, FloatingPointError):
@@ -57,48 +54,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
             f"stopped before recording it, so the run keeps {kept}. A lower learning rate "
             "or weight decay usually avoids this."
         )
-
-
-class StopOnInterrupt(keras.callbacks.Callback):
-    """Makes sure a Ctrl-C stops training, at the latest at the end of the next batch.
-
-    Python raises `KeyboardInterrupt` wherever the main thread is when SIGINT
-    arrives; a library that catches every exception there (a finalizer, a bare
-    `except:`) loses it and training goes on. During `fit` this callback's
-    handler also records the signal, and the end of the next batch raises
-    `KeyboardInterrupt` again if it was lost. Only Python's default handler, in
-    the main thread, is replaced, and it is put back at the first Ctrl-C or
-    when training ends.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._previous = None
-        self._interrupted = False
-
-    def on_train_begin(self, logs=None):
-        self._interrupted = False
-        if threading.current_thread() is threading.main_thread() and (
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            self._previous = signal.signal(signal.SIGINT, self._interrupt)
-
-    def _interrupt(self, signal_number, frame):
-        self._interrupted = True
-        self._restore()
-        raise KeyboardInterrupt
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._interrupted:
-            raise KeyboardInterrupt
-
-    def on_train_end(self, logs=None):
-        self._restore()
-
-    def _restore(self):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -21,7 +21,6 @@ from keras_prelu.training import feeding
 from keras_prelu.training.checkpoint import ResumableCheckpoint
 from keras_prelu.training.epoch_callbacks import EpochLog
 from keras_prelu.training.epoch_callbacks import NonFiniteError
-from keras_prelu.training.epoch_callbacks import StopOnInterrupt
 from keras_prelu.training.epoch_callbacks import StopOnNonFinite
 from keras_prelu.training.metrics import SparseTopKError
 from keras_prelu.training.model_spec import ModelSpec
@@ -476,8 +475,7 @@ def train_epochs(network, run):
     On the paper's augmentation (`feeding.training_epochs`), validating on
     the centre crops of the validation split, with callbacks in this order:
     the learning-rate switch (`SwitchLROnPlateau`, on `val_top1_error`),
-    `StopOnNonFinite`, `StopOnInterrupt` (a lost Ctrl-C raised again),
-    `EpochLog` (`log.csv`), `TensorBoard` (`tensorboard/`), the user's
+    `StopOnNonFinite`, `EpochLog` (`log.csv`), `TensorBoard` (`tensorboard/`), the user's
     callbacks and a `ResumableCheckpoint` (`checkpoint/`) each epoch.
 
     Returns:
@@ -488,7 +486,6 @@ def train_epochs(network, run):
     fit_callbacks = [
         switch,  # first: it writes `learning_rate` into the logs
         StopOnNonFinite(),  # before anything records the epoch
-        StopOnInterrupt(),
         *([EpochLog(folder), *_tensorboard(_run_paths(folder))] if parallel.writes else []),
         *run.callbacks,
         # last: it records whether training was stopped
