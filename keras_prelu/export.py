@@ -58,7 +58,6 @@ import numpy as np
 from keras_prelu._version import __version__
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.errors import MissingDependencyError
-from keras_prelu.evaluation.trained import ANY_SIZE
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
 from keras_prelu.saving.atomic import check_writable_file
@@ -67,6 +66,7 @@ from keras_prelu.saving.atomic import write_file
 from keras_prelu.saving.atomic import write_folder
 from keras_prelu.saving.presets import PresetMetadata
 from keras_prelu.saving.presets import write_preset
+from keras_prelu.zoo import ANY_SIZE
 from keras_prelu.zoo import PReLUNetImageClassifier
 from keras_prelu.zoo import PReLUNetImageClassifierPreprocessor
 from keras_prelu.zoo import PReLUNetImageConverter
@@ -512,7 +512,7 @@ def _class_names(trained, class_names, classes):
 
 def _center_view(trained, mean, evaluation_scale=None, crop_size=None, antialias=True):
     """The `PReLUNetImageConverter` of a `Trained`: its run's centre view minus its mean."""
-    crop_size = crop_size or trained.crop_size or _fixed_side(trained.model)
+    crop_size = crop_size or trained.crop_size
     if crop_size is None:
         raise InvalidValueError(
             "Argument `crop_size` is needed for a model of any input size without a run: the "
@@ -528,11 +528,6 @@ def _center_view(trained, mean, evaluation_scale=None, crop_size=None, antialias
         antialias=antialias,
         name="center_view",
     )
-
-
-def _fixed_side(model):
-    height, width = model.input.shape[1:3]
-    return height if height is not None and height == width else None
 
 
 def _serving(trained, mean, class_names=None, antialias=True):

@@ -79,7 +79,7 @@ def add_arguments(parser):
 def run(args, out):
     from keras_prelu.evaluation import evaluate
     from keras_prelu.evaluation import results_table
-    from keras_prelu.evaluation import write_json
+    from keras_prelu.evaluation import write_results
 
     if args.json:
         check_output(args.json, "evaluate", "--json")
@@ -103,5 +103,5 @@ def run(args, out):
             )
         out.write(results_table(results) + "\n")
         if args.json:
-            write_json(results, args.json)
+            write_results(results, args.json)
             out.write(f"Results written to {args.json}\n")

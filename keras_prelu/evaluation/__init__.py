@@ -18,9 +18,8 @@ from keras_prelu.evaluation.evaluate import dense_scales
 from keras_prelu.evaluation.evaluate import evaluate
 from keras_prelu.evaluation.evaluate import results_table
 from keras_prelu.evaluation.evaluate import top_k_error
-from keras_prelu.evaluation.evaluate import write_json
+from keras_prelu.evaluation.evaluate import write_results
 from keras_prelu.evaluation.trained import Trained
-from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import outputs_probabilities
 from keras_prelu.evaluation.trained import with_probabilities
@@ -31,7 +30,6 @@ __all__ = [
     "DenseScorer",
     "EvaluationResult",
     "Trained",
-    "any_size",
     "dense_scales",
     "evaluate",
     "load_trained",
@@ -39,5 +37,5 @@ __all__ = [
     "results_table",
     "top_k_error",
     "with_probabilities",
-    "write_json",
+    "write_results",
 ]

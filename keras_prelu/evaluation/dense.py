@@ -30,7 +30,7 @@ def split_at_spp(model):
 
     `features` maps images to the pre-SPP feature map, `head` maps the SPP
     vector to the model's output (the fc layers and the classifier). The model
-    must take images of any size (see `keras_prelu.evaluation.any_size`).
+    must take images of any size (see `keras_prelu.zoo.with_input_shape`).
 
     Raises:
         ValueError: the model has no `SpatialPyramidPooling` layer named "spp".

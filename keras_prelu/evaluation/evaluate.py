@@ -2,7 +2,6 @@
 
 import dataclasses
 import functools
-import json
 import logging
 
 import keras
@@ -12,10 +11,11 @@ from keras_prelu import paper
 from keras_prelu.errors import InvalidValueError
 from keras_prelu.evaluation.dense import DEFAULT_MAX_WINDOWS
 from keras_prelu.evaluation.dense import DenseScorer
-from keras_prelu.evaluation.trained import any_size
 from keras_prelu.evaluation.trained import load_trained
 from keras_prelu.evaluation.trained import with_probabilities
 from keras_prelu.saving import atomic
+from keras_prelu.zoo import ANY_SIZE
+from keras_prelu.zoo import with_input_shape
 
 __all__ = [
     "VIEWS",
@@ -24,7 +24,7 @@ __all__ = [
     "evaluate",
     "results_table",
     "top_k_error",
-    "write_json",
+    "write_results",
 ]
 
 logger = logging.getLogger(__name__)
@@ -129,9 +129,9 @@ def results_table(results):
     return "\n".join(lines)
 
 
-def write_json(results, path):
-    """Writes `[result.to_dict(), ...]` to `path`, atomically."""
-    atomic.write_text(path, json.dumps([result.to_dict() for result in results], indent=2) + "\n")
+def write_results(results, path):
+    """Writes `[result.to_dict(), ...]` to `path` as JSON, atomically."""
+    atomic.write_json(path, [result.to_dict() for result in results])
 
 
 def evaluate(
@@ -340,7 +340,7 @@ def _model_scores(
 
     if views == "dense":
         scorer = DenseScorer(
-            with_probabilities(any_size(member.model)),
+            with_probabilities(with_input_shape(member.model, ANY_SIZE)),
             crop_size=crop,
             window=window,
             max_windows=max_windows,
@@ -350,7 +350,7 @@ def _model_scores(
     else:
         model = member.model
         if tuple(model.input.shape[1:3]) not in ((crop, crop), (None, None)):
-            model = any_size(model)
+            model = with_input_shape(model, ANY_SIZE)
         predict = with_probabilities(model).predict_on_batch
     data_views = {"center": "center", "ten": "ten", "dense": "full"}[views]
     total, labels = 0.0, None

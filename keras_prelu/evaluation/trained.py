@@ -11,12 +11,8 @@ from keras_prelu.errors import InvalidValueError
 from keras_prelu.saving import presets
 from keras_prelu.saving import run_folder
 from keras_prelu.training.model_spec import outputs_probabilities
-from keras_prelu.zoo import PReLUNetBackbone
-from keras_prelu.zoo import PReLUNetImageClassifier
 
-__all__ = ["ANY_SIZE", "Trained", "any_size", "load_trained", "with_probabilities"]
-
-ANY_SIZE = (None, None, 3)
+__all__ = ["Trained", "load_trained", "with_probabilities"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -28,7 +24,8 @@ class Trained:
         name: a name for tables (the run folder's, the file's or the model's).
         mean: the mean the run subtracted, `(3,)` or `(crop, crop, 3)`, or None
             when unknown (the source's default is used then).
-        crop_size: the training crop side, or None when unknown.
+        crop_size: the training crop side; by default the side of the model's
+            square input if it is fixed, else None (unknown).
         scale: the smallest training scale (the single-scale testing scale), or None.
         scale_range: the training scales `(min, max)`, or None when unknown.
         data: the source the run trained on, or None.
@@ -56,6 +53,12 @@ class Trained:
     recipe: dict = None
     results: dict = None
 
+    def __post_init__(self):
+        if self.crop_size is None:
+            height, width = self.model.input.shape[1:3]
+            if height is not None and height == width:
+                object.__setattr__(self, "crop_size", height)
+
 
 def load_trained(spec):
     """A `Trained` from a run folder, a preset folder, a `.keras` file, a `Trained` or a model.
@@ -70,7 +73,7 @@ def load_trained(spec):
     if isinstance(spec, keras.Model):
         if getattr(spec, "preprocessor", None) is not None:
             return _without_preprocessor(spec, spec.name)
-        return Trained(spec, spec.name, crop_size=_fixed_side(spec))
+        return Trained(spec, spec.name)
     if not isinstance(spec, (str, os.PathLike)):
         raise InvalidValueError(
             "A model must be a keras.Model, a .keras file or a training run folder. "
@@ -115,7 +118,7 @@ def load_trained(spec):
                 results=folder.read_evaluation(),
             )
     model = run_folder.load_model(path)
-    return Trained(model, path.stem, crop_size=_fixed_side(model))
+    return Trained(model, path.stem)
 
 
 def _without_preprocessor(model, name):
@@ -129,34 +132,9 @@ def _without_preprocessor(model, name):
         copy,
         name,
         mean=getattr(converter, "mean", None),
-        crop_size=getattr(converter, "crop_size", None) or _fixed_side(copy),
+        crop_size=getattr(converter, "crop_size", None),
         scale=getattr(converter, "evaluation_scale", None),
     )
-
-
-def any_size(model):
-    """`model`, or a copy with its weights that takes images of any height and width.
-
-    The zoo models (`PReLUNetImageClassifier`, `PReLUNetBackbone`) with SPP are
-    rebuilt with `input_shape=(None, None, 3)`; their weights do not depend on the
-    image size.
-    """
-    if tuple(model.input.shape[1:]) == ANY_SIZE:
-        return model
-    if not isinstance(model, (PReLUNetImageClassifier, PReLUNetBackbone)):
-        raise InvalidValueError(
-            f"Model {model.name!r} takes images of shape {tuple(model.input.shape[1:])} only; "
-            "rebuild it with input_shape=(None, None, 3) (any zoo model with SPP can)."
-        )
-    config = model.get_config()
-    if isinstance(model, PReLUNetImageClassifier):
-        backbone = config["backbone"]
-        config["backbone"] = dict(backbone, config=dict(backbone["config"], input_shape=ANY_SIZE))
-    else:
-        config["input_shape"] = ANY_SIZE
-    resized = type(model).from_config(config)
-    resized.set_weights(model.get_weights())
-    return resized
 
 
 def with_probabilities(model):
@@ -174,9 +152,3 @@ def with_probabilities(model):
         return keras.Model(model.inputs, softmax(model.outputs[0]), name=model.name)
     images = keras.Input(tuple(model.input_shape[1:]))
     return keras.Model(images, softmax(model(images)), name=model.name)
-
-
-def _fixed_side(model):
-    """The side of a model's square input if it is fixed, else None."""
-    height, width = model.input.shape[1:3]
-    return height if height is not None and height == width else None

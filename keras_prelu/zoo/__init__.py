@@ -11,6 +11,7 @@ builders return these classes, as `keras.applications` builders do.
 from keras_prelu.zoo.architectures import ARCHITECTURES
 from keras_prelu.zoo.architectures import Architecture
 from keras_prelu.zoo.architectures import Stage
+from keras_prelu.zoo.models import ANY_SIZE
 from keras_prelu.zoo.models import VGG19
 from keras_prelu.zoo.models import Model14
 from keras_prelu.zoo.models import Model30
@@ -20,6 +21,7 @@ from keras_prelu.zoo.models import ModelC
 from keras_prelu.zoo.models import PReLUNet
 from keras_prelu.zoo.models import get_model
 from keras_prelu.zoo.models import list_models
+from keras_prelu.zoo.models import with_input_shape
 from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
 from keras_prelu.zoo.prelu_net_image_classifier import PReLUNetImageClassifier
 from keras_prelu.zoo.prelu_net_image_classifier_preprocessor import (
@@ -28,6 +30,7 @@ from keras_prelu.zoo.prelu_net_image_classifier_preprocessor import (
 from keras_prelu.zoo.prelu_net_image_converter import PReLUNetImageConverter
 
 __all__ = [
+    "ANY_SIZE",
     "ARCHITECTURES",
     "VGG19",
     "Architecture",
@@ -44,4 +47,5 @@ __all__ = [
     "Stage",
     "get_model",
     "list_models",
+    "with_input_shape",
 ]

@@ -23,6 +23,7 @@ from keras_prelu.zoo.prelu_net_backbone import PReLUNetBackbone
 from keras_prelu.zoo.prelu_net_image_classifier import PReLUNetImageClassifier
 
 __all__ = [
+    "ANY_SIZE",
     "VGG19",
     "Model14",
     "Model30",
@@ -32,7 +33,11 @@ __all__ = [
     "PReLUNet",
     "get_model",
     "list_models",
+    "with_input_shape",
 ]
+
+# The `input_shape` of a model that takes RGB images of any height and width.
+ANY_SIZE = (None, None, 3)
 
 
 def PReLUNet(
@@ -78,7 +83,7 @@ def PReLUNet(
         include_top: whether to add the fc layers: a `PReLUNetImageClassifier`,
             else a `PReLUNetBackbone`.
         input_shape: `(height, width, channels)`, channels last; `(224, 224, 3)`
-            by default. `(None, None, 3)` takes images of any size (with SPP,
+            by default. `ANY_SIZE`, `(None, None, 3)`, takes images of any size (with SPP,
             also with the top) of at least the architecture's minimum
             (`ARCHITECTURES[name].min_input_size`: 17 for the 14-layer model).
         input_tensor: a tensor made by `keras.Input(...)` to build the model
@@ -246,6 +251,48 @@ def get_model(name, **kwargs):
             f"Argument `name` must be one of {list_models()}. Received: name={name!r}"
         )
     return _MODELS[name](**kwargs)
+
+
+def with_input_shape(model, input_shape):
+    """`model`, or a copy of it with its weights that takes inputs of `input_shape`.
+
+    Its backbone is re-created from its config with the builders' `input_shape`
+    (`ANY_SIZE` for images of any size, which SPP allows); the weights do not
+    depend on the size.
+
+    ```python
+    import keras
+    from keras_prelu.zoo import ANY_SIZE, Model14, with_input_shape
+
+    model = Model14(input_shape=(32, 32, 3), fc_units=(16, 16), num_classes=10)
+    resized = with_input_shape(model, ANY_SIZE)
+    scores = resized(keras.ops.zeros((1, 48, 40, 3)))  # (1, 10), the same weights
+    ```
+
+    Args:
+        model: a `PReLUNetImageClassifier` or `PReLUNetBackbone`.
+        input_shape: `(height, width, channels)`, as for the builders.
+    """
+    if not isinstance(model, (PReLUNetImageClassifier, PReLUNetBackbone)):
+        raise InvalidValueError(
+            "Argument `model` must be a zoo model (a PReLUNetImageClassifier or a "
+            "PReLUNetBackbone), which is re-created for another input size; build other "
+            f"models for the size they need. Received: {type(model).__name__} {model.name!r}"
+        )
+    input_shape = tuple(input_shape)
+    if tuple(model.input.shape[1:]) == input_shape:
+        return model
+    config = model.get_config()
+    if isinstance(model, PReLUNetImageClassifier):
+        backbone = config["backbone"]
+        config["backbone"] = dict(
+            backbone, config=dict(backbone["config"], input_shape=input_shape)
+        )
+    else:
+        config["input_shape"] = input_shape
+    resized = type(model).from_config(config)
+    resized.set_weights(model.get_weights())
+    return resized
 
 
 def _weights_path(weights):

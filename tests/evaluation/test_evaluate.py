@@ -9,16 +9,17 @@ import tensorflow as tf
 from keras_prelu import data
 from keras_prelu.data import transforms
 from keras_prelu.evaluation import DenseScorer
-from keras_prelu.evaluation import any_size
 from keras_prelu.evaluation import dense_scales
 from keras_prelu.evaluation import evaluate
 from keras_prelu.evaluation import outputs_probabilities
 from keras_prelu.evaluation import results_table
 from keras_prelu.evaluation import top_k_error
 from keras_prelu.evaluation import with_probabilities
-from keras_prelu.evaluation import write_json
+from keras_prelu.evaluation import write_results
 from keras_prelu.training import SparseTopKError
+from keras_prelu.zoo import ANY_SIZE
 from keras_prelu.zoo import Model14
+from keras_prelu.zoo import with_input_shape
 from tests.helpers.run_folders import write_run_folder
 
 SOURCE = data.get_source(data.DEFAULT_SOURCE)
@@ -120,7 +121,7 @@ def test_dense_averages_scales_of_the_dense_scorer_and_ensembles_average_models(
     for index in (0, 358):
         per_model = []
         for model in models:
-            scorer = DenseScorer(any_size(model), crop_size=32)
+            scorer = DenseScorer(with_input_shape(model, ANY_SIZE), crop_size=32)
             per_scale = []
             for scale in scales:
                 image = transforms.full_view(tf.constant(VALIDATION[index]["image"]), scale, MEAN)
@@ -154,7 +155,7 @@ def test_views_of_a_run_trained_without_flips_are_not_flipped(tmp_path):
         rtol=1e-6,
     )
     dense = evaluate(str(run_dir), views="dense", scales=32)
-    scorer = DenseScorer(any_size(model), crop_size=32)
+    scorer = DenseScorer(with_input_shape(model, ANY_SIZE), crop_size=32)
     image = np.asarray(transforms.full_view(tf.constant(VALIDATION[0]["image"]), 32, MEAN))
     np.testing.assert_allclose(
         dense.scores[0], scorer(image[None], flip=False)[0], rtol=1e-5, atol=1e-6
@@ -180,7 +181,7 @@ def test_table_and_json(tmp_path):
         f"{100 * result.top5_error:.2f}",
         "359",
     ]
-    write_json([result], tmp_path / "results.json")
+    write_results([result], tmp_path / "results.json")
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved == [
         {

@@ -12,6 +12,7 @@ from keras_prelu import PReLU
 from keras_prelu import SpatialPyramidPooling
 from keras_prelu import paper
 from keras_prelu.analysis import model_complexity
+from keras_prelu.zoo import ANY_SIZE
 from keras_prelu.zoo import VGG19
 from keras_prelu.zoo import Model14
 from keras_prelu.zoo import ModelA
@@ -21,6 +22,7 @@ from keras_prelu.zoo import PReLUNetBackbone
 from keras_prelu.zoo import PReLUNetImageClassifier
 from keras_prelu.zoo import get_model
 from keras_prelu.zoo import list_models
+from keras_prelu.zoo import with_input_shape
 from tests.helpers.readme import readme_zoo_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -293,6 +295,35 @@ def test_generic_builder_takes_any_architecture_name():
 def test_model_c_builds_with_the_top_on_any_size():
     model = ModelC(input_shape=(None, None, 3), **SMALL)
     assert model.predict(np.zeros((1, 33, 47, 3)), verbose=0).shape == (1, 10)
+
+
+@pytest.mark.parametrize("include_top", [True, False], ids=["classifier", "backbone"])
+def test_with_input_shape_keeps_the_weights_at_every_size(include_top, rng):
+    model = Model14(input_shape=(32, 32, 3), include_top=include_top, seed=0, **SMALL)
+    resized = with_input_shape(model, ANY_SIZE)
+    assert type(resized) is type(model) and tuple(resized.input.shape[1:]) == ANY_SIZE
+    assert with_input_shape(resized, ANY_SIZE) is resized
+    images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(
+        resized.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5
+    )
+    # At another size: what a model built for that size computes with the same weights.
+    built = Model14(input_shape=(40, 44, 3), include_top=include_top, **SMALL)
+    built.set_weights(model.get_weights())
+    images = rng.uniform(-1, 1, (2, 40, 44, 3)).astype("float32")
+    expected = built.predict(images, verbose=0)
+    np.testing.assert_allclose(resized.predict(images, verbose=0), expected, rtol=1e-5)
+    at_40x44 = with_input_shape(model, (40, 44, 3))
+    np.testing.assert_allclose(at_40x44.predict(images, verbose=0), expected, rtol=1e-5)
+
+
+def test_with_input_shape_refuses_a_model_of_another_family_in_one_line():
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    with pytest.raises(ValueError, match="must be a zoo model.*Received: Sequential") as info:
+        with_input_shape(model, ANY_SIZE)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from keras_prelu.analysis.statistics import paired_difference
 from keras_prelu.analysis.studies.configs import REFERENCE
 from keras_prelu.analysis.studies.configs import ActivationsConfig
 from keras_prelu.analysis.studies.results import percent
-from keras_prelu.analysis.studies.results import write_json
+from keras_prelu.analysis.studies.results import write_study
 from keras_prelu.errors import InvalidValueError
 
 __all__ = [
@@ -172,7 +172,7 @@ def activation_study(config=None, *, out_dir, runs_dir, verbose=0):
                 list(runs[-1].switch_epochs),
             )
     study = ActivationsResult(config=config, runs=tuple(runs), summaries=_summaries(runs))
-    write_json(study, out_dir, NAME)
+    write_study(study, out_dir, NAME)
     plotting.plot_activations(study, Path(out_dir))
     return study
 

@@ -31,7 +31,7 @@ from keras_prelu.analysis.gradients import GradientNorms
 from keras_prelu.analysis.signal import signal_propagation
 from keras_prelu.analysis.studies.configs import InitConfig
 from keras_prelu.analysis.studies.results import percent
-from keras_prelu.analysis.studies.results import write_json
+from keras_prelu.analysis.studies.results import write_study
 
 __all__ = ["InitResult", "InitRun", "init_study", "run_dir"]
 
@@ -188,7 +188,7 @@ def init_study(config=None, *, out_dir, runs_dir, verbose=0):
     study = InitResult(
         config=config, runs=tuple(runs), chance_top1_error=percent(1 - 1 / source.num_classes)
     )
-    write_json(study, out_dir, NAME)
+    write_study(study, out_dir, NAME)
     plotting.plot_init(study, Path(out_dir))
     return study
 

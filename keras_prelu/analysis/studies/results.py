@@ -1,23 +1,22 @@
 """What every study shares: its JSON file and the per-epoch series of a run."""
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
 from keras_prelu.saving import atomic
 
-__all__ = ["percent", "write_json"]
+__all__ = ["percent", "write_study"]
 
 logger = logging.getLogger(__name__)
 
 
-def write_json(result, out_dir, name):
-    """Writes the dataclass `result` as `out_dir/<name>.json`; returns the path."""
+def write_study(result, out_dir, name):
+    """Writes the dataclass `result` as JSON to `out_dir/<name>.json`; returns the path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    atomic.write_text(path, json.dumps(dataclasses.asdict(result), indent=2) + "\n")
+    atomic.write_json(path, dataclasses.asdict(result))
     logger.info("Wrote %s", path)
     return path
 

@@ -21,7 +21,7 @@ from keras_prelu.analysis import plotting
 from keras_prelu.analysis.prelu_slopes import learned_slopes
 from keras_prelu.analysis.responses import mean_responses
 from keras_prelu.analysis.studies import activations as activations_study
-from keras_prelu.analysis.studies.results import write_json
+from keras_prelu.analysis.studies.results import write_study
 
 __all__ = ["LayerResponses", "LayerSlopes", "LayerSummary", "SlopesResult", "slope_study"]
 
@@ -212,7 +212,7 @@ def slope_study(config=None, *, out_dir, runs_dir, verbose=0):
         below_relu=_below_relu(response_means),
         paper_table_1=dict(paper.TABLE_1),
     )
-    write_json(study, out_dir, NAME)
+    write_study(study, out_dir, NAME)
     plotting.plot_slopes(study, Path(out_dir))
     return study
 
