@@ -13,6 +13,7 @@ from keras_prelu.training import Recipe
 from keras_prelu.training import SparseTopKError
 from keras_prelu.training import feeding
 from keras_prelu.training import fit
+from keras_prelu.training import prepare_run
 from keras_prelu.training.feeding import epoch_seed
 from keras_prelu.zoo import get_model
 from tests.helpers.processes import run_python
@@ -354,3 +355,15 @@ def test_padded_validation_gives_the_loss_and_errors_of_the_examples_alone():
     assert padded["top1_error"] == pytest.approx(top1, abs=1e-6)
     assert padded["top5_error"] == pytest.approx(top5, abs=1e-6)
     assert padded["loss"] == pytest.approx(plain["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["softmax", None])
+def test_a_zoo_model_without_its_softmax_trains_from_its_logits(tmp_path, activation):
+    # From probabilities, JAX and PyTorch clip them at 1e-7 (no gradient from a saturated
+    # softmax); from logits, every backend computes the same cross-entropy.
+    kwargs = dict(TINY_MODEL, classifier_activation=activation)
+    _, model = prepare_run(model_kwargs=kwargs, recipe=TINY_RECIPE, run_dir=tmp_path / "run")
+    assert model.loss.get_config()["from_logits"] is (activation is None)
+    images = np.zeros((1, *model.input.shape[1:]), "float32")
+    sums = keras.ops.convert_to_numpy(keras.ops.sum(model.predict(images, verbose=0), axis=-1))
+    assert bool(np.isclose(sums[0], 1.0)) is (activation == "softmax")
