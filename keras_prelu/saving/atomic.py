@@ -93,7 +93,8 @@ def write_folder(path, write, *, overwrite=False):
     With `overwrite`, an existing folder at `path` is first renamed away to
     `.old-<name>` beside it and removed once the new one is in place; a process
     killed between the two renames leaves the old folder there, which the next
-    `write_folder` of `path` (or `recover_folder`) renames back.
+    `write_folder` of `path` (or `recover_folder`) renames back; a write that fails
+    there (a full disk) renames it back itself before its error goes on.
 
     Args:
         path: the folder to write.
@@ -125,6 +126,10 @@ def write_folder(path, write, *, overwrite=False):
                 os.rename(path, replaced)
             os.rename(temporary, path)  # the commit point
             _fsync_folder(path.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            recover_folder(path)  # a failed commit: the old folder back in its place
+        raise
     finally:
         _remove_quietly(temporary)
     _remove_quietly(replaced)

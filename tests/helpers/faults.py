@@ -9,8 +9,9 @@ in a child process:
 
 Every call that changes a file or folder under FOLDER is a step: opening a file for
 writing, `os.fsync` of one, `os.replace`, `os.rename`, `os.remove`/`os.unlink`,
-`os.rmdir`, `os.mkdir` (HDF5's own writes, in C, happen between steps); each mode
-stops at the steps of `KILL_POINTS` or `FAIL_POINTS`.
+`os.rmdir` (one for a whole `shutil.rmtree`), `os.mkdir` of a new folder (HDF5's and
+TensorFlow's own writes, in C, happen between steps); each mode stops at the steps of
+`KILL_POINTS` or `FAIL_POINTS`.
 
 - `kill`: the command runs once whole, FOLDER copied aside before each step: each
   copy is what a process killed at that step (SIGKILL, a power cut after the
@@ -107,6 +108,8 @@ class FileFaults:
         relative = self._watched(path)
         if relative is None or (call == "fsync" and os.path.isdir(self._path(path))):
             return  # a folder's fsync: the rename before it is the step
+        if call == "mkdir" and os.path.isdir(self._path(path)):
+            return  # an existing folder (`exist_ok`): nothing changes, a disk reports EEXIST
         self.steps.append((call, relative))
         k = len(self.steps)
         if self.before_step is not None:
@@ -131,7 +134,7 @@ class FileFaults:
 
     def _wrap(self, name, function, path_arguments):
         def changed(*args, **kwargs):
-            if "dir_fd" not in kwargs and args:  # shutil.rmtree's inner calls: one step
+            if kwargs.get("dir_fd") is None and args:  # shutil.rmtree: its last rmdir, one step
                 self._step(name, args[path_arguments[0]])
             return function(*args, **kwargs)
 

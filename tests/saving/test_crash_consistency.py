@@ -5,6 +5,7 @@ test) stands for every run: the writes are those of any `fit`.
 """
 
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -18,13 +19,17 @@ import numpy as np
 import pytest
 
 from keras_prelu import cli
+from keras_prelu import from_preset
 from keras_prelu import training
 from keras_prelu.data import ArraySource
 from keras_prelu.evaluation.trained import load_trained
+from keras_prelu.saving import atomic
 from keras_prelu.saving import run_folder
+from keras_prelu.zoo import Model14
 from tests.helpers.faults import STRIDE_VARIABLE
 from tests.helpers.faults import tried_steps
 from tests.helpers.processes import Child
+from tests.helpers.run_folders import write_run_folder
 from tests.helpers.tiny_runs import write_tiny_fit
 
 # Runs in the TensorFlow session only: the processes it starts choose their backend.
@@ -190,6 +195,25 @@ def test_a_full_disk_while_training_ends_in_one_line_and_the_run_resumes(
     assert_same_run(run_dir, finished_tiny_run)
 
 
+def test_a_folder_whose_commit_fails_on_a_full_disk_is_left_as_it_was(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    atomic.write_folder(folder, lambda building: (building / "old").write_text("old"))
+    rename = os.rename
+
+    def full_disk_at_the_commit(source, destination):
+        if Path(source).name.startswith(atomic.TEMPORARY_PREFIX):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", full_disk_at_the_commit)
+    with pytest.raises(OSError, match=f"^Cannot write {folder}: No space left on device$"):
+        atomic.write_folder(
+            folder, lambda building: (building / "new").write_text("new"), overwrite=True
+        )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
+    assert sorted(path.name for path in folder.iterdir()) == ["old"]
+
+
 # --- Readers see a snapshot ---------------------------------------------------------
 
 
@@ -249,10 +273,11 @@ def test_a_study_out_dir_that_is_a_file_is_refused_before_training(tmp_path):
 SUITE_STRIDE = "3"
 
 
-def sweep(mode, folder, report, *command):
-    """Runs `tests.helpers.faults` in `mode` over `command`; returns its steps and the
-    runs of the steps tried, by step (0: the uninterrupted run)."""
-    stride = os.environ.get(STRIDE_VARIABLE, SUITE_STRIDE)
+def sweep(mode, folder, report, *command, stride=SUITE_STRIDE):
+    """Runs `tests.helpers.faults` in `mode` over `command`, trying every `stride`-th step
+    (`KERAS_PRELU_FAULT_STRIDE` overrides it); returns its steps and the runs of the steps
+    tried, by step (0: the uninterrupted run)."""
+    stride = os.environ.get(STRIDE_VARIABLE, stride)
     child = Child(
         under_faults(mode, folder, report, *command), env={**os.environ, STRIDE_VARIABLE: stride}
     )
@@ -276,7 +301,7 @@ def test_a_training_killed_or_failing_at_any_step_finishes_as_if_uninterrupted(
 ):
     run_dir, report = tmp_path / "run", tmp_path / "report"
     steps, runs = sweep(mode, run_dir, report, "python", tiny_fit, run_dir)
-    assert len(steps) >= (24 if mode == "kill" else 34)  # 2 epochs: every file, twice
+    assert len(steps) >= (23 if mode == "kill" else 33)  # 2 epochs: every file, twice
     assert_same_run(report / "whole", finished_tiny_run)
     for k in sorted(set(runs) - {0}):
         step = steps[k - 1]
@@ -289,28 +314,97 @@ def test_a_training_killed_or_failing_at_any_step_finishes_as_if_uninterrupted(
         assert_same_run(report / f"after-{k}", finished_tiny_run)
 
 
-# `keras-prelu export` cases: the arguments after the run folder (`{out}`: the folder
-# the sweep watches) and a reader of the output. One line adds a format to the harness.
+@pytest.fixture(scope="module")
+def zoo_run(tmp_path_factory):
+    """A finished run of a zoo classifier (a preset is one): Model14 at a sixteenth of its
+    width, 32 x 32 crops of 10 classes, written without training."""
+    model = Model14(
+        input_shape=(32, 32, 3), fc_units=(8, 8), width_multiplier=1 / 16, num_classes=10, seed=0
+    )
+    return write_run_folder(tmp_path_factory.mktemp("zoo") / "run", model, mean=(1.0, 2.0, 3.0))
+
+
+# The images each reader gives the exported model: RGB in [0, 255], not of the crop's size.
+IMAGES = np.random.default_rng(0).uniform(0, 255, (2, 40, 36, 3)).astype("float32")
+
+
+def read_keras(path):
+    return np.asarray(keras.saving.load_model(path)(IMAGES))
+
+
+def read_saved_model(path):
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(path))  # kept: its functions use its variables
+    return served.serve(IMAGES)["probabilities"].numpy()
+
+
+def read_onnx(path):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"images": IMAGES})[0]
+
+
+def read_preset(path):
+    classifier = from_preset(path)  # every file checked, then keras-hub's from_preset
+    return np.concatenate([np.ravel(weights) for weights in classifier.get_weights()])
+
+
+# `keras-prelu export` cases: the run exported (a fixture: the tiny run, or a zoo model's
+# for a preset, which only a zoo classifier makes), the arguments after it (`{out}`: the
+# folder the sweep watches) and a reader of the output (its probabilities for `IMAGES`; a
+# preset's weights). One line adds a format to the harness.
+TINY = "finished_tiny_run"
 EXPORTS = {
-    "keras": (["{out}/model.keras", "--format", "keras"], keras.saving.load_model),
+    "keras": (TINY, ["{out}/model.keras", "--format", "keras"], read_keras),
+    "saved_model": (TINY, ["{out}/model", "--format", "saved_model"], read_saved_model),
+    "onnx": (TINY, ["{out}/model.onnx", "--format", "onnx"], read_onnx),
+    "preset": ("zoo_run", ["{out}/preset", "--format", "preset", "--overwrite"], read_preset),
 }
 
 
-@pytest.mark.parametrize("mode", ["kill", pytest.param("fail", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("export", EXPORTS)
+# The exports swept at another stride than the suite's: every step of a SavedModel's (4
+# kill points) and every second of a preset's (10) reach the kill between a folder's two
+# renames, which leaves the old folder aside.
+EXPORT_STRIDES = {"saved_model": "1", "preset": "2"}
+# The exports whose kill sweep is in the quick set: a file (`.keras`) and a folder (a
+# SavedModel, the default format; about 17 s); the others' kill sweeps (ONNX about 14 s, a
+# preset 21 s), and every full-disk sweep, are `slow`. A sweep's time is mostly the
+# command's start and its uninterrupted run, whatever the stride.
+QUICK_EXPORTS = ("keras", "saved_model")
+
+
+@pytest.mark.parametrize(
+    "export, mode",
+    [
+        pytest.param(
+            export,
+            mode,
+            marks=() if mode == "kill" and export in QUICK_EXPORTS else pytest.mark.slow,
+            id=f"{export}-{mode}",
+        )
+        for export in EXPORTS
+        for mode in ("kill", "fail")
+    ],
+)
 def test_an_export_killed_or_failing_at_any_step_leaves_the_old_or_the_new_output(
-    finished_tiny_run, tmp_path, mode, export
+    request, tmp_path, mode, export
 ):
     out, report = tmp_path / "out", tmp_path / "report"
-    arguments, read = EXPORTS[export]
+    run, arguments, read = EXPORTS[export]
+    run = request.getfixturevalue(run)
     arguments = [argument.format(out=out) for argument in arguments]
     output = Path(arguments[0])
     out.mkdir()
     # An existing output is replaced: what a second export of the same run does.
-    assert cli.main(["export", str(finished_tiny_run), *arguments], out=io.StringIO()) == 0
+    assert cli.main(["export", str(run), *arguments], out=io.StringIO()) == 0
     previous = digests(out)
-    steps, runs = sweep(mode, out, report, "keras-prelu", "export", finished_tiny_run, *arguments)
+    stride = EXPORT_STRIDES.get(export, SUITE_STRIDE)
+    steps, runs = sweep(mode, out, report, "keras-prelu", "export", run, *arguments, stride=stride)
     assert len(steps) >= 2
+    relative = output.relative_to(out)
+    uninterrupted = read(report / "whole" / relative)
     for k in sorted(set(runs) - {0}):
         step = steps[k - 1]
         *failed, again = runs[k]
@@ -319,9 +413,12 @@ def test_an_export_killed_or_failing_at_any_step_leaves_the_old_or_the_new_outpu
             assert code == 1 and "No space left on device" in lines[-1], (step, lines)
             assert_one_line_or_none(lines)
         left = report / (f"failed-{k}" if failed else f"snapshots/{k}")
+        if not failed:  # a kill between a folder's two renames left the old one aside: the
+            atomic.recover_folder(left / relative)  # next reader or writer puts it back
         # What the fault left: the previous output whole, or the new one whole.
         kept = {name: digest for name, digest in digests(left).items() if ".tmp-" not in name}
         if kept != previous:
-            read(left / output.relative_to(out))
-        assert again[0] == 0, (step, again)
-        read(report / f"after-{k}" / output.relative_to(out))
+            np.testing.assert_array_equal(read(left / relative), uninterrupted)
+        # The same command again: silent, and the output of the uninterrupted run.
+        assert again == [0, []], (step, again)
+        np.testing.assert_array_equal(read(report / f"after-{k}" / relative), uninterrupted)
