@@ -75,7 +75,8 @@ def shows(name, backend, tests):
     }
     for nodeid, backends in matching.items():
         params = re.findall(r"\[(.*)\]$", nodeid)
-        if backend in backends or (params and backend in params[0].split("-")):
+        # A parameter names the backend: `[name-jax]`, or `[README.md:27[jax]]` (a docs block).
+        if backend in backends or (params and backend in re.split(r"[-\[\]]", params[0])):
             return True
         if backends == {"tensorflow"}:
             if f'backend="{backend}"' in (ROOT / nodeid.split("::")[0]).read_text():
@@ -108,8 +109,10 @@ def test_the_check_fails_for_a_test_of_another_backend():
     tests = {
         "tests/a.py::test_x": {"tensorflow", "jax"},
         "tests/a.py::test_y[jax]": {"tensorflow"},
+        "tests/a.py::test_block[page.md:3[torch]]": {"tensorflow"},
     }
     assert shows("tests/a.py::test_x", "jax", tests)
     assert not shows("tests/a.py::test_x", "torch", tests)
     assert shows("tests/a.py::test_y", "jax", tests)
     assert not shows("tests/a.py::test_z", "tensorflow", tests)
+    assert shows("tests/a.py::test_block[page.md:3[torch]]", "torch", tests)
