@@ -254,7 +254,7 @@ def get_model(name, **kwargs):
 
 
 def with_input_shape(model, input_shape):
-    """`model`, or a copy of it with its weights that takes inputs of `input_shape`.
+    """`model` if it takes inputs of `input_shape`, else a copy of it with its weights that does.
 
     Its backbone is re-created from its config with the builders' `input_shape`
     (`ANY_SIZE` for images of any size, which SPP allows); the weights do not
@@ -273,15 +273,16 @@ def with_input_shape(model, input_shape):
         model: a `PReLUNetImageClassifier` or `PReLUNetBackbone`.
         input_shape: `(height, width, channels)`, as for the builders.
     """
+    input_shape = tuple(input_shape)
+    inputs = getattr(model, "inputs", None)  # None for a model never built
+    if inputs and tuple(inputs[0].shape[1:]) == input_shape:
+        return model
     if not isinstance(model, (PReLUNetImageClassifier, PReLUNetBackbone)):
         raise InvalidValueError(
             "Argument `model` must be a zoo model (a PReLUNetImageClassifier or a "
             "PReLUNetBackbone), which is re-created for another input size; build other "
             f"models for the size they need. Received: {type(model).__name__} {model.name!r}"
         )
-    input_shape = tuple(input_shape)
-    if tuple(model.input.shape[1:]) == input_shape:
-        return model
     config = model.get_config()
     if isinstance(model, PReLUNetImageClassifier):
         backbone = config["backbone"]

@@ -324,6 +324,8 @@ def test_with_input_shape_refuses_a_model_of_another_family_in_one_line():
     with pytest.raises(ValueError, match="must be a zoo model.*Received: Sequential") as info:
         with_input_shape(model, ANY_SIZE)
     assert "\n" not in str(info.value)
+    any_size = keras.Sequential([keras.Input(ANY_SIZE), keras.layers.GlobalMaxPooling2D()])
+    assert with_input_shape(any_size, ANY_SIZE) is any_size  # nothing to change
 
 
 @pytest.mark.parametrize(
