@@ -4,9 +4,10 @@ The session runs on its own Keras backend (`KERAS_BACKEND`, TensorFlow by
 default). For every other backend of `--backends` (all three by default), each
 selected quick test (and each slow one with `--backends-slow`) gets a proxy
 item, `test_name[jax]` or `test_name[params-jax]`; the first proxy of a
-backend runs all of that backend's tests in one fresh pytest process, and
-every proxy then reports its test's outcome there: passed, failed with the
-child's report, or skipped with the child's reason. Under pytest-xdist (`-n`,
+backend runs all of that backend's tests in one fresh pytest session (with
+workers of its own under pytest-xdist), and every proxy then reports its
+test's outcome there: passed, failed with the child's report, or skipped with
+the child's reason. Under pytest-xdist (`-n`,
 as `addopts` sets) the workers share each child session: the first worker to
 need it runs it, while the others go on with their tests, and reads it when
 they reach a proxy (`_BackendRun.outcome`). A test
@@ -55,7 +56,7 @@ def pytest_configure(config):
             f"Received: --backends={config.getoption('--backends')}"
         )
     report = config.getoption(_REPORT_OPTION)
-    if report:
+    if report and not hasattr(config, "workerinput"):  # a child's workers report to it
         config.pluginmanager.register(_ChildReporter(Path(report)), "backend-matrix-child")
 
 
@@ -149,8 +150,8 @@ class _BackendRun:
             "-q",
             "-p",
             "no:cacheprovider",
-            "-n",
-            "0",  # one process: the parallel workers are this session's
+            # Its own parallel workers (`addopts`): a worker of this session that needs the
+            # child's results waits for them, and leaves its core to the child.
             f"--backends={self.backend}",
             f"{_REPORT_OPTION}={report}",
             *self.nodeids,
