@@ -40,6 +40,10 @@ def test_every_example_is_collected():
 def run_notebook(path, working_directory, backend, monkeypatch):
     """Executes the notebook in `working_directory` on `backend`; returns what it printed."""
     monkeypatch.setenv("KERAS_BACKEND", backend)
+    # XLA at its usual optimization, as a user runs it: the notebooks train real networks
+    # (a ResNet50), whose unoptimized code takes longer than compiling it well (about 3x
+    # for relu_to_prelu on JAX).
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         notebook,
