@@ -7,13 +7,12 @@ item, `test_name[jax]` or `test_name[params-jax]`; the first proxy of a
 backend runs all of that backend's tests in one fresh pytest session (with
 workers of its own under pytest-xdist), and every proxy then reports its
 test's outcome there: passed, failed with the child's report, or skipped with
-the child's reason. Under pytest-xdist (`-n`,
-as `addopts` sets) the workers share each child session: the first worker to
-need it runs it, while the others go on with their tests, and reads it when
-they reach a proxy (`_BackendRun.outcome`). A test
-that needs some backends by nature (tf.data, tf.distribute, or a process it
-starts itself) says so with `@pytest.mark.backend("tensorflow")` and runs in
-those backends' sessions only.
+the child's reason. Under pytest-xdist (`-n`, as `addopts` sets) the workers
+share each child session: the first worker to need it runs it, while the
+others go on with their tests, and reads it when they reach a proxy
+(`_BackendRun.outcome`). A test that needs some backends by nature (tf.data,
+tf.distribute, or a process it starts itself) says so with
+`@pytest.mark.backend("tensorflow")` and runs in those backends' sessions only.
 """
 
 import dataclasses
